@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// The CLI entry: runs the compiled TypeScript from dist/ (built by `npm run build`).
+import '../dist/cli/main.js';

@@ -1,0 +1,270 @@
+/**
+ * Incremental frame parser (RFC 6455 §5.2). It resumes at any chunk
+ * boundary: an explicit state and "do I have N bytes?" guards, so the same
+ * frames come out whether the input arrives whole or one byte at a time.
+ *
+ * Data frame payloads are handed on piece by piece as they arrive (unmasked
+ * in place, without copying), so that a text message can be validated as its
+ * bytes come in and a limit can be enforced before anything is buffered.
+ * Control frames (at most 125 bytes) are handed on whole.
+ */
+import { ProtocolError } from './errors.js';
+import { isControlOpcode, isKnownOpcode, MAX_CONTROL_PAYLOAD } from './frame.js';
+import { applyMask } from './mask.js';
+
+export interface FrameHeader {
+  fin: boolean;
+  /** RSV1-3 as they sit in the first byte (0x40 | 0x20 | 0x10). */
+  rsv: number;
+  opcode: number;
+  masked: boolean;
+  length: number;
+}
+
+export interface FrameHandler {
+  /** A text, binary or continuation frame begins. May throw ProtocolError. */
+  onDataFrameStart(header: FrameHeader): void;
+  /** A piece of the current data frame's payload, unmasked; `last` marks the frame's end (an empty frame gives one empty piece). May throw. */
+  onDataFramePayload(data: Buffer, last: boolean): void;
+  /** A whole control frame (close, ping, pong), unmasked. May throw. */
+  onControlFrame(header: FrameHeader, payload: Buffer): void;
+}
+
+export interface FrameParserOptions {
+  /** RFC 6455 §5.1: a server MUST fail on unmasked frames, a client on masked ones. */
+  expectMasked: boolean;
+  /** RSV bits an extension negotiated for this connection (RFC 6455 §5.2). */
+  allowedRsv?: number;
+}
+
+enum ParserState {
+  HEADER,
+  LENGTH16,
+  LENGTH64,
+  MASK,
+  PAYLOAD,
+  STOPPED,
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class FrameParser {
+  /** RSV bits that may be set; others fail the connection. */
+  allowedRsv: number;
+  private readonly expectMasked: boolean;
+  private readonly handler: FrameHandler;
+
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private state = ParserState.HEADER;
+
+  private header: FrameHeader = { fin: false, rsv: 0, opcode: 0, masked: false, length: 0 };
+  private readonly maskKey = Buffer.alloc(4);
+  /** Payload bytes of the current frame already handed on. */
+  private done = 0;
+
+  constructor(handler: FrameHandler, options: FrameParserOptions) {
+    this.handler = handler;
+    this.expectMasked = options.expectMasked;
+    this.allowedRsv = options.allowedRsv ?? 0;
+  }
+
+  /** Stop parsing: everything pushed from now on is discarded. */
+  stop(): void {
+    this.state = ParserState.STOPPED;
+    this.chunks = [];
+    this.buffered = 0;
+  }
+
+  get stopped(): boolean {
+    return this.state === ParserState.STOPPED;
+  }
+
+  /**
+   * Parse as much of `chunk` (plus what was left over) as possible. The chunk
+   * is owned by the parser from now on: masked payloads are unmasked in it.
+   * @throws ProtocolError on any framing violation; the parser is then stopped.
+   */
+  push(chunk: Buffer): void {
+    if (this.state === ParserState.STOPPED || chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    try {
+      this.run();
+    } catch (error) {
+      this.stop();
+      throw error;
+    }
+  }
+
+  private run(): void {
+    for (;;) {
+      switch (this.state) {
+        case ParserState.HEADER:
+          if (this.buffered < 2) return;
+          this.readHeader();
+          break;
+        case ParserState.LENGTH16:
+          if (this.buffered < 2) return;
+          this.readLength16();
+          break;
+        case ParserState.LENGTH64:
+          if (this.buffered < 8) return;
+          this.readLength64();
+          break;
+        case ParserState.MASK:
+          if (this.buffered < 4) return;
+          this.consumeInto(this.maskKey, 4);
+          this.startPayload();
+          break;
+        case ParserState.PAYLOAD:
+          if (!this.readPayload()) return;
+          break;
+        case ParserState.STOPPED:
+          return;
+      }
+    }
+  }
+
+  private readHeader(): void {
+    const b0 = this.byteAt(0);
+    const b1 = this.byteAt(1);
+    this.skip(2);
+    const opcode = b0 & 0x0f;
+    const h = this.header;
+    h.fin = (b0 & 0x80) !== 0;
+    h.rsv = b0 & 0x70;
+    h.opcode = opcode;
+    h.masked = (b1 & 0x80) !== 0;
+    h.length = b1 & 0x7f;
+    // RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension defines them.
+    if ((h.rsv & ~this.allowedRsv) !== 0) throw new ProtocolError('RSV_NOT_NEGOTIATED');
+    // RFC 6455 §5.2: an unknown opcode MUST fail the connection.
+    if (!isKnownOpcode(opcode)) throw new ProtocolError('RESERVED_OPCODE', String(opcode));
+    if (isControlOpcode(opcode)) {
+      // RFC 6455 §5.5: control frames MUST NOT be fragmented and MUST have a
+      // payload of 125 bytes or less (so the 7-bit length always suffices).
+      if (!h.fin) throw new ProtocolError('CONTROL_FRAME_FRAGMENTED');
+      if (h.length > MAX_CONTROL_PAYLOAD) throw new ProtocolError('CONTROL_FRAME_TOO_LONG');
+    }
+    // RFC 6455 §5.1: client-to-server frames MUST be masked, server-to-client
+    // frames MUST NOT be; the receiver MUST fail the connection otherwise.
+    if (h.masked !== this.expectMasked) {
+      throw new ProtocolError(this.expectMasked ? 'MASK_REQUIRED' : 'MASK_FORBIDDEN');
+    }
+    if (h.length === 126) this.state = ParserState.LENGTH16;
+    else if (h.length === 127) this.state = ParserState.LENGTH64;
+    else this.afterLength();
+  }
+
+  private readLength16(): void {
+    const length = (this.byteAt(0) << 8) | this.byteAt(1);
+    this.skip(2);
+    // RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the length".
+    if (length < 126) throw new ProtocolError('NON_MINIMAL_LENGTH');
+    this.header.length = length;
+    this.afterLength();
+  }
+
+  private readLength64(): void {
+    const bytes = Buffer.allocUnsafe(8);
+    this.consumeInto(bytes, 8);
+    const high = bytes.readUInt32BE(0);
+    const low = bytes.readUInt32BE(4);
+    // RFC 6455 §5.2: the most significant bit MUST be 0.
+    if (high & 0x80000000) throw new ProtocolError('LENGTH_HIGH_BIT');
+    // Lengths beyond 2^53 - 1 cannot be represented exactly: refuse them.
+    if (high > 0x1fffff) throw new ProtocolError('LENGTH_TOO_LARGE');
+    const length = high * 0x100000000 + low;
+    if (length < 0x10000) throw new ProtocolError('NON_MINIMAL_LENGTH');
+    this.header.length = length;
+    this.afterLength();
+  }
+
+  private afterLength(): void {
+    if (this.header.masked) this.state = ParserState.MASK;
+    else this.startPayload();
+  }
+
+  private startPayload(): void {
+    this.done = 0;
+    this.state = ParserState.PAYLOAD;
+    // The handler sees the header (and may refuse it on size) before any
+    // payload byte is buffered.
+    if (!isControlOpcode(this.header.opcode)) this.handler.onDataFrameStart(this.header);
+  }
+
+  /** Returns false when more input is needed. */
+  private readPayload(): boolean {
+    const h = this.header;
+    if (isControlOpcode(h.opcode)) {
+      if (this.buffered < h.length) return false;
+      const payload = h.length === 0 ? EMPTY : Buffer.allocUnsafe(h.length);
+      this.consumeInto(payload, h.length);
+      if (h.masked) applyMask(payload, this.maskKey);
+      this.state = ParserState.HEADER;
+      this.handler.onControlFrame(h, payload);
+      return true;
+    }
+    if (h.length === 0) {
+      this.state = ParserState.HEADER;
+      this.handler.onDataFramePayload(EMPTY, true);
+      return true;
+    }
+    // Hand on what is here without copying: a piece of the first chunk.
+    while (this.done < h.length) {
+      if (this.buffered === 0) return false;
+      const first = this.chunks[0]!;
+      const take = Math.min(first.length, h.length - this.done);
+      const piece = take === first.length ? first : first.subarray(0, take);
+      if (take === first.length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(take);
+      this.buffered -= take;
+      if (h.masked) applyMask(piece, this.maskKey, this.done & 3);
+      this.done += take;
+      const last = this.done === h.length;
+      if (last) this.state = ParserState.HEADER;
+      this.handler.onDataFramePayload(piece, last);
+      if (this.state === ParserState.STOPPED) return false;
+    }
+    return true;
+  }
+
+  private byteAt(index: number): number {
+    let i = index;
+    for (const chunk of this.chunks) {
+      if (i < chunk.length) return chunk[i]!;
+      i -= chunk.length;
+    }
+    throw new RangeError('byteAt past the buffered data');
+  }
+
+  private skip(n: number): void {
+    this.buffered -= n;
+    let left = n;
+    while (left > 0) {
+      const first = this.chunks[0]!;
+      if (first.length <= left) {
+        left -= first.length;
+        this.chunks.shift();
+      } else {
+        this.chunks[0] = first.subarray(left);
+        left = 0;
+      }
+    }
+  }
+
+  /** Copy the next `n` buffered bytes into `target` and drop them. */
+  private consumeInto(target: Buffer, n: number): void {
+    let copied = 0;
+    while (copied < n) {
+      const first = this.chunks[0]!;
+      const take = Math.min(first.length, n - copied);
+      first.copy(target, copied, 0, take);
+      copied += take;
+      if (take === first.length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(take);
+    }
+    this.buffered -= n;
+  }
+}
