@@ -1,0 +1,45 @@
+/**
+ * The wschat WebSocket stack: RFC 6455 and RFC 7692 permessage-deflate, on a
+ * sans-I/O core. Usable on its own, without the chat.
+ *
+ *   import { WebSocketServer, connect } from 'wschat/websocket';
+ */
+export { connect, type ConnectOptions } from './node/client.js';
+export { type ConnectionOptions, WebSocket, type WebSocketEvents } from './node/connection.js';
+export {
+  type AcceptDecision,
+  type HandshakeInfo,
+  WebSocketServer,
+  type WebSocketServerEvents,
+  type WebSocketServerOptions,
+} from './node/server.js';
+export { encodeClosePayload, isValidCloseCode, parseClosePayload } from './protocol/close.js';
+export { CloseCode, HandshakeError, ProtocolError, type ProtocolErrorCode, protocolErrorCodes } from './protocol/errors.js';
+export { type ExtensionOffer, formatExtension, parseExtensionHeader } from './protocol/extension.js';
+export { Opcode } from './protocol/frame.js';
+export {
+  acceptKey,
+  acceptRequest,
+  clientRequest,
+  generateKey,
+  type HttpResponse,
+  rejectResponse,
+  serializeResponse,
+  type ValidatedRequest,
+  validateRequest,
+  validateResponse,
+} from './protocol/handshake.js';
+export { HttpRequestParser, HttpResponseParser } from './protocol/http.js';
+export { PerMessageDeflate, type PerMessageDeflateOptions } from './protocol/permessage-deflate.js';
+export { PreparedMessage } from './protocol/prepared.js';
+export {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  InvalidStateError,
+  Protocol,
+  type ProtocolEvent,
+  type ProtocolOptions,
+  SEND_EOF,
+  type Side,
+  State,
+} from './protocol/protocol.js';

@@ -1,0 +1,296 @@
+/**
+ * A WebSocket connection over a Node stream socket (net.Socket or
+ * tls.TLSSocket). This adapter only moves bytes between the socket and the
+ * sans-I/O `Protocol`, turns protocol events into Node events, applies
+ * backpressure and owns the timers of the closing handshake. Every protocol
+ * rule lives in ../protocol.
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { ProtocolError } from '../protocol/errors.js';
+import type { PreparedMessage } from '../protocol/prepared.js';
+import { type Protocol, SEND_EOF, State } from '../protocol/protocol.js';
+
+export interface WebSocketEvents {
+  /** A whole message: a string for text, a Buffer for binary. */
+  message: [data: string | Buffer, isBinary: boolean];
+  ping: [data: Buffer];
+  pong: [data: Buffer];
+  /** The TCP connection is gone. `wasClean` is true when close frames went both ways. */
+  close: [code: number, reason: string, wasClean: boolean];
+  /** A protocol violation by the peer (ProtocolError) or a socket error. Only emitted when listened to. */
+  error: [error: Error];
+  /** The send buffer, which had passed the high-water mark, has emptied. */
+  drain: [];
+}
+
+export interface ConnectionOptions {
+  /** Subprotocol agreed in the handshake ('' for none). */
+  protocol?: string;
+  /** Sec-WebSocket-Extensions agreed in the handshake ('' for none). */
+  extensions?: string;
+  /** How long to wait for the peer to finish the closing handshake before dropping TCP (ms). Default 5000. */
+  closeTimeout?: number;
+  /** Bytes received after the handshake, before the connection existed. */
+  head?: Buffer;
+}
+
+/** Frames queued in one turn are written together; below this size they are joined into one buffer. */
+const JOIN_LIMIT = 64 * 1024;
+
+export class WebSocket extends EventEmitter<WebSocketEvents> {
+  static readonly CONNECTING = State.CONNECTING;
+  static readonly OPEN = State.OPEN;
+  static readonly CLOSING = State.CLOSING;
+  static readonly CLOSED = State.CLOSED;
+
+  /** The subprotocol the server selected, or ''. */
+  readonly protocol: string;
+  /** The extensions in use, as negotiated (e.g. "permessage-deflate; client_max_window_bits=15"), or ''. */
+  readonly extensions: string;
+  readonly socket: Socket;
+  /** The peer's address, as the socket saw it. */
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+
+  /** @internal last time data arrived from the peer (ms), for heartbeats. */
+  lastSeen = Date.now();
+  /** @internal a heartbeat ping is awaiting its pong since this time (ms), or 0. */
+  pingSentAt = 0;
+
+  private readonly p: Protocol;
+  private readonly closeTimeout: number;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private flushScheduled = false;
+  private pendingBytes = 0;
+  private closeEmitted = false;
+  private ended = false;
+
+  constructor(socket: Socket, protocol: Protocol, options: ConnectionOptions = {}) {
+    super();
+    this.socket = socket;
+    this.p = protocol;
+    this.protocol = options.protocol ?? '';
+    this.extensions = options.extensions ?? '';
+    this.closeTimeout = options.closeTimeout ?? 5000;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+
+    socket.setNoDelay(true);
+    socket.setTimeout(0);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('close', () => this.onSocketClose());
+    socket.on('error', (error) => this.emitError(error));
+    socket.on('drain', () => this.onDrain());
+    if (options.head && options.head.length > 0) {
+      const head = options.head;
+      // Let the caller attach its listeners before the first messages are emitted.
+      process.nextTick(() => this.onData(head));
+    }
+  }
+
+  /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3), as in the WebSocket API. */
+  get readyState(): State {
+    return this.p.state;
+  }
+
+  /** Bytes queued for the peer and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.pendingBytes + this.socket.writableLength;
+  }
+
+  /**
+   * Send a message: a string as text, bytes as binary. Returns false when the
+   * send buffer is past its high-water mark (wait for 'drain' before sending
+   * more) or when the connection is no longer open (the message is dropped,
+   * as the WebSocket API does after close()).
+   */
+  send(data: string | Uint8Array): boolean {
+    if (this.p.state !== State.OPEN || this.p.closeSent) return false;
+    if (typeof data === 'string') this.p.sendText(data);
+    else this.p.sendBinary(data);
+    return this.queued();
+  }
+
+  /** Send a message prepared once for many connections (see `PreparedMessage`). Same return as send(). */
+  sendPrepared(message: PreparedMessage): boolean {
+    if (this.p.state !== State.OPEN || this.p.closeSent) return false;
+    this.p.sendPrepared(message);
+    return this.queued();
+  }
+
+  /**
+   * Send a ping with up to 125 bytes of data; the answer comes as a 'pong' event.
+   * @throws RangeError for a payload over 125 bytes.
+   */
+  ping(data: Uint8Array | string = Buffer.alloc(0)): void {
+    if (this.p.state !== State.OPEN || this.p.closeSent) return;
+    this.p.sendPing(typeof data === 'string' ? Buffer.from(data) : data);
+    this.queued();
+  }
+
+  /** Send an unsolicited pong (a one-way heartbeat). @throws RangeError over 125 bytes. */
+  pong(data: Uint8Array | string = Buffer.alloc(0)): void {
+    if (this.p.state !== State.OPEN || this.p.closeSent) return;
+    this.p.sendPong(typeof data === 'string' ? Buffer.from(data) : data);
+    this.queued();
+  }
+
+  /**
+   * Start the closing handshake (RFC 6455 §7.1.2). The 'close' event follows
+   * when the peer has answered and TCP is closed, or after closeTimeout.
+   * @throws RangeError for a code that may not be sent or a reason over 123 bytes.
+   */
+  close(code = 1000, reason = ''): void {
+    if (this.p.state === State.CLOSED) return;
+    this.p.sendClose(code, reason);
+    this.flush();
+    this.armCloseTimer();
+  }
+
+  /** Drop the TCP connection at once, without a closing handshake. */
+  terminate(): void {
+    this.socket.destroy();
+  }
+
+  // ---- socket to protocol ----
+
+  private onData(chunk: Buffer): void {
+    this.lastSeen = Date.now();
+    this.p.receiveData(chunk);
+    this.dispatch();
+    this.flush();
+  }
+
+  private dispatch(): void {
+    for (const event of this.p.eventsReceived()) {
+      switch (event.type) {
+        case 'text':
+          this.emit('message', event.data, false);
+          break;
+        case 'binary':
+          this.emit('message', event.data, true);
+          break;
+        case 'ping':
+          this.emit('ping', event.data);
+          break;
+        case 'pong':
+          this.pingSentAt = 0;
+          this.emit('pong', event.data);
+          break;
+        case 'close':
+          // The reply (and, for a server, the end of TCP) is queued by the protocol.
+          this.armCloseTimer();
+          break;
+        case 'error':
+          this.armCloseTimer();
+          this.emitError(event.error);
+          break;
+      }
+    }
+  }
+
+  private onEnd(): void {
+    // The peer will send nothing more. RFC 6455 §7.1.1: once the closing
+    // handshake is done (or the peer is gone), close our side too.
+    this.p.receiveEof();
+    this.dispatch();
+    if (!this.ended) {
+      this.ended = true;
+      this.socket.end();
+    }
+  }
+
+  private onSocketClose(): void {
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.closeTimer = null;
+    this.p.receiveEof();
+    this.dispatch();
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    const p = this.p;
+    // RFC 6455 §7.1.5: the close code is the one received, 1005 if the frame
+    // had none, 1006 if none arrived; when we failed the connection, the code
+    // we sent tells the application why.
+    const code = p.failure ? p.failure.closeCode : (p.closeReceived?.code ?? 1006);
+    const reason = p.failure ? p.failure.closeReason : (p.closeReceived?.reason ?? '');
+    const wasClean = p.failure === null && p.closingHandshakeDone;
+    this.emit('close', code, reason, wasClean);
+  }
+
+  private onDrain(): void {
+    if (this.socket.isPaused()) this.socket.resume();
+    this.emit('drain');
+  }
+
+  private emitError(error: Error): void {
+    // An unhandled 'error' event would throw and take the process down; a
+    // peer's bad bytes must never do that (the close frame already says why).
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  // ---- protocol to socket ----
+
+  /** Schedule a flush of everything queued in this turn; report backpressure. */
+  private queued(): boolean {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+    return this.socket.writableLength < this.socket.writableHighWaterMark;
+  }
+
+  /** Write what the protocol has queued: one write for the batch. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const chunks = this.p.dataToSend();
+    if (chunks.length === 0) return;
+    let eof = false;
+    let total = 0;
+    let count = 0;
+    for (const chunk of chunks) {
+      if (chunk === SEND_EOF) eof = true;
+      else {
+        total += chunk.length;
+        count++;
+      }
+    }
+    const socket = this.socket;
+    if (socket.destroyed || this.ended) return;
+    if (count === 1 || (count > 1 && total <= JOIN_LIMIT)) {
+      const data = count === 1 ? chunks.find((c) => c !== SEND_EOF)! : Buffer.concat(chunks, total);
+      socket.write(data);
+    } else if (count > 1) {
+      socket.cork();
+      for (const chunk of chunks) if (chunk !== SEND_EOF) socket.write(chunk);
+      socket.uncork();
+    }
+    if (eof) {
+      this.ended = true;
+      socket.end();
+      this.armCloseTimer();
+    } else if (socket.writableNeedDrain && !socket.isPaused()) {
+      // Backpressure: stop reading (and so producing replies) until the peer
+      // has taken what we already owe it.
+      socket.pause();
+    }
+  }
+
+  /** Bound the wait for the peer's close frame or TCP close (RFC 6455 §7.1.1). */
+  private armCloseTimer(): void {
+    if (this.closeTimer || this.p.state === State.CLOSED) return;
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.closeTimeout);
+    this.closeTimer.unref();
+  }
+
+  /** @internal fail the connection from the adapter (timeouts) or the application. */
+  fail(code: number, reason = ''): void {
+    if (this.p.state === State.CLOSED) return;
+    this.p.fail(code, reason);
+    this.flush();
+    this.armCloseTimer();
+  }
+}
+
+export { ProtocolError };

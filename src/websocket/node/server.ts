@@ -1,0 +1,300 @@
+/**
+ * The WebSocket server: attach it to an http/https server (`handleUpgrade`,
+ * or the `server` option), or let it listen on its own port, in clear or over
+ * TLS. It moves handshake bytes, runs the application's hooks, owns the
+ * handshake timeout and the heartbeat timer, and hands each accepted socket
+ * to a `WebSocket`. The rules of the handshake live in ../protocol/handshake.ts.
+ */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { HandshakeError } from '../protocol/errors.js';
+import {
+  acceptRequest,
+  errorResponse,
+  type HandshakeRequest,
+  type HttpResponse,
+  rejectResponse,
+  serializeResponse,
+  type ValidatedRequest,
+  validateRequest,
+} from '../protocol/handshake.js';
+import { HttpRequestParser } from '../protocol/http.js';
+import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
+import { PreparedMessage } from '../protocol/prepared.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, Protocol } from '../protocol/protocol.js';
+import { WebSocket } from './connection.js';
+
+/** What the accept hook learns about a handshake. */
+export interface HandshakeInfo {
+  request: ValidatedRequest;
+  /** The Origin header (browsers always send it), or undefined. */
+  origin: string | undefined;
+  remoteAddress: string;
+  remotePort: number;
+  secure: boolean;
+}
+
+/** The accept hook's answer: true to accept, false for 403, or a status and text. */
+export type AcceptDecision = boolean | { status: number; message?: string; headers?: Record<string, string> };
+
+export interface WebSocketServerOptions {
+  /** Listen on this port (0 for an ephemeral one); omit when attaching to an http server. */
+  port?: number;
+  host?: string;
+  /** TLS certificate and key (PEM): the server listens for wss:// (own port only). */
+  tls?: tls.TlsOptions;
+  /** Attach to an existing http/https server's 'upgrade' event. */
+  server?: HttpServer | HttpsServer;
+  /** Only accept this path (e.g. "/chat"); others get 404. Default: any path. */
+  path?: string;
+  /** Largest message accepted, bytes (default 16 MiB); bigger closes with 1009. */
+  maxMessageSize?: number;
+  /** Most fragments per message. */
+  maxFragments?: number;
+  /** Largest handshake head, bytes (default 8192); bigger gets 431. Own port only. */
+  maxHeaderSize?: number;
+  /** permessage-deflate (RFC 7692): true for defaults, options, or false (default). */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** Pick one of the client's subprotocols, or none. */
+  selectProtocol?: (offered: string[], request: ValidatedRequest) => string | null | undefined;
+  /** Accept or reject a handshake (origin checks, authentication). May be async. Rejection defaults to 403. */
+  accept?: (info: HandshakeInfo) => AcceptDecision | Promise<AcceptDecision>;
+  /** Ping every `interval` ms; terminate a peer that sent nothing for `timeout` ms after a ping. */
+  heartbeat?: { interval: number; timeout: number } | false;
+  /** Time allowed for the opening handshake, ms (default 10000). Own port only. */
+  handshakeTimeout?: number;
+  /** Time allowed for the closing handshake, ms (default 5000). */
+  closeTimeout?: number;
+}
+
+export interface WebSocketServerEvents {
+  connection: [socket: WebSocket, request: ValidatedRequest];
+  listening: [];
+  /** A handshake was refused; for logging. */
+  rejected: [error: HandshakeError, remoteAddress: string];
+  error: [error: Error];
+  close: [];
+}
+
+export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
+  /** Every open connection. */
+  readonly clients = new Set<WebSocket>();
+  private readonly options: WebSocketServerOptions;
+  private readonly deflate: PerMessageDeflateOptions | false;
+  private listener: net.Server | null = null;
+  private readonly pending = new Set<Socket>();
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private upgradeListener: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | null = null;
+
+  constructor(options: WebSocketServerOptions = {}) {
+    super();
+    this.options = options;
+    this.deflate =
+      options.perMessageDeflate === true ? {} : options.perMessageDeflate ? options.perMessageDeflate : false;
+    if (options.server) {
+      this.upgradeListener = (req, socket, head) => this.handleUpgrade(req, socket, head);
+      options.server.on('upgrade', this.upgradeListener);
+    }
+    if (options.port !== undefined) this.listen(options.port, options.host);
+    if (options.heartbeat) this.startHeartbeat(options.heartbeat.interval, options.heartbeat.timeout);
+  }
+
+  /** The address the server listens on (own port only). */
+  address(): AddressInfo | null {
+    const address = this.listener?.address();
+    return address && typeof address === 'object' ? address : null;
+  }
+
+  /** Resolves once listening (own port only). */
+  ready(): Promise<void> {
+    if (!this.listener || this.listener.listening) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.listener!.once('listening', resolve);
+      this.listener!.once('error', reject);
+    });
+  }
+
+  private listen(port: number, host?: string): void {
+    const onSocket = (socket: Socket) => this.handleRawSocket(socket);
+    const listener = this.options.tls ? tls.createServer(this.options.tls, onSocket) : net.createServer(onSocket);
+    listener.on('error', (error) => this.emit('error', error));
+    listener.on('listening', () => this.emit('listening'));
+    listener.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
+    listener.listen(port, host);
+    this.listener = listener;
+  }
+
+  /**
+   * Complete a handshake that an http/https server received (its 'upgrade'
+   * event). Writes the 101, or the error response and closes the socket.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const request: HandshakeRequest = {
+      method: req.method ?? '',
+      target: req.url ?? '',
+      httpVersion: req.httpVersion,
+      headers: req.headers,
+    };
+    const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
+    void this.completeHandshake(request, socket as Socket, head, secure);
+  }
+
+  private handleRawSocket(socket: Socket): void {
+    this.pending.add(socket);
+    const parser = new HttpRequestParser({ maxHeadBytes: this.options.maxHeaderSize ?? 8192 });
+    const timer = setTimeout(() => {
+      // A client that never finishes its handshake only holds a socket this long.
+      this.refuse(socket, rejectResponse(408, 'The opening handshake took too long'));
+    }, this.options.handshakeTimeout ?? 10_000);
+    timer.unref();
+    const cleanup = () => {
+      clearTimeout(timer);
+      this.pending.delete(socket);
+      socket.removeListener('data', onData);
+    };
+    const onData = (chunk: Buffer) => {
+      let parsed: ReturnType<HttpRequestParser['push']>;
+      try {
+        parsed = parser.push(chunk);
+      } catch (error) {
+        cleanup();
+        this.refuse(socket, error instanceof HandshakeError ? errorResponse(error) : rejectResponse(400, 'Bad request'));
+        if (error instanceof HandshakeError) this.emit('rejected', error, socket.remoteAddress ?? '');
+        return;
+      }
+      if (!parsed) return;
+      cleanup();
+      socket.pause();
+      void this.completeHandshake(parsed.head, socket, Buffer.from(parsed.rest), socket instanceof tls.TLSSocket);
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
+    socket.once('close', cleanup);
+  }
+
+  private async completeHandshake(request: HandshakeRequest, socket: Socket, head: Buffer, secure: boolean): Promise<void> {
+    const remoteAddress = socket.remoteAddress ?? '';
+    try {
+      const validated = validateRequest(request);
+      if (this.options.path !== undefined && validated.path !== this.options.path) {
+        throw new HandshakeError('NOT_FOUND', 404, `No WebSocket endpoint at ${validated.path}`);
+      }
+      if (this.options.accept) {
+        const decision = await this.options.accept({
+          request: validated,
+          origin: validated.origin,
+          remoteAddress,
+          remotePort: socket.remotePort ?? 0,
+          secure,
+        });
+        if (decision !== true) {
+          const status = decision === false ? 403 : decision.status;
+          const message = decision === false ? 'Forbidden' : (decision.message ?? 'Forbidden');
+          const headers = decision === false ? {} : (decision.headers ?? {});
+          throw new HandshakeError('REJECTED', status, message, headers);
+        }
+      }
+      if (socket.destroyed) return;
+      const { response, protocol, deflate } = acceptRequest(validated, {
+        selectProtocol: this.options.selectProtocol,
+        perMessageDeflate: this.deflate,
+      });
+      socket.write(serializeResponse(response));
+      const p = new Protocol('server', {
+        deflate,
+        maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+        maxFragments: this.options.maxFragments,
+      });
+      const ws = new WebSocket(socket, p, {
+        protocol,
+        extensions: deflate?.header ?? '',
+        closeTimeout: this.options.closeTimeout,
+        head,
+      });
+      this.clients.add(ws);
+      ws.once('close', () => this.clients.delete(ws));
+      socket.resume();
+      this.emit('connection', ws, validated);
+    } catch (error) {
+      if (error instanceof HandshakeError) {
+        this.emit('rejected', error, remoteAddress);
+        this.refuse(socket, errorResponse(error));
+      } else {
+        // A hook threw: the client gets a plain 500, the details stay here.
+        this.refuse(socket, rejectResponse(500, 'Internal server error'));
+        if (this.listenerCount('error') > 0) this.emit('error', error as Error);
+      }
+    }
+  }
+
+  private refuse(socket: Socket, response: HttpResponse): void {
+    if (socket.destroyed) return;
+    socket.end(serializeResponse(response));
+    // Don't wait forever for a peer that won't read the answer.
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
+  /**
+   * Send one message to many connections, encoded once: every connection gets
+   * the same frame bytes (compressed once per compression setting).
+   * Returns the number of connections it was queued on.
+   */
+  broadcast(data: string | Uint8Array, clients: Iterable<WebSocket> = this.clients): number {
+    const message = new PreparedMessage(data);
+    let count = 0;
+    for (const client of clients) {
+      if (client.readyState === WebSocket.OPEN) {
+        client.sendPrepared(message);
+        count++;
+      }
+    }
+    return count;
+  }
+
+  private startHeartbeat(interval: number, timeout: number): void {
+    // One timer for all connections rather than one per connection: memory
+    // per connection stays small, and each tick is a pass over the set.
+    const tick = Math.max(10, Math.min(interval, timeout) / 2);
+    this.heartbeatTimer = setInterval(() => {
+      const now = Date.now();
+      for (const ws of this.clients) {
+        if (ws.pingSentAt !== 0) {
+          if (ws.lastSeen < ws.pingSentAt && now - ws.pingSentAt >= timeout) ws.terminate();
+          else if (ws.lastSeen >= ws.pingSentAt) ws.pingSentAt = 0;
+        } else if (now - ws.lastSeen >= interval) {
+          ws.pingSentAt = now;
+          ws.ping();
+        }
+      }
+    }, tick);
+    this.heartbeatTimer.unref();
+  }
+
+  /**
+   * Stop accepting, close every connection with `code` (default 1001, going
+   * away) and resolve when all are closed.
+   */
+  async close(code = 1001, reason = ''): Promise<void> {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.upgradeListener && this.options.server) this.options.server.off('upgrade', this.upgradeListener);
+    for (const socket of this.pending) socket.destroy();
+    const closing = [...this.clients].map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          if (ws.readyState === WebSocket.CLOSED) return resolve();
+          ws.once('close', () => resolve());
+          ws.close(code, reason);
+        }),
+    );
+    const listener = this.listener;
+    const stopped = listener
+      ? new Promise<void>((resolve) => listener.close(() => resolve()))
+      : Promise.resolve();
+    await Promise.all([...closing, stopped]);
+    this.emit('close');
+  }
+}
