@@ -85,8 +85,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     socket.on('drain', () => this.onDrain());
     if (options.head && options.head.length > 0) {
       const head = options.head;
-      // Let the caller attach its listeners before the first messages are emitted.
-      process.nextTick(() => this.onData(head));
+      // Frames that came with the handshake wait until the application has
+      // attached its listeners: `await connect()` resumes in a microtask,
+      // which runs before setImmediate but after process.nextTick. The socket
+      // stays paused meanwhile so later bytes cannot overtake these.
+      socket.pause();
+      setImmediate(() => {
+        this.onData(head);
+        socket.resume();
+      });
+    } else {
+      // The server pauses a socket while it completes the handshake.
+      socket.resume();
     }
   }
 

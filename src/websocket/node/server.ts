@@ -217,7 +217,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       });
       this.clients.add(ws);
       ws.once('close', () => this.clients.delete(ws));
-      socket.resume();
       this.emit('connection', ws, validated);
     } catch (error) {
       if (error instanceof HandshakeError) {
@@ -233,7 +232,17 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   private refuse(socket: Socket, response: HttpResponse): void {
     if (socket.destroyed) return;
-    socket.end(serializeResponse(response));
+    let bytes: Buffer;
+    try {
+      bytes = serializeResponse(response);
+    } catch (error) {
+      // The accept hook's status or headers cannot go on the wire (a status
+      // outside 100-999, CR/LF in a header: response splitting). That is a
+      // bug in the hook: the client gets a plain 500, the details stay here.
+      bytes = serializeResponse(rejectResponse(500, 'Internal server error'));
+      if (this.listenerCount('error') > 0) this.emit('error', error as Error);
+    }
+    socket.end(bytes);
     // Don't wait forever for a peer that won't read the answer.
     setTimeout(() => socket.destroy(), 1000).unref();
   }

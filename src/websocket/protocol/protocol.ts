@@ -97,6 +97,11 @@ export class Protocol implements FrameHandler {
   private events: ProtocolEvent[] = [];
   private output: Buffer[] = [];
   private eofSent = false;
+  /**
+   * A close reply or failure held back until the application has seen the
+   * messages that arrived before it (see `deferIfMessagesPending`).
+   */
+  private deferred: (() => void) | null = null;
 
   // The message being received (RFC 6455 §5.4).
   private messageOpcode = 0;
@@ -143,6 +148,7 @@ export class Protocol implements FrameHandler {
 
   /** The peer closed the TCP connection (or it broke). */
   receiveEof(): void {
+    this.runDeferred();
     if (this.state === State.CLOSED) return;
     this.state = State.CLOSED;
     this.parser.stop();
@@ -159,6 +165,7 @@ export class Protocol implements FrameHandler {
 
   /** Bytes to write since the last call; a zero-length buffer (SEND_EOF) means close TCP. */
   dataToSend(): Buffer[] {
+    this.runDeferred();
     const output = this.output;
     if (output.length === 0) return output;
     this.output = [];
@@ -170,7 +177,10 @@ export class Protocol implements FrameHandler {
    * enforce a timeout: a close frame has been sent or received.
    */
   closeExpected(): boolean {
-    return this.state !== State.CLOSED && (this.closeSent !== null || this.closeReceived !== null);
+    return (
+      this.state !== State.CLOSED &&
+      (this.closeSent !== null || this.closeReceived !== null || this.failure !== null)
+    );
   }
 
   /** True once close frames have gone both ways (RFC 6455 §7.1.4 "the closing handshake is complete"). */
@@ -389,6 +399,10 @@ export class Protocol implements FrameHandler {
     // message in progress is abandoned.
     this.parser.stop();
     this.pieces = [];
+    this.deferIfMessagesPending(() => this.replyToClose(code));
+  }
+
+  private replyToClose(code: number): void {
     if (!this.closeSent) {
       // RFC 6455 §5.5.1: reply with a close frame, typically echoing the code.
       this.closeSent = { code, reason: '' };
@@ -408,7 +422,39 @@ export class Protocol implements FrameHandler {
       error instanceof ProtocolError ? error : new ProtocolError('INTERNAL_ERROR', String(error));
     this.failure = protocolError;
     this.events.push({ type: 'error', error: protocolError });
-    this.fail(protocolError.closeCode, protocolError.closeReason);
+    // RFC 6455 §7.1.7: no more data is processed after a failure.
+    this.parser.stop();
+    this.pieces = [];
+    this.deferIfMessagesPending(() => this.fail(protocolError.closeCode, protocolError.closeReason));
+  }
+
+  /**
+   * Messages that arrived in the same read as a close frame (or a fatal
+   * frame) were sent before it: the application must be able to answer them.
+   * So the close reply waits until the application has taken the events and
+   * asks for the bytes to send (`dataToSend`), which puts its answers on the
+   * wire ahead of the close frame, in the order a peer expects.
+   */
+  private deferIfMessagesPending(action: () => void): void {
+    const pending = this.events.some((e) => e.type === 'text' || e.type === 'binary');
+    if (!pending) {
+      action();
+      return;
+    }
+    const previous = this.deferred;
+    this.deferred = previous
+      ? () => {
+          previous();
+          action();
+        }
+      : action;
+  }
+
+  private runDeferred(): void {
+    const action = this.deferred;
+    if (action === null) return;
+    this.deferred = null;
+    action();
   }
 
   private sendEof(): void {

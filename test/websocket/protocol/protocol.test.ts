@@ -396,6 +396,34 @@ describe('closing handshake (RFC 6455 §5.5.1, §7)', () => {
   });
 });
 
+describe('answers to messages go out before the close they arrived with', () => {
+  test('a message and a close in one read: the reply precedes the echoed close', () => {
+    const p = make('server');
+    p.receiveData(Buffer.concat([clientFrame(1, 'Hello'), clientFrame(8, hex('03 e8'))]));
+    const events = p.eventsReceived();
+    assert.deepEqual(events.map((e) => e.type), ['text', 'close']);
+    p.sendText('Hello');
+    const sent = p.dataToSend();
+    assert.equal(toHex(Buffer.concat(sent)), '81 05 48 65 6c 6c 6f 88 02 03 e8');
+    assert.equal(sent.at(-1), SEND_EOF);
+  });
+  test('a message and a bad frame in one read: the reply precedes the 1002', () => {
+    const p = make('server');
+    p.receiveData(Buffer.concat([clientFrame(1, 'Hi'), clientFrame(5, ''), clientFrame(1, 'never')]));
+    assert.deepEqual(p.eventsReceived().map((e) => e.type), ['text', 'error']);
+    assert.equal(p.closeExpected(), true);
+    p.sendText('Hi');
+    const bytes = Buffer.concat(p.dataToSend());
+    assert.equal(toHex(bytes.subarray(0, 4)), '81 02 48 69');
+    assert.equal(toHex(bytes.subarray(4, 8)), '88 11 03 ea');
+  });
+  test('without a pending message the close is answered at once', () => {
+    const p = make('server');
+    p.receiveData(clientFrame(8, hex('03 e8')));
+    assert.equal(p.closingHandshakeDone, true);
+  });
+});
+
 describe('properties', () => {
   const message = fc.oneof(
     fc.record({ kind: fc.constant('text' as const), text: fc.string({ unit: 'grapheme', maxLength: 200 }) }),
