@@ -1,0 +1,51 @@
+import type { ErrorCode, MemberInfo } from '../messages.js';
+
+/**
+ * What a command sees and can do. The member that typed the command builds
+ * it; every operation answers the request itself (an error through `fail`, an
+ * acknowledgement when something was stored), so a command only decides what
+ * to do with its arguments.
+ */
+export interface CommandContext {
+  /** The text after the command name, trimmed. */
+  readonly args: string;
+  /** The client message id of the line that carried the command, if any. */
+  readonly clientId: string | null;
+  /** Current nickname and room; null before joining. */
+  readonly nick: string | null;
+  readonly room: string | null;
+  /** Whether the transport can move a member between rooms (raw TCP can). */
+  readonly canSwitchRooms: boolean;
+  /** The commands this member can use, for /help. */
+  readonly commands: readonly Command[];
+  /** Sends command output (an `info` event) to this member only. */
+  reply(text: string): void;
+  /** Answers the request with an error. */
+  fail(code: ErrorCode, message: string): void;
+  /** Validates and takes a new nickname, notifying the room. False (after answering) when refused. */
+  rename(nick: string): Promise<boolean>;
+  /** Stores and broadcasts a `/me` action with the request's client id. False (after answering) when refused. */
+  act(text: string): Promise<boolean>;
+  /** The room's live member list. */
+  members(): MemberInfo[];
+  /** Leaves the room at once (a "left" notice, no grace period) and closes the connection with 1000. */
+  quit(): Promise<void>;
+  /** Moves to another room keeping the nickname. False (after answering) when refused. */
+  switchRoom(room: string): Promise<boolean>;
+}
+
+/** One chat command: a module in src/chat/commands/ exporting one of these. */
+export interface Command {
+  /** Lower-case name, without the slash. */
+  readonly name: string;
+  /** E.g. "/nick NEW". */
+  readonly usage: string;
+  /** One line for /help. */
+  readonly help: string;
+  /** `joined`: refused with NOT_JOINED before the member is in a room. */
+  readonly requires: 'joined' | 'nothing';
+  /** When present and false, the command does not exist for this member (and /help does not list it). */
+  available?(member: { readonly canSwitchRooms: boolean }): boolean;
+  /** Runs the command; may throw only on bugs (the caller answers INTERNAL). */
+  run(context: CommandContext): Promise<void> | void;
+}

@@ -1,0 +1,282 @@
+import { type Clock, systemClock, type Timer } from './clock.js';
+import type { Command } from './commands/command.js';
+import { COMMANDS } from './commands/index.js';
+import { type Logger, Member, type MemberConnection, type MemberHost, type MemberSettings } from './member.js';
+import { ChatCloseCode, ErrorCode } from './messages.js';
+import { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
+import { Room, type RoomHost, type RoomSettings } from './room.js';
+import { DEFAULT_ROOM, isValidRoomName } from './room-name.js';
+import type { ChatStore } from './store/store.js';
+import { checkMessageText, DEFAULT_MAX_MESSAGE } from './text.js';
+
+export interface HubOptions {
+  store: ChatStore;
+  /** Default: the system clock. Tests pass a ManualClock. */
+  clock?: Clock;
+  /** Entries in the welcome of a fresh join (`--history`). Default 50. */
+  historySize?: number;
+  /** Most entries in one welcome after `lastSeq`, or in one `history` page. Default 500. */
+  maxReplay?: number;
+  /** Most text in one welcome or history page (summed UTF-16 units). Default 512 KiB. */
+  maxReplayChars?: number;
+  /** Longest message, in characters (`--max-message`). Default 4000. */
+  maxMessage?: number;
+  /** How long a dropped member's nickname is held. Default 2 minutes. */
+  graceMs?: number;
+  /** History of a room empty this long is deleted (`--room-ttl`). Default 24 hours. */
+  roomTtlMs?: number;
+  /** How often expired rooms are looked for. Default 1 minute (capped to roomTtlMs). */
+  sweepIntervalMs?: number;
+  /** Per-connection input rate limit. */
+  rateLimit?: Partial<RateLimitOptions>;
+  /** Seats per room (including away members). Default 10 000. */
+  maxMembersPerRoom?: number;
+  /** Requests a member may have queued. Default 64. */
+  maxPendingPerMember?: number;
+  /** Default: none. */
+  commands?: readonly Command[];
+  /** Default: silent. */
+  log?: Logger;
+}
+
+/** The hub's effective configuration. */
+export interface HubConfig extends RoomSettings, MemberSettings {
+  roomTtlMs: number;
+  sweepIntervalMs: number;
+}
+
+/** One line of `/rooms`. */
+export interface RoomSummary {
+  name: string;
+  /** Seats, including away members. */
+  members: number;
+  /** Members whose connection is live. */
+  connected: number;
+  lastSeq: number;
+}
+
+/** The result of a console action. */
+export type AdminOutcome = { ok: true; rooms: number } | { ok: false; code: ErrorCode; message: string };
+
+export interface ConnectOptions {
+  /** The room a `join` without a room goes to (the WebSocket URL's room). Default "lobby". */
+  room?: string;
+}
+
+const HOUR = 3_600_000;
+
+/**
+ * The chat: live rooms, the members of every transport, the console's powers
+ * and the expiry of old rooms. Transports call `connect` for each new
+ * connection and talk to the returned `Member`.
+ */
+export class Hub {
+  readonly config: Readonly<HubConfig>;
+  readonly store: ChatStore;
+  readonly clock: Clock;
+  readonly #log: Logger;
+  readonly #rooms = new Map<string, Room>();
+  readonly #members = new Set<Member>();
+  readonly #memberHost: MemberHost;
+  readonly #roomHost: RoomHost;
+  #sweepTimer: Timer | null = null;
+  #sweeping: Promise<void> = Promise.resolve();
+  #started = false;
+  #closed = false;
+
+  /** @throws RangeError when an option is out of range. */
+  constructor(options: HubOptions) {
+    const rateLimit = { ...DEFAULT_RATE_LIMIT, ...options.rateLimit };
+    const roomTtlMs = options.roomTtlMs ?? 24 * HOUR;
+    const config: HubConfig = {
+      historySize: options.historySize ?? 50,
+      maxReplay: options.maxReplay ?? 500,
+      maxReplayChars: options.maxReplayChars ?? 512 * 1024,
+      maxMessage: options.maxMessage ?? DEFAULT_MAX_MESSAGE,
+      graceMs: options.graceMs ?? 120_000,
+      roomTtlMs,
+      sweepIntervalMs: Math.min(options.sweepIntervalMs ?? 60_000, Math.max(roomTtlMs, 1000)),
+      maxMembersPerRoom: options.maxMembersPerRoom ?? 10_000,
+      maxPendingPerMember: options.maxPendingPerMember ?? 64,
+      rateLimit,
+    };
+    requireRange('historySize', config.historySize, 0);
+    requireRange('maxReplay', config.maxReplay, 1);
+    requireRange('maxReplayChars', config.maxReplayChars, 1);
+    requireRange('maxMessage', config.maxMessage, 1);
+    requireRange('graceMs', config.graceMs, 0);
+    requireRange('roomTtlMs', config.roomTtlMs, 0);
+    requireRange('sweepIntervalMs', config.sweepIntervalMs, 1);
+    requireRange('maxMembersPerRoom', config.maxMembersPerRoom, 1);
+    requireRange('maxPendingPerMember', config.maxPendingPerMember, 1);
+    requireRange('rateLimit.burst', rateLimit.burst, 1);
+    requireRange('rateLimit.perSecond', rateLimit.perSecond, 0);
+    requireRange('rateLimit.maxStrikes', rateLimit.maxStrikes, 0);
+    requireRange('rateLimit.strikeDecayPerSecond', rateLimit.strikeDecayPerSecond, 0);
+    this.config = Object.freeze(config);
+    this.store = options.store;
+    this.clock = options.clock ?? systemClock;
+    this.#log = options.log ?? (() => undefined);
+    const commands = options.commands ?? COMMANDS;
+    this.#memberHost = {
+      settings: config,
+      clock: this.clock,
+      log: this.#log,
+      commands,
+      room: (name) => this.#room(name),
+      forget: (member) => {
+        this.#members.delete(member);
+      },
+    };
+    this.#roomHost = {
+      store: this.store,
+      clock: this.clock,
+      log: this.#log,
+      settings: config,
+      roomIdle: (room) => {
+        if (room.size === 0 && room.pendingOps === 0 && this.#rooms.get(room.name) === room) {
+          this.#rooms.delete(room.name);
+        }
+      },
+    };
+  }
+
+  /**
+   * Starts the expiry of empty rooms. Nobody is connected at startup, so rooms
+   * left flagged occupied by the previous run are marked empty from now.
+   * @throws whatever the store throws.
+   */
+  async start(): Promise<void> {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    const reset = await this.store.resetOccupancy(this.clock.now());
+    if (reset > 0) this.#log('info', 'rooms left occupied by the previous run are now empty', { rooms: reset });
+    this.#scheduleSweep();
+  }
+
+  /**
+   * Registers a new connection. Nothing is sent until the member joins.
+   * After `close()`, the connection is closed at once with 1001.
+   * @throws RangeError if `options.room` is not a valid room name (validate URLs before).
+   */
+  connect(conn: MemberConnection, options: ConnectOptions = {}): Member {
+    const room = options.room ?? DEFAULT_ROOM;
+    if (!isValidRoomName(room)) throw new RangeError(`invalid room name: ${JSON.stringify(String(room).slice(0, 80))}`);
+    const member = new Member(this.#memberHost, conn, room);
+    if (this.#closed) {
+      member.closeConnection(ChatCloseCode.GOING_AWAY, 'server shutting down');
+    } else {
+      this.#members.add(member);
+    }
+    return member;
+  }
+
+  /** Connections registered and not yet disconnected. */
+  get connectionCount(): number {
+    return this.#members.size;
+  }
+
+  /** Live rooms (with at least one seat, present or away), by name. */
+  rooms(): RoomSummary[] {
+    return [...this.#rooms.values()]
+      .filter((r) => r.size > 0)
+      .map((r) => ({ name: r.name, members: r.size, connected: r.connectedCount, lastSeq: r.lastSeq }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The live member list of `room`, or null when it is not live. */
+  members(room: string): { nick: string; away: boolean }[] | null {
+    const r = this.#rooms.get(room);
+    return r === undefined || r.size === 0 ? null : r.memberList();
+  }
+
+  /** A console line to every live room, from "Administrator". */
+  async broadcastAdmin(text: string): Promise<AdminOutcome> {
+    const check = checkMessageText(text, this.config.maxMessage);
+    if (!check.ok) return { ok: false, code: check.code, message: check.message };
+    const rooms = [...this.#rooms.values()].filter((r) => r.size > 0);
+    await Promise.all(rooms.map((r) => r.postAdmin(check.text)));
+    return { ok: true, rooms: rooms.length };
+  }
+
+  /** A console line to one live room. */
+  async say(room: string, text: string): Promise<AdminOutcome> {
+    const r = this.#rooms.get(room);
+    if (r === undefined || r.size === 0) return { ok: false, code: ErrorCode.ROOM_INVALID, message: `no room ${room} with members` };
+    const check = checkMessageText(text, this.config.maxMessage);
+    if (!check.ok) return { ok: false, code: check.code, message: check.message };
+    await r.postAdmin(check.text);
+    return { ok: true, rooms: 1 };
+  }
+
+  /** Removes `nick` from `room` (a "left" notice; its connection closes with 1008). */
+  async kick(room: string, nick: string): Promise<AdminOutcome> {
+    const r = this.#rooms.get(room);
+    if (r === undefined || r.size === 0) return { ok: false, code: ErrorCode.ROOM_INVALID, message: `no room ${room} with members` };
+    if (!(await r.kick(nick))) return { ok: false, code: ErrorCode.NICK_INVALID, message: `nobody called ${nick} in ${room}` };
+    return { ok: true, rooms: 1 };
+  }
+
+  /**
+   * Deletes the history of rooms empty for longer than roomTtlMs; returns their names.
+   * @throws whatever the store throws.
+   */
+  async sweep(): Promise<string[]> {
+    const expired = await this.store.expireRooms(this.clock.now() - this.config.roomTtlMs);
+    if (expired.length > 0) this.#log('info', 'deleted the history of expired rooms', { rooms: expired.length });
+    return expired;
+  }
+
+  /** Resolves when every queued room operation and a running expiry sweep have finished (tests; shutdown). */
+  async idle(): Promise<void> {
+    await this.#sweeping;
+    for (;;) {
+      const rooms = [...this.#rooms.values()];
+      await Promise.all(rooms.map((r) => r.idle()));
+      if (rooms.every((r) => r.pendingOps === 0) && [...this.#rooms.values()].every((r) => r.pendingOps === 0)) return;
+    }
+  }
+
+  /**
+   * Graceful shutdown: stops expiry, closes every connection with 1001 (no
+   * "left" notices: members come back after the restart), waits for queued
+   * operations and flushes the store. The caller closes the store.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sweepTimer?.cancel();
+    this.#sweepTimer = null;
+    for (const room of this.#rooms.values()) room.shutdown();
+    for (const member of this.#members) member.closeConnection(ChatCloseCode.GOING_AWAY, 'server shutting down');
+    await this.idle();
+    await this.store.flush();
+  }
+
+  #room(name: string): Room {
+    let room = this.#rooms.get(name);
+    if (room === undefined) {
+      room = new Room(name, this.#roomHost);
+      this.#rooms.set(name, room);
+    }
+    return room;
+  }
+
+  #scheduleSweep(): void {
+    if (this.#closed) return;
+    this.#sweepTimer = this.clock.setTimeout(() => {
+      this.#sweeping = this.sweep()
+        .then(
+          () => undefined,
+          (error: unknown) => this.#log('error', 'room expiry failed', { error: String(error) }),
+        )
+        .finally(() => this.#scheduleSweep());
+    }, this.config.sweepIntervalMs);
+  }
+}
+
+function requireRange(name: string, value: number, min: number): void {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
+    throw new RangeError(`${name} must be a number >= ${min}`);
+  }
+}

@@ -1,0 +1,526 @@
+import type { Clock } from './clock.js';
+import type { Command, CommandContext } from './commands/command.js';
+import { findCommand, parseCommandLine } from './commands/index.js';
+import {
+  ChatCloseCode,
+  type ClientMessage,
+  ErrorCode,
+  type ErrorEvent,
+  type LeaveReason,
+  type ServerEvent,
+} from './messages.js';
+import { checkNickname } from './nickname.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import type { Room, Seat } from './room.js';
+import { isValidRoomName } from './room-name.js';
+import { checkMessageText } from './text.js';
+
+/**
+ * The transport side of a member: what a transport (WebSocket `wschat.v1`
+ * JSON, WebSocket plain text, raw TCP lines) implements for each connection.
+ *
+ * Broadcast encodes each event once per format: the room calls `encode` on
+ * one member of each distinct `format` and hands the same value to
+ * `sendEncoded` of every member with that format. `encode` must therefore
+ * depend only on the format and the event, never on the member.
+ */
+export interface MemberConnection<Encoded = unknown> {
+  /** A key shared by every connection that encodes events the same way, e.g. "wschat.v1". */
+  readonly format: string;
+  /** The peer, for logs ("203.0.113.9:51234"). */
+  readonly remote: string;
+  /** True if the member may move between rooms (`/join`). Default false. */
+  readonly canSwitchRooms?: boolean;
+  /**
+   * Turns an event into what `sendEncoded` takes (a string, a Buffer, a
+   * prepared frame...), or null when this format does not carry that event
+   * (plain text shows no acknowledgements). May throw only on bugs.
+   */
+  encode(event: ServerEvent): Encoded | null;
+  /**
+   * Queues encoded bytes for the peer. Must not throw and must not block; a
+   * peer that cannot keep up is the transport's to close (then it calls
+   * `Member.disconnected()`). Calls after the connection closed are ignored.
+   */
+  sendEncoded(encoded: Encoded): void;
+  /**
+   * Closes the connection with a WebSocket close code (see `ChatCloseCode`)
+   * and a short reason; the transport then calls `Member.disconnected()`.
+   * Idempotent.
+   */
+  close(code: number, reason: string): void;
+}
+
+/** A join as a transport asks for it. */
+export interface JoinRequest {
+  /** Default: the room given to `Hub.connect`. */
+  room?: string;
+  nick: string;
+  resumeToken?: string;
+  lastSeq?: number;
+  /**
+   * When the nickname is taken, try "nick-2", "nick-3"... instead of failing
+   * (for generated nicknames such as the plain clients' ip:port).
+   */
+  uniquify?: boolean;
+}
+
+export type JoinResult =
+  | { ok: true; room: string; nick: string; resumed: boolean }
+  | { ok: false; code: ErrorCode; message: string };
+
+/** The result of an operation that may be refused. */
+export type Outcome = { ok: true } | { ok: false; code: ErrorCode; message: string };
+
+/** Logger shared by the hub, rooms and members. */
+export type Logger = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+/** Limits and timings a member needs (a subset of the hub's configuration). */
+export interface MemberSettings {
+  maxMessage: number;
+  maxReplay: number;
+  maxPendingPerMember: number;
+  rateLimit: RateLimitOptions;
+}
+
+/** What the hub provides to its members. */
+export interface MemberHost {
+  readonly settings: MemberSettings;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly commands: readonly Command[];
+  /** The live room called `name`, created if needed. The caller must use it synchronously. */
+  room(name: string): Room;
+  /** The member's connection is gone. */
+  forget(member: Member): void;
+}
+
+const closedResult = { ok: false, code: ErrorCode.NOT_JOINED, message: 'connection closed' } as const;
+let nextMemberId = 1;
+
+/**
+ * The hub's side of one connection: its nickname and room once joined, its
+ * rate limit, and the serial queue its requests go through (so a transport
+ * may fire requests without awaiting them and still get answers in order:
+ * a `join` immediately followed by messages works).
+ *
+ * Every method answers through the connection (welcome, ack, error...); the
+ * returned promises are for transports that need the outcome (TCP login) and
+ * never reject.
+ */
+export class Member {
+  readonly id = nextMemberId++;
+  readonly conn: MemberConnection;
+  readonly #host: MemberHost;
+  readonly #defaultRoom: string;
+  readonly #limiter: RateLimiter;
+  #room: Room | null = null;
+  #seat: Seat | null = null;
+  /** No more input is processed and nothing more is sent. */
+  #closed = false;
+  /** The transport reported the connection gone. */
+  #gone = false;
+  #tail: Promise<void> = Promise.resolve();
+  #pending = 0;
+
+  /** Created by `Hub.connect`. */
+  constructor(host: MemberHost, conn: MemberConnection, defaultRoom: string) {
+    this.#host = host;
+    this.conn = conn;
+    this.#defaultRoom = defaultRoom;
+    this.#limiter = new RateLimiter(host.settings.rateLimit, host.clock);
+  }
+
+  /** The current nickname; null before joining. */
+  get nick(): string | null {
+    return this.#seat?.nick ?? null;
+  }
+
+  /** The current room's name; null before joining. */
+  get room(): string | null {
+    return this.#room?.name ?? null;
+  }
+
+  get joined(): boolean {
+    return this.#seat !== null;
+  }
+
+  /** True once the connection is closing or gone. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get canSwitchRooms(): boolean {
+    return this.conn.canSwitchRooms === true;
+  }
+
+  // -------------------------------------------------------------------------
+  // Requests from the transport
+
+  /** Dispatches a validated `wschat.v1` client message. */
+  handle(message: ClientMessage): Promise<void> {
+    switch (message.type) {
+      case 'join': {
+        const request: JoinRequest = { nick: message.nick };
+        if (message.resumeToken !== undefined) request.resumeToken = message.resumeToken;
+        if (message.lastSeq !== undefined) request.lastSeq = message.lastSeq;
+        return this.join(request).then(() => undefined);
+      }
+      case 'message':
+        return this.input(message.text, message.id);
+      case 'history':
+        return this.history(message.afterSeq, message.limit, message.id);
+    }
+  }
+
+  /**
+   * Joins a room (answered by `welcome` or `error`). With a valid
+   * `resumeToken` for that room, takes back the held nickname without a
+   * "joined" notice; with `lastSeq`, the welcome carries exactly the entries
+   * after it.
+   */
+  join(request: JoinRequest): Promise<JoinResult> {
+    const refused = this.#gate(undefined);
+    if (refused !== null) return Promise.resolve(refused);
+    return this.#serial(closedResult, () => this.#join(request));
+  }
+
+  /**
+   * A line typed by the user: a command if it starts with "/" (but not "//"),
+   * otherwise a chat message. Answered by `ack` (with `seq` when stored) or
+   * `error`, carrying `clientId` when given.
+   */
+  input(text: string, clientId: string | null = null): Promise<void> {
+    if (this.#gate(clientId ?? undefined) !== null) return Promise.resolve();
+    return this.#serial(undefined, () => this.#input(text, clientId));
+  }
+
+  /** Entries after `afterSeq` (at most `limit`, capped by the hub's maxReplay), answered by a `history` event. */
+  history(afterSeq: number, limit: number | undefined, id: string): Promise<void> {
+    if (this.#gate(id) !== null) return Promise.resolve();
+    return this.#serial(undefined, async () => {
+      const room = this.#room;
+      if (room === null) {
+        this.#error(ErrorCode.NOT_JOINED, 'join a room first', id);
+        return;
+      }
+      const max = this.#host.settings.maxReplay;
+      const page = await room.history(afterSeq, Math.min(limit ?? max, max));
+      this.send({ type: 'history', id, entries: page.entries, more: page.more });
+    });
+  }
+
+  /**
+   * Bad input from the peer (malformed JSON, unknown type...): answers with
+   * the error and counts a strike; repeated abuse closes the connection with
+   * 1008.
+   */
+  reject(error: { code: ErrorCode; message: string; id?: string }): void {
+    if (this.#closed) return;
+    this.#error(error.code, error.message, error.id);
+    if (this.#limiter.strike() === 'flood') this.#terminate('too many bad messages', 'flood');
+  }
+
+  /**
+   * The transport reports the connection closed (whoever closed it). A joined
+   * member becomes "away": its nickname is held for the grace period, and the
+   * "left" notice is sent only if it does not come back in time. Idempotent.
+   */
+  disconnected(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#closed = true;
+    this.#host.forget(this);
+    void this.#serial(undefined, async () => {
+      const room = this.#room;
+      const seat = this.#seat;
+      if (room !== null && seat !== null) await room.away(this, seat);
+    }, true);
+  }
+
+  // -------------------------------------------------------------------------
+  // Used by Room and Hub (internal)
+
+  /** @internal Sends one event to this member only. */
+  send(event: ServerEvent): void {
+    this.deliver(event, new Map());
+  }
+
+  /** @internal Sends a broadcast event, encoding it at most once per format across the room (`cache`). */
+  deliver(event: ServerEvent, cache: Map<string, unknown>): void {
+    if (this.#closed) return;
+    const format = this.conn.format;
+    let encoded: unknown;
+    if (cache.has(format)) {
+      encoded = cache.get(format);
+    } else {
+      try {
+        encoded = this.conn.encode(event);
+      } catch (error) {
+        this.#host.log('error', 'encoding an event failed', { format, type: event.type, error: String(error) });
+        encoded = null;
+      }
+      cache.set(format, encoded);
+    }
+    if (encoded === null || encoded === undefined) return;
+    try {
+      this.conn.sendEncoded(encoded);
+    } catch (error) {
+      this.#host.log('error', 'sending to a member failed', { remote: this.conn.remote, error: String(error) });
+      this.closeConnection(ChatCloseCode.INTERNAL_ERROR, '');
+    }
+  }
+
+  /** @internal The room seated this member. */
+  attach(room: Room, seat: Seat): void {
+    this.#room = room;
+    this.#seat = seat;
+  }
+
+  /** @internal The member no longer holds `seat` (left, kicked, resumed elsewhere, moved). */
+  detach(seat: Seat): void {
+    if (this.#seat !== seat) return;
+    this.#room = null;
+    this.#seat = null;
+  }
+
+  /** @internal Stops processing and closes the connection; does not leave the room (see `disconnected`). */
+  closeConnection(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close(code, reason);
+    } catch (error) {
+      this.#host.log('error', 'closing a connection failed', { remote: this.conn.remote, error: String(error) });
+    }
+  }
+
+  // -------------------------------------------------------------------------
+
+  /** Rate limit and queue bound, checked when a request arrives. Returns the refusal, or null to go ahead. */
+  #gate(id: string | undefined): JoinResult | null {
+    if (this.#closed) return closedResult;
+    const verdict = this.#pending >= this.#host.settings.maxPendingPerMember ? this.#limiter.strike() : this.#limiter.check();
+    if (verdict === 'ok') return null;
+    const message = 'slow down: too many messages';
+    this.#error(ErrorCode.RATE_LIMITED, message, id);
+    if (verdict === 'flood') this.#terminate('flooding', 'flood');
+    return { ok: false, code: ErrorCode.RATE_LIMITED, message };
+  }
+
+  /**
+   * Runs `op` after every earlier request of this member. Requests still
+   * queued when the connection closes are dropped (`skipped`); the client
+   * resends unacknowledged messages with the same ids. `always` is for the
+   * disconnect handler.
+   */
+  #serial<T>(skipped: T, op: () => Promise<T>, always = false): Promise<T> {
+    this.#pending++;
+    const run = async (): Promise<T> => {
+      try {
+        if (this.#closed && !always) return skipped;
+        return await op();
+      } catch (error) {
+        this.#host.log('error', 'request failed', { remote: this.conn.remote, error: String(error) });
+        this.#error(ErrorCode.INTERNAL, 'internal error; try again');
+        return skipped;
+      } finally {
+        this.#pending--;
+      }
+    };
+    const result = this.#tail.then(run);
+    this.#tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  async #join(request: JoinRequest): Promise<JoinResult> {
+    if (this.#seat !== null) return this.#refuse(ErrorCode.ALREADY_JOINED, `already in room ${this.room}`);
+    const name = request.room ?? this.#defaultRoom;
+    if (!isValidRoomName(name)) return this.#refuse(ErrorCode.ROOM_INVALID, 'room names are 1-64 characters of A-Za-z0-9_-');
+    const check = checkNickname(request.nick);
+    if (!check.ok) return this.#refuse(check.code, check.message);
+    const result = await this.#host.room(name).admit(this, {
+      nick: check.nick,
+      key: check.key,
+      resumeToken: request.resumeToken,
+      lastSeq: request.lastSeq,
+      uniquify: request.uniquify === true,
+    });
+    if (!result.ok) this.#error(result.code, result.message);
+    return result;
+  }
+
+  async #input(text: string, clientId: string | null): Promise<void> {
+    const command = parseCommandLine(text);
+    if (command !== null) {
+      await this.#command(command.name, command.args, clientId);
+      return;
+    }
+    if (this.#seat === null) {
+      this.#error(ErrorCode.NOT_JOINED, 'join a room first', clientId);
+      return;
+    }
+    const check = checkMessageText(text.startsWith('//') ? text.slice(1) : text, this.#host.settings.maxMessage);
+    if (!check.ok) {
+      this.#error(check.code, check.message, clientId);
+      return;
+    }
+    const outcome = await this.#post('message', check.text, clientId);
+    if (!outcome.ok) this.#error(outcome.code, outcome.message, clientId);
+  }
+
+  async #command(name: string, args: string, clientId: string | null): Promise<void> {
+    const available = this.#host.commands.filter((c) => c.available === undefined || c.available(this));
+    const command = findCommand(name, available);
+    if (command === undefined) {
+      const shown = name === '' ? '/' : `/${name.replace(/[\p{Cc}\p{Cf}]/gu, '?').slice(0, 32)}`;
+      this.#error(ErrorCode.UNKNOWN_COMMAND, `unknown command ${shown}; type /help for the list`, clientId);
+      return;
+    }
+    if (command.requires === 'joined' && this.#seat === null) {
+      this.#error(ErrorCode.NOT_JOINED, 'join a room first', clientId);
+      return;
+    }
+    let answered = false;
+    const ack = (seq?: number): void => {
+      if (answered) return;
+      answered = true;
+      if (clientId !== null) this.send(seq === undefined ? { type: 'ack', id: clientId } : { type: 'ack', id: clientId, seq });
+    };
+    const fail = (code: ErrorCode, message: string): void => {
+      if (answered) return;
+      answered = true;
+      this.#error(code, message, clientId);
+    };
+    const context: CommandContext = {
+      args,
+      clientId,
+      nick: this.nick,
+      room: this.room,
+      canSwitchRooms: this.canSwitchRooms,
+      commands: available,
+      reply: (text) => this.send(clientId === null ? { type: 'info', text } : { type: 'info', text, id: clientId }),
+      fail,
+      rename: async (raw) => {
+        const check = checkNickname(raw);
+        if (!check.ok) {
+          fail(check.code, check.message);
+          return false;
+        }
+        const room = this.#room;
+        const seat = this.#seat;
+        const outcome =
+          room === null || seat === null ? notJoined() : await room.rename(this, seat, check.nick, check.key);
+        if (!outcome.ok) fail(outcome.code, outcome.message);
+        return outcome.ok;
+      },
+      act: async (raw) => {
+        const check = checkMessageText(raw, this.#host.settings.maxMessage);
+        if (!check.ok) {
+          fail(check.code, check.message);
+          return false;
+        }
+        const outcome = await this.#post('action', check.text, clientId);
+        if (!outcome.ok) fail(outcome.code, outcome.message);
+        else answered = true; // #post acknowledged it, with its seq
+        return outcome.ok;
+      },
+      members: () => this.#room?.memberList() ?? [],
+      quit: async () => {
+        ack();
+        await this.#leave('quit');
+        this.closeConnection(ChatCloseCode.NORMAL, 'bye');
+      },
+      switchRoom: async (name) => {
+        const outcome = await this.#switchRoom(name);
+        if (!outcome.ok) fail(outcome.code, outcome.message);
+        return outcome.ok;
+      },
+    };
+    try {
+      await command.run(context);
+    } catch (error) {
+      this.#host.log('error', 'command failed', { command: command.name, error: String(error) });
+      fail(ErrorCode.INTERNAL, 'internal error; try again');
+    }
+    ack();
+  }
+
+  /** Stores an entry from this member; the room acknowledges (before broadcasting) when `clientId` is set. */
+  async #post(kind: 'message' | 'action', text: string, clientId: string | null): Promise<Outcome> {
+    const room = this.#room;
+    const seat = this.#seat;
+    if (room === null || seat === null) return notJoined();
+    try {
+      return await room.post(this, seat, kind, text, clientId);
+    } catch (error) {
+      this.#host.log('error', 'storing a message failed', { room: room.name, error: String(error) });
+      return { ok: false, code: ErrorCode.INTERNAL, message: 'the message could not be stored; try again' };
+    }
+  }
+
+  async #switchRoom(name: string): Promise<Outcome> {
+    const from = this.#room;
+    const seat = this.#seat;
+    if (from === null || seat === null) return notJoined();
+    if (!isValidRoomName(name)) {
+      return { ok: false, code: ErrorCode.ROOM_INVALID, message: 'room names are 1-64 characters of A-Za-z0-9_-' };
+    }
+    if (name === from.name) {
+      this.send({ type: 'info', text: `You are already in ${name}` });
+      return { ok: true };
+    }
+    // Take the seat in the new room first: if the nickname is taken there, stay where we are.
+    const result = await this.#host.room(name).admit(this, {
+      nick: seat.nick,
+      key: seat.key,
+      resumeToken: undefined,
+      lastSeq: undefined,
+      uniquify: false,
+    });
+    if (!result.ok) return result;
+    await from.depart(seat, 'moved');
+    return { ok: true };
+  }
+
+  /** Leaves the current room now, with a notice. */
+  async #leave(reason: LeaveReason): Promise<void> {
+    const room = this.#room;
+    const seat = this.#seat;
+    if (room === null || seat === null) return;
+    this.detach(seat);
+    await room.depart(seat, reason);
+  }
+
+  /** Closes with 1008 and leaves at once (no grace period for a connection we threw out). */
+  #terminate(reason: string, leave: LeaveReason): void {
+    if (this.#closed) return;
+    const room = this.#room;
+    const seat = this.#seat;
+    if (room !== null && seat !== null) {
+      this.detach(seat);
+      room.depart(seat, leave).catch((error: unknown) => {
+        this.#host.log('error', 'leaving a room failed', { room: room.name, error: String(error) });
+      });
+    }
+    this.closeConnection(ChatCloseCode.POLICY_VIOLATION, reason);
+  }
+
+  #refuse(code: ErrorCode, message: string): JoinResult {
+    this.#error(code, message);
+    return { ok: false, code, message };
+  }
+
+  #error(code: ErrorCode, message: string, id?: string | null): void {
+    const event: ErrorEvent = { type: 'error', code, message };
+    if (id !== undefined && id !== null) event.id = id;
+    this.send(event);
+  }
+}
+
+function notJoined(): Outcome {
+  return { ok: false, code: ErrorCode.NOT_JOINED, message: 'join a room first' };
+}

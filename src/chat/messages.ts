@@ -1,0 +1,405 @@
+import type { StoredEntry } from './store/store.js';
+
+/**
+ * The `wschat.v1` wire protocol: one JSON object per WebSocket text message,
+ * discriminated by `type`. Documented, with examples, in docs/protocol.md.
+ *
+ * The server events below are also the hub's internal event model: the JSON
+ * transport sends them as they are, the plain-text and TCP transports format
+ * them (see `formatPlain`).
+ */
+
+/** The WebSocket subprotocol name. */
+export const PROTOCOL = 'wschat.v1';
+
+/** Close codes the chat uses (RFC 6455 §7.4.1 codes, plus one from the private range 4000-4999). */
+export const ChatCloseCode = {
+  /** `/quit`. */
+  NORMAL: 1000,
+  /** Server shutting down. */
+  GOING_AWAY: 1001,
+  /** Flooding, repeated malformed input, kicked by the administrator. */
+  POLICY_VIOLATION: 1008,
+  /** Internal error: a transport failed to encode or send. */
+  INTERNAL_ERROR: 1011,
+  /** The member's session was resumed on another connection; do not reconnect. */
+  REPLACED: 4001,
+} as const;
+
+/** Stable error codes carried by `error` events. */
+export const ErrorCode = {
+  BAD_JSON: 'BAD_JSON',
+  BAD_MESSAGE: 'BAD_MESSAGE',
+  UNKNOWN_TYPE: 'UNKNOWN_TYPE',
+  BAD_FIELD: 'BAD_FIELD',
+  NOT_JOINED: 'NOT_JOINED',
+  ALREADY_JOINED: 'ALREADY_JOINED',
+  ROOM_INVALID: 'ROOM_INVALID',
+  ROOM_FULL: 'ROOM_FULL',
+  NICK_INVALID: 'NICK_INVALID',
+  NICK_TAKEN: 'NICK_TAKEN',
+  EMPTY_MESSAGE: 'EMPTY_MESSAGE',
+  MESSAGE_TOO_LONG: 'MESSAGE_TOO_LONG',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNKNOWN_COMMAND: 'UNKNOWN_COMMAND',
+  BAD_COMMAND: 'BAD_COMMAND',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+// ---------------------------------------------------------------------------
+// Client -> server
+
+/** Enter the room named by the connection's URL. */
+export interface JoinMessage {
+  type: 'join';
+  nick: string;
+  /** From a previous `welcome`: takes the nickname back within the grace period. */
+  resumeToken?: string;
+  /** The last sequence number the client saw: the welcome carries exactly what came after it. */
+  lastSeq?: number;
+}
+
+/** A chat line, or a command when `text` starts with `/` (`//` sends a literal `/`). */
+export interface SendMessage {
+  type: 'message';
+  /** Client message id: a resend with the same id is not stored twice. */
+  id: string;
+  text: string;
+}
+
+/** Entries after `afterSeq` (to page through a long resume). */
+export interface HistoryRequest {
+  type: 'history';
+  id: string;
+  afterSeq: number;
+  limit?: number;
+}
+
+export type ClientMessage = JoinMessage | SendMessage | HistoryRequest;
+
+// ---------------------------------------------------------------------------
+// Server -> client
+
+/** One line of the live member list. `away`: connection lost, nickname held for the grace period. */
+export interface MemberInfo {
+  nick: string;
+  away: boolean;
+}
+
+/** What a `leave` notice says happened. */
+export type LeaveReason = 'quit' | 'lost' | 'kicked' | 'flood' | 'moved';
+
+export interface ChatMessageEvent {
+  type: 'message';
+  seq: number;
+  ts: number;
+  nick: string;
+  text: string;
+}
+
+/** `/me`: rendered as "* nick text". */
+export interface ActionEvent {
+  type: 'action';
+  seq: number;
+  ts: number;
+  nick: string;
+  text: string;
+}
+
+export interface NoticeEvent {
+  type: 'notice';
+  seq: number;
+  ts: number;
+  event: 'join' | 'leave' | 'rename';
+  /** The member concerned (the new nickname for `rename`). */
+  nick: string;
+  /** Ready-to-show text, e.g. "alice joined". */
+  text: string;
+  /** `rename` only: the previous nickname. */
+  from?: string;
+  /** `leave` only. */
+  reason?: LeaveReason;
+}
+
+/** A line from the server's console. */
+export interface AdminEvent {
+  type: 'admin';
+  seq: number;
+  ts: number;
+  nick: 'Administrator';
+  text: string;
+}
+
+/** Everything that is stored in a room's history and has a sequence number. */
+export type EntryEvent = ChatMessageEvent | ActionEvent | NoticeEvent | AdminEvent;
+
+export interface WelcomeEvent {
+  type: 'welcome';
+  room: string;
+  nick: string;
+  resumeToken: string;
+  /** True when `resumeToken` gave back a held nickname (no "joined" notice was sent). */
+  resumed: boolean;
+  /** True when the join's `lastSeq` is ahead of the room: its history was lost; drop local state. */
+  reset: boolean;
+  members: MemberInfo[];
+  history: EntryEvent[];
+  /** The room's last sequence number at the moment of joining; live events follow it. */
+  lastSeq: number;
+  /** More entries after `history` were left out (page with `history` requests up to `lastSeq`). */
+  more: boolean;
+  /** The longest message text accepted, in characters. */
+  maxMessage: number;
+}
+
+/** A `message` request succeeded; `seq` when it stored an entry. */
+export interface AckEvent {
+  type: 'ack';
+  id: string;
+  seq?: number;
+}
+
+export interface MembersEvent {
+  type: 'members';
+  members: MemberInfo[];
+}
+
+/** Your own nickname changed. */
+export interface RenamedEvent {
+  type: 'renamed';
+  nick: string;
+  from: string;
+}
+
+/** Output of a command (`/who`, `/help`). */
+export interface InfoEvent {
+  type: 'info';
+  text: string;
+  id?: string;
+}
+
+export interface ErrorEvent {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  /** The id of the request this answers, when it had one. */
+  id?: string;
+}
+
+export interface HistoryEvent {
+  type: 'history';
+  id: string;
+  entries: EntryEvent[];
+  more: boolean;
+}
+
+export type ServerEvent =
+  | EntryEvent
+  | WelcomeEvent
+  | AckEvent
+  | MembersEvent
+  | RenamedEvent
+  | InfoEvent
+  | ErrorEvent
+  | HistoryEvent;
+
+// ---------------------------------------------------------------------------
+// Strict validation of client messages
+
+/** Client message ids and resume tokens: short, URL-safe, no surprises in logs. */
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const RESUME_TOKEN_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+/** Raw string fields longer than this are refused whatever the configured limits. */
+const MAX_STRING_FIELD = 65_536;
+
+export type ParseResult =
+  | { ok: true; message: ClientMessage }
+  | { ok: false; error: { code: ErrorCode; message: string; id?: string } };
+
+type FieldCheck = (value: unknown) => string | null;
+
+const boundedString: FieldCheck = (v) =>
+  typeof v !== 'string' ? 'must be a string' : v.length > MAX_STRING_FIELD ? 'is too long' : null;
+const clientId: FieldCheck = (v) =>
+  typeof v === 'string' && CLIENT_ID_PATTERN.test(v) ? null : 'must be 1-64 characters of A-Za-z0-9_.:-';
+const resumeToken: FieldCheck = (v) =>
+  typeof v === 'string' && RESUME_TOKEN_PATTERN.test(v) ? null : 'must be a token from a welcome';
+const sequence: FieldCheck = (v) =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? null : 'must be a non-negative integer';
+const positive: FieldCheck = (v) =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 ? null : 'must be a positive integer';
+
+interface FieldSpec {
+  required: boolean;
+  check: FieldCheck;
+}
+
+const SCHEMAS: Record<ClientMessage['type'], Record<string, FieldSpec>> = {
+  join: {
+    nick: { required: true, check: boundedString },
+    resumeToken: { required: false, check: resumeToken },
+    lastSeq: { required: false, check: sequence },
+  },
+  message: {
+    id: { required: true, check: clientId },
+    text: { required: true, check: boundedString },
+  },
+  history: {
+    id: { required: true, check: clientId },
+    afterSeq: { required: true, check: sequence },
+    limit: { required: false, check: positive },
+  },
+};
+
+/**
+ * Parses and strictly validates one `wschat.v1` client message: valid JSON, an
+ * object, a known `type`, every required field present with the right type,
+ * no other field. Never throws; the error names the first problem found and
+ * carries the message's `id` when it had a valid one.
+ */
+export function parseClientMessage(data: string): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return fail(ErrorCode.BAD_JSON, 'message is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail(ErrorCode.BAD_MESSAGE, 'message must be a JSON object');
+  }
+  const record = value as Record<string, unknown>;
+  const id = typeof record.id === 'string' && CLIENT_ID_PATTERN.test(record.id) ? record.id : undefined;
+  const type = record.type;
+  if (typeof type !== 'string') return fail(ErrorCode.BAD_MESSAGE, 'message needs a string "type"', id);
+  if (!Object.hasOwn(SCHEMAS, type)) {
+    return fail(ErrorCode.UNKNOWN_TYPE, `unknown message type "${clip(type)}"`, id);
+  }
+  const schema = SCHEMAS[type as ClientMessage['type']];
+  for (const key of Object.keys(record)) {
+    if (key !== 'type' && !Object.hasOwn(schema, key)) {
+      return fail(ErrorCode.BAD_FIELD, `unexpected field "${clip(key)}" in "${type}"`, id);
+    }
+  }
+  for (const [key, spec] of Object.entries(schema)) {
+    if (!Object.hasOwn(record, key)) {
+      if (spec.required) return fail(ErrorCode.BAD_FIELD, `missing field "${key}" in "${type}"`, id);
+      continue;
+    }
+    const problem = spec.check(record[key]);
+    if (problem !== null) return fail(ErrorCode.BAD_FIELD, `field "${key}" ${problem}`, id);
+  }
+  return { ok: true, message: record as unknown as ClientMessage };
+}
+
+function fail(code: ErrorCode, message: string, id?: string): ParseResult {
+  return { ok: false, error: id === undefined ? { code, message } : { code, message, id } };
+}
+
+/** Echoing peer-supplied text in an error: bounded, and free of control characters. */
+function clip(s: string): string {
+  const clean = s.replace(/[\p{Cc}\p{Cf}]/gu, '?');
+  return clean.length > 40 ? `${clean.slice(0, 40)}…` : clean;
+}
+
+// ---------------------------------------------------------------------------
+// The plain-text format (WebSocket without a subprotocol)
+
+/** Readable text of a notice. */
+export function noticeText(event: NoticeEvent['event'], nick: string, detail: string): string {
+  switch (event) {
+    case 'join':
+      return `${nick} joined`;
+    case 'rename':
+      return `${detail} is now known as ${nick}`;
+    case 'leave':
+      switch (detail as LeaveReason) {
+        case 'lost':
+          return `${nick} left (connection lost)`;
+        case 'kicked':
+          return `${nick} was removed by the administrator`;
+        case 'flood':
+          return `${nick} was disconnected for flooding`;
+        case 'moved':
+          return `${nick} went to another room`;
+        default:
+          return `${nick} left`;
+      }
+  }
+}
+
+/** Formats a stored entry's line for the plain-text format (one line per entry; text may hold newlines). */
+export function plainEntry(entry: EntryEvent): string {
+  switch (entry.type) {
+    case 'message':
+      return `${entry.nick} :: ${entry.text}`;
+    case 'action':
+      return `* ${entry.nick} ${entry.text}`;
+    case 'notice':
+      return entry.text;
+    case 'admin':
+      return `*** ${entry.nick} :: ${entry.text}`;
+  }
+}
+
+/**
+ * The seed-style plain-text format: each element is one WebSocket text
+ * message. Chat lines arrive as `nick :: text`, notices as plain lines, console
+ * lines as `*** Administrator :: text`; acknowledgements and member-list
+ * updates are not shown (an empty array).
+ */
+export function formatPlain(event: ServerEvent): string[] {
+  switch (event.type) {
+    case 'message':
+    case 'action':
+    case 'notice':
+    case 'admin':
+      return [plainEntry(event)];
+    case 'welcome': {
+      const lines = event.history.map(plainEntry);
+      const others = event.members.filter((m) => m.nick !== event.nick).map((m) => m.nick);
+      lines.push(
+        `You are ${event.nick} in ${event.room}. ${others.length === 0 ? 'Nobody else is here.' : `Also here: ${others.join(', ')}.`} Type /nick NAME to change your name, /help for commands.`,
+      );
+      return lines;
+    }
+    case 'renamed':
+      return [`You are now known as ${event.nick}`];
+    case 'info':
+      return [event.text];
+    case 'error':
+      return [`Error: ${event.message}`];
+    case 'history':
+      return event.entries.map(plainEntry);
+    case 'ack':
+    case 'members':
+      return [];
+  }
+}
+
+/** The wire form of a stored history entry. */
+export function entryToEvent(entry: StoredEntry): EntryEvent {
+  const { seq, ts, nick, text } = entry;
+  switch (entry.kind) {
+    case 'message':
+      return { type: 'message', seq, ts, nick, text };
+    case 'action':
+      return { type: 'action', seq, ts, nick, text };
+    case 'admin':
+      return { type: 'admin', seq, ts, nick: 'Administrator', text };
+    case 'join':
+      return { type: 'notice', seq, ts, event: 'join', nick, text: noticeText('join', nick, '') };
+    case 'rename':
+      return { type: 'notice', seq, ts, event: 'rename', nick, from: text, text: noticeText('rename', nick, text) };
+    case 'leave':
+      return {
+        type: 'notice',
+        seq,
+        ts,
+        event: 'leave',
+        nick,
+        reason: text as LeaveReason,
+        text: noticeText('leave', nick, text),
+      };
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The chat server: one http(s) server for the browser client, /healthz and
+ * the WebSocket endpoint; optional raw TCP lines; the hub, the store and the
+ * administrator's console. It wires transports to the hub and handles
+ * graceful shutdown; the chat's rules live in the hub, rooms and commands.
+ *
+ * Which door a WebSocket client came through is decided by its subprotocol:
+ * `wschat.v1` gets the JSON transport, no subprotocol gets plain text. The
+ * room comes from the path: `/r/<room>`, or `/` for the room `lobby`.
+ */
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { type AcceptDecision, type HandshakeInfo, WebSocketServer } from '../websocket/index.js';
+import { type AdminConsole, startAdminConsole } from './admin-console.js';
+import type { Clock } from './clock.js';
+import { createHttpHandler } from './http.js';
+import { Hub, type HubOptions } from './hub.js';
+import type { Logger } from './member.js';
+import { PROTOCOL } from './messages.js';
+import { DEFAULT_ROOM, isValidRoomName } from './room-name.js';
+import { MemoryStore } from './store/memory.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { ChatStore } from './store/store.js';
+import { TcpLinesServer } from './transports/tcp-lines.js';
+import { backlogPolicy, type WebSocketTransportOptions } from './transports/websocket-common.js';
+import { serveJson } from './transports/websocket-json.js';
+import { servePlain } from './transports/websocket-plain.js';
+
+export interface ChatServerOptions {
+  /** Default: every interface. */
+  host?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** Directory of the SQLite database (`wschat.db`); null keeps everything in memory. Default "./data". */
+  dataDir?: string | null;
+  /** Raw TCP lines port; undefined: off. */
+  tcpPort?: number;
+  /** Origins allowed besides the server's own (e.g. "https://chat.example.com"). */
+  allowedOrigins?: string[];
+  /** TLS: serve https:// and wss:// with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Hub settings (history size, message limit, grace period, room TTL, rate limit). */
+  hub?: Omit<HubOptions, 'store' | 'clock' | 'log'>;
+  /** Bytes queued for one WebSocket member before it counts as too slow. Default 4 MiB. */
+  highWaterMark?: number;
+  /** Largest WebSocket message accepted, bytes. Default 256 KiB (a chat line is at most a few KiB). */
+  maxMessageSize?: number;
+  /** The administrator's console (stdin/stdout in production); null: none. */
+  console?: { input: Readable; output: Writable } | null;
+  webRoot?: string;
+  clock?: Clock;
+  log?: Logger;
+}
+
+export interface ChatServer {
+  readonly hub: Hub;
+  readonly http: HttpServer;
+  readonly websocket: WebSocketServer;
+  readonly port: number;
+  readonly tcpPort: number | null;
+  readonly url: string;
+  /** Graceful shutdown: stop accepting, close every connection with 1001, flush and close the store. */
+  close(): Promise<void>;
+}
+
+/** The room a WebSocket path names, or null: `/` is the lobby, `/r/<name>` a room. */
+export function roomFromPath(pathname: string): string | null {
+  if (pathname === '/' || pathname === '') return DEFAULT_ROOM;
+  if (pathname.startsWith('/r/')) {
+    const name = pathname.slice(3);
+    return isValidRoomName(name) ? name : null;
+  }
+  return null;
+}
+
+/**
+ * Browsers send Origin; a page from another site must not be able to talk to
+ * the chat in its visitors' name. Same origin (the Host the browser used) is
+ * allowed, plus any configured origin. Clients without Origin (the terminal
+ * client, scripts) are not browsers and are allowed.
+ */
+export function originAllowed(origin: string | undefined, host: string, allowed: readonly string[]): boolean {
+  if (origin === undefined) return true;
+  if (allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host.toLowerCase() === host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/** Open the configured store. @throws when the database cannot be opened. */
+export function openStore(dataDir: string | null | undefined): ChatStore {
+  if (dataDir === null) return new MemoryStore();
+  return SqliteStore.open(path.join(dataDir ?? 'data', 'wschat.db'));
+}
+
+/**
+ * Start the chat server.
+ * @throws (rejects) when the store cannot be opened or a port cannot be bound.
+ */
+export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
+  const log: Logger = options.log ?? (() => undefined);
+  const store = openStore(options.dataDir);
+  const hub = new Hub({ ...options.hub, store, clock: options.clock, log });
+  await hub.start();
+
+  const handler = createHttpHandler({
+    webRoot: options.webRoot,
+    health: () => ({ rooms: hub.rooms().length, connections: hub.connectionCount }),
+  });
+  const http = options.tls ? createHttpsServer(options.tls, handler) : createHttpServer(handler);
+  const allowedOrigins = options.allowedOrigins ?? [];
+  const websocket = new WebSocketServer({
+    server: http,
+    maxMessageSize: options.maxMessageSize ?? 256 * 1024,
+    perMessageDeflate: true,
+    selectProtocol: (offered) => (offered.includes(PROTOCOL) ? PROTOCOL : null),
+    heartbeat: { interval: 30_000, timeout: 30_000 },
+    accept: ({ request, origin }: HandshakeInfo): AcceptDecision => {
+      if (roomFromPath(request.path) === null) {
+        return { status: 404, message: 'WebSocket rooms are at /r/<room> (1-64 of A-Z a-z 0-9 _ -), or / for the lobby' };
+      }
+      if (!originAllowed(origin, request.host, allowedOrigins)) {
+        return { status: 403, message: `Origin ${origin} is not allowed (see --allowed-origin)` };
+      }
+      return true;
+    },
+  });
+  const transport: WebSocketTransportOptions = {
+    checkBacklog: backlogPolicy(options.highWaterMark ?? 4 * 1024 * 1024, log),
+    log,
+  };
+  websocket.on('connection', (ws, request) => {
+    const room = roomFromPath(request.path) ?? DEFAULT_ROOM;
+    if (ws.protocol === PROTOCOL) serveJson(ws, hub, room, transport);
+    else servePlain(ws, hub, room, transport);
+  });
+  websocket.on('rejected', (error, remote) => log('info', 'websocket handshake refused', { remote, code: error.code, status: error.status }));
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port ?? 8080, options.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+
+  let tcp: TcpLinesServer | null = null;
+  let tcpPort: number | null = null;
+  if (options.tcpPort !== undefined) {
+    tcp = new TcpLinesServer({ hub, log });
+    tcpPort = (await tcp.listen(options.tcpPort, options.host)).port;
+  }
+
+  let adminConsole: AdminConsole | null = null;
+  if (options.console) adminConsole = startAdminConsole({ hub, input: options.console.input, output: options.console.output });
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      // Stop accepting first, then say goodbye (1001) to everyone, then flush.
+      http.close();
+      adminConsole?.close();
+      await hub.close();
+      await Promise.all([websocket.close(1001, 'server shutting down'), tcp?.close()]);
+      http.closeAllConnections();
+      await store.close();
+    })();
+    return closing;
+  };
+
+  const scheme = options.tls ? 'https' : 'http';
+  const shownHost = options.host === undefined || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+  return { hub, http, websocket, port, tcpPort, url: `${scheme}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`, close };
+}

@@ -1,0 +1,315 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { type Clock, systemClock, type Timer } from '../clock.js';
+import type { Hub } from '../hub.js';
+import type { Logger, Member, MemberConnection } from '../member.js';
+import { ChatCloseCode, type EntryEvent, ErrorCode, type ServerEvent } from '../messages.js';
+import { DEFAULT_ROOM } from '../room-name.js';
+
+/**
+ * Raw TCP lines, for `nc` and `telnet`: the server asks for a login id (the
+ * nickname), asks again while it is taken or invalid, then relays lines. A
+ * chat line shows as `[nick] text`, an action as `* nick text`, a notice as a
+ * plain line, a console line as `*** [Administrator] text`. `/join ROOM` moves
+ * to another room; `/quit` leaves.
+ *
+ * Input is UTF-8, one line per LF (a CR before it is dropped). A line longer
+ * than `maxLineBytes` is refused and skipped up to its end without being
+ * buffered. A reader so slow that its socket's send buffer passes
+ * `highWaterMark` is disconnected.
+ */
+export interface TcpLinesOptions {
+  hub: Hub;
+  /** The room everyone logs into. Default "lobby". */
+  room?: string;
+  /** Default 8 KiB. */
+  maxLineBytes?: number;
+  /** Bytes queued for one socket before it counts as too slow. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Time allowed to log in. Default 2 minutes. */
+  loginTimeoutMs?: number;
+  /** Time allowed for a closing socket to flush before it is destroyed. Default 5 s. */
+  closeTimeoutMs?: number;
+  clock?: Clock;
+  log?: Logger;
+}
+
+/** The format key of this transport's members. */
+export const TCP_FORMAT = 'tcp-lines';
+
+const EOL = '\r\n';
+const PROMPT = 'Login id (your nickname): ';
+/** Lines held while a login is being decided. */
+const MAX_BACKLOG = 64;
+
+function entryLines(entry: EntryEvent): string[] {
+  const lines = entry.text.split('\n');
+  switch (entry.type) {
+    case 'message':
+      return lines.map((line) => `[${entry.nick}] ${line}`);
+    case 'action':
+      return lines.map((line, i) => (i === 0 ? `* ${entry.nick} ${line}` : `  ${line}`));
+    case 'notice':
+      return [entry.text];
+    case 'admin':
+      return lines.map((line) => `*** [Administrator] ${line}`);
+  }
+}
+
+/** The lines (without line ends) this transport shows for an event; none for acks and member lists. */
+export function formatTcp(event: ServerEvent): string[] {
+  switch (event.type) {
+    case 'message':
+    case 'action':
+    case 'notice':
+    case 'admin':
+      return entryLines(event);
+    case 'welcome': {
+      const others = event.members.filter((m) => m.nick !== event.nick).map((m) => m.nick);
+      return [
+        ...event.history.flatMap(entryLines),
+        `*** You are ${event.nick} in ${event.room}. ${others.length === 0 ? 'Nobody else is here.' : `Also here: ${others.join(', ')}.`}`,
+        '*** Type a line to chat; /help lists the commands.',
+      ];
+    }
+    case 'history':
+      return event.entries.flatMap(entryLines);
+    case 'renamed':
+      return [`*** You are now known as ${event.nick}`];
+    case 'info':
+      return event.text.split('\n');
+    case 'error':
+      return [`Error: ${event.message}`];
+    case 'ack':
+    case 'members':
+      return [];
+  }
+}
+
+/** Encodes an event once for every TCP member: UTF-8 bytes with CRLF line ends. */
+export function encodeTcp(event: ServerEvent): Buffer | null {
+  const lines = formatTcp(event);
+  return lines.length === 0 ? null : Buffer.from(lines.map((l) => l + EOL).join(''), 'utf8');
+}
+
+type State = 'login' | 'chat' | 'closing';
+
+class TcpLinesConnection implements MemberConnection<Buffer> {
+  readonly format = TCP_FORMAT;
+  readonly remote: string;
+  readonly canSwitchRooms = true;
+  readonly member: Member;
+  readonly #socket: Socket;
+  readonly #options: TcpOptions;
+  readonly #decoder = new TextDecoder('utf-8', { fatal: true });
+  #state: State = 'login';
+  #partial: Buffer[] = [];
+  #partialBytes = 0;
+  #discarding = false;
+  #loginPending = false;
+  #backlog: string[] = [];
+  #timer: Timer | null = null;
+
+  constructor(socket: Socket, hub: Hub, options: TcpOptions) {
+    this.#socket = socket;
+    this.#options = options;
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.member = hub.connect(this, { room: options.room });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (error) => options.log('warn', 'tcp socket error', { remote: this.remote, error: error.message }));
+    socket.on('end', () => socket.end());
+    socket.on('close', () => {
+      this.#state = 'closing';
+      this.#timer?.cancel();
+      this.member.disconnected();
+    });
+    this.#timer = options.clock.setTimeout(() => {
+      if (this.#state === 'login') this.close(ChatCloseCode.POLICY_VIOLATION, 'login timed out');
+    }, options.loginTimeoutMs);
+    this.#write(`Welcome to wschat.${EOL}${PROMPT}`);
+  }
+
+  encode(event: ServerEvent): Buffer | null {
+    return encodeTcp(event);
+  }
+
+  sendEncoded(bytes: Buffer): void {
+    if (this.#socket.destroyed || this.#socket.writableEnded) return;
+    this.#socket.write(bytes);
+    if (this.#socket.writableLength > this.#options.highWaterMark) {
+      // Cannot keep up: dropping it protects the memory of everyone else.
+      this.#options.log('warn', 'tcp reader too slow, disconnected', { remote: this.remote });
+      this.#state = 'closing';
+      this.#socket.destroy();
+    }
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#state === 'closing') return;
+    this.#state = 'closing';
+    this.#timer?.cancel();
+    const text = code === ChatCloseCode.NORMAL ? 'Bye.' : reason === '' ? 'Disconnected.' : `Disconnected: ${reason}.`;
+    if (!this.#socket.destroyed && !this.#socket.writableEnded) this.#socket.end(`*** ${text}${EOL}`);
+    this.#timer = this.#options.clock.setTimeout(() => this.#socket.destroy(), this.#options.closeTimeoutMs);
+  }
+
+  #write(text: string): void {
+    if (!this.#socket.destroyed && !this.#socket.writableEnded) this.#socket.write(text);
+  }
+
+  #onData(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const newline = chunk.indexOf(0x0a, start);
+      if (newline === -1) break;
+      this.#endOfLine(chunk.subarray(start, newline));
+      start = newline + 1;
+    }
+    if (start >= chunk.length || this.#discarding) return;
+    const rest = chunk.subarray(start);
+    if (this.#partialBytes + rest.length > this.#options.maxLineBytes) {
+      this.#tooLong();
+      return;
+    }
+    this.#partial.push(rest);
+    this.#partialBytes += rest.length;
+  }
+
+  #endOfLine(tail: Buffer): void {
+    if (this.#discarding) {
+      this.#discarding = false;
+      return;
+    }
+    if (this.#partialBytes + tail.length > this.#options.maxLineBytes) {
+      this.#tooLong();
+      this.#discarding = false;
+      return;
+    }
+    let bytes = this.#partial.length === 0 ? tail : Buffer.concat([...this.#partial, tail]);
+    this.#partial = [];
+    this.#partialBytes = 0;
+    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);
+    let line: string;
+    try {
+      line = this.#decoder.decode(bytes);
+    } catch {
+      this.member.reject({ code: ErrorCode.BAD_MESSAGE, message: 'line is not valid UTF-8' });
+      return;
+    }
+    this.#dispatch(line);
+  }
+
+  #tooLong(): void {
+    this.#partial = [];
+    this.#partialBytes = 0;
+    this.#discarding = true;
+    this.member.reject({
+      code: ErrorCode.MESSAGE_TOO_LONG,
+      message: `line longer than ${this.#options.maxLineBytes} bytes, ignored`,
+    });
+  }
+
+  #dispatch(line: string): void {
+    if (this.#state === 'closing') return;
+    if (this.#loginPending) {
+      if (this.#backlog.length >= MAX_BACKLOG) {
+        this.close(ChatCloseCode.POLICY_VIOLATION, 'flooding');
+        return;
+      }
+      this.#backlog.push(line);
+      return;
+    }
+    if (this.#state === 'chat') {
+      if (line.trim() !== '') void this.member.input(line);
+      return;
+    }
+    this.#login(line.trim());
+  }
+
+  #login(nick: string): void {
+    if (nick === '') {
+      this.#write(PROMPT);
+      return;
+    }
+    if (nick.toLowerCase() === '/quit') {
+      this.close(ChatCloseCode.NORMAL, 'bye');
+      return;
+    }
+    if (nick.startsWith('/')) {
+      this.#write(`Log in first: type a nickname.${EOL}${PROMPT}`);
+      return;
+    }
+    this.#loginPending = true;
+    void this.member.join({ nick }).then((result) => {
+      this.#loginPending = false;
+      if (this.#state === 'closing') return;
+      if (result.ok) {
+        this.#state = 'chat';
+        this.#timer?.cancel();
+        this.#timer = null;
+      } else {
+        this.#write(PROMPT);
+      }
+      const backlog = this.#backlog;
+      this.#backlog = [];
+      for (const line of backlog) this.#dispatch(line);
+    });
+  }
+}
+
+type TcpOptions = Required<Omit<TcpLinesOptions, 'hub' | 'log'>> & { log: Logger };
+
+/** A TCP server speaking the line protocol to one hub. */
+export class TcpLinesServer {
+  readonly #hub: Hub;
+  readonly #options: TcpOptions;
+  readonly #server: Server;
+  readonly #connections = new Set<TcpLinesConnection>();
+
+  constructor(options: TcpLinesOptions) {
+    this.#hub = options.hub;
+    this.#options = {
+      room: options.room ?? DEFAULT_ROOM,
+      maxLineBytes: options.maxLineBytes ?? 8192,
+      highWaterMark: options.highWaterMark ?? 1024 * 1024,
+      loginTimeoutMs: options.loginTimeoutMs ?? 120_000,
+      closeTimeoutMs: options.closeTimeoutMs ?? 5000,
+      clock: options.clock ?? systemClock,
+      log: options.log ?? (() => undefined),
+    };
+    this.#server = createServer((socket) => {
+      const connection = new TcpLinesConnection(socket, this.#hub, this.#options);
+      this.#connections.add(connection);
+      socket.once('close', () => this.#connections.delete(connection));
+    });
+  }
+
+  /**
+   * Starts listening; resolves with the bound address.
+   * @throws (rejects) on listen errors such as EADDRINUSE.
+   */
+  listen(port: number, host?: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      this.#server.once('error', onError);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', onError);
+        resolve(this.#server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Open connections, logged in or not. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Stops accepting and closes every connection ("server shutting down"); resolves when all are gone. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      for (const connection of this.#connections) connection.close(ChatCloseCode.GOING_AWAY, 'server shutting down');
+    });
+  }
+}

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ManualClock } from '../../src/chat/clock.js';
+import { RateLimiter, TokenBucket } from '../../src/chat/rate-limit.js';
+
+describe('TokenBucket', () => {
+  test('allows a burst, then refills at the configured rate', () => {
+    const clock = new ManualClock();
+    const bucket = new TokenBucket(3, 2, clock);
+    assert.deepEqual([bucket.take(), bucket.take(), bucket.take(), bucket.take()], [true, true, true, false]);
+    clock.advance(499);
+    assert.equal(bucket.take(), false);
+    clock.advance(1);
+    assert.equal(bucket.take(), true);
+    clock.advance(60_000);
+    assert.equal(bucket.tokens, 3, 'never above capacity');
+  });
+
+  test('refuses nonsense', () => {
+    const clock = new ManualClock();
+    assert.throws(() => new TokenBucket(0, 1, clock), RangeError);
+    assert.throws(() => new TokenBucket(1, -1, clock), RangeError);
+  });
+});
+
+describe('RateLimiter', () => {
+  const options = { burst: 2, perSecond: 1, maxStrikes: 3, strikeDecayPerSecond: 1 };
+
+  test('over the limit is "limited", persistent flooding is "flood"', () => {
+    const clock = new ManualClock();
+    const limiter = new RateLimiter(options, clock);
+    const verdicts = Array.from({ length: 6 }, () => limiter.check());
+    assert.deepEqual(verdicts, ['ok', 'ok', 'limited', 'limited', 'limited', 'flood']);
+  });
+
+  test('typing slightly too fast is never flooding: strikes decay', () => {
+    const clock = new ManualClock();
+    const limiter = new RateLimiter(options, clock);
+    const verdicts = new Set<string>();
+    // 2 inputs per second against a refill of 1 per second, for a minute.
+    for (let i = 0; i < 120; i++) {
+      verdicts.add(limiter.check());
+      clock.advance(500);
+    }
+    assert.ok(verdicts.has('limited'));
+    assert.ok(!verdicts.has('flood'));
+  });
+
+  test('strike() counts misbehaviour without consuming tokens', () => {
+    const clock = new ManualClock();
+    const limiter = new RateLimiter(options, clock);
+    assert.deepEqual([limiter.strike(), limiter.strike(), limiter.strike(), limiter.strike()], ['limited', 'limited', 'limited', 'flood']);
+    assert.equal(limiter.check(), 'ok');
+  });
+});

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { type Migration, MIGRATIONS, migrate, SCHEMA_VERSION, SqliteStore } from '../../../src/chat/store/sqlite.js';
+import { storeContract } from './contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'wschat-sqlite-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let counter = 0;
+const freshPath = (): string => join(dir, `t${counter++}`, 'wschat.db');
+
+storeContract('SqliteStore', () => SqliteStore.open(freshPath()));
+
+describe('SqliteStore', () => {
+  test('creates its directory, runs in WAL mode with synchronous=FULL, records the schema version', async () => {
+    const path = freshPath();
+    const store = SqliteStore.open(path);
+    assert.deepEqual(store.settings(), { journalMode: 'wal', synchronous: 'FULL' });
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.deepEqual(db.prepare('SELECT version FROM schema_version').all(), [{ version: SCHEMA_VERSION }]);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('history survives closing and reopening', async () => {
+    const path = freshPath();
+    const first = SqliteStore.open(path);
+    await first.openRoom('r', 1);
+    await first.append({ room: 'r', ts: 2, kind: 'message', nick: '김', text: '안녕', clientId: 'x1' });
+    await first.markEmptied('r', 3);
+    await first.close();
+    const second = SqliteStore.open(path);
+    try {
+      assert.deepEqual(await second.getRoom('r'), { name: 'r', createdAt: 1, lastActivity: 2, emptiedAt: 3, lastSeq: 1 });
+      assert.equal((await second.append({ room: 'r', ts: 4, kind: 'message', nick: '김', text: 'again', clientId: 'x1' })).duplicate, true);
+      assert.equal((await second.append({ room: 'r', ts: 4, kind: 'message', nick: '김', text: 'new' })).entry.seq, 2);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('close is idempotent', async () => {
+    const store = SqliteStore.open(freshPath());
+    await store.close();
+    await store.close();
+  });
+
+  test('synchronous NORMAL can be chosen', async () => {
+    const store = SqliteStore.open(freshPath(), { synchronous: 'NORMAL' });
+    assert.equal(store.settings().synchronous, 'NORMAL');
+    assert.equal((await store.append({ room: 'r', ts: 1, kind: 'message', nick: 'a', text: 'x' })).entry.seq, 1);
+    await store.close();
+  });
+});
+
+describe('migrations', () => {
+  test('versions are unique and ascending from 1', () => {
+    assert.deepEqual(
+      MIGRATIONS.map((m) => m.version),
+      MIGRATIONS.map((_, i) => i + 1),
+    );
+    assert.equal(SCHEMA_VERSION, MIGRATIONS.length);
+  });
+
+  test('applies pending migrations in order, once, and records the version', () => {
+    const db = new Database(':memory:');
+    const applied: number[] = [];
+    const steps: Migration[] = [
+      {
+        version: 2,
+        description: 'b',
+        up: (d) => {
+          applied.push(2);
+          d.exec('ALTER TABLE t ADD COLUMN b TEXT');
+        },
+      },
+      {
+        version: 1,
+        description: 'a',
+        up: (d) => {
+          applied.push(1);
+          d.exec('CREATE TABLE t (a TEXT)');
+        },
+      },
+    ];
+    assert.equal(migrate(db, steps.slice(1)), 0);
+    assert.equal(migrate(db, steps), 1);
+    assert.equal(migrate(db, steps), 2);
+    assert.deepEqual(applied, [1, 2]);
+    assert.deepEqual(db.prepare('SELECT version FROM schema_version').all(), [{ version: 2 }]);
+    db.close();
+  });
+
+  test('a failing migration changes nothing', () => {
+    const db = new Database(':memory:');
+    migrate(db, [{ version: 1, description: 'a', up: (d) => d.exec('CREATE TABLE t (a TEXT)') }]);
+    const broken: Migration = {
+      version: 2,
+      description: 'broken',
+      up: (d) => {
+        d.exec('CREATE TABLE u (x TEXT)');
+        throw new Error('boom');
+      },
+    };
+    assert.throws(() => migrate(db, [{ version: 1, description: 'a', up: () => undefined }, broken]), /boom/);
+    assert.deepEqual(db.prepare('SELECT version FROM schema_version').all(), [{ version: 1 }]);
+    assert.equal(db.prepare("SELECT name FROM sqlite_master WHERE name = 'u'").get(), undefined);
+    db.close();
+  });
+
+  test('a database from a newer wschat is refused', async () => {
+    const path = freshPath();
+    await SqliteStore.open(path).close();
+    const db = new Database(path);
+    db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION + 1);
+    db.close();
+    assert.throws(() => SqliteStore.open(path), /newer/);
+  });
+});
+
+describe('durability', () => {
+  test('every acknowledged message survives kill -9 of the writer', async () => {
+    const path = freshPath();
+    const fixture = fileURLToPath(new URL('./fixtures/sqlite-writer.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const acked = new Map<number, string>();
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const lines = createInterface({ input: child.stdout });
+    for await (const line of lines) {
+      const [word, seq, clientId] = line.split(' ');
+      if (word !== 'ACK' || seq === undefined || clientId === undefined) continue;
+      acked.set(Number(seq), clientId);
+      if (acked.size === 300 && child.kill('SIGKILL')) break;
+    }
+    assert.equal(await exited, 'SIGKILL');
+    const store = SqliteStore.open(path);
+    try {
+      const stored = await store.entriesAfter('durable', 0, 1_000_000);
+      const bySeq = new Map(stored.map((e) => [e.seq, e]));
+      assert.ok(acked.size >= 300);
+      for (const [seq, clientId] of acked) {
+        assert.equal(bySeq.get(seq)?.clientId, clientId, `acknowledged seq ${seq} lost`);
+      }
+      assert.deepEqual(
+        stored.map((e) => e.seq),
+        stored.map((_, i) => i + 1),
+        'no gaps',
+      );
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { checkMessageText, codePointLength } from '../../src/chat/text.js';
+
+describe('codePointLength', () => {
+  test('counts code points, not UTF-16 units', () => {
+    assert.equal(codePointLength('abc'), 3);
+    assert.equal(codePointLength('😀😀'), 2);
+    assert.equal(codePointLength('한국어'), 3);
+    assert.equal(codePointLength('\ud800x'), 2, 'a lone surrogate counts as one');
+  });
+});
+
+describe('checkMessageText', () => {
+  test('accepts ordinary text unchanged', () => {
+    assert.deepEqual(checkMessageText('hello, 세계 😀'), { ok: true, text: 'hello, 세계 😀' });
+  });
+
+  test('refuses empty and whitespace-only text', () => {
+    for (const text of ['', '   ', '\n\n', '\t \r\n']) {
+      const result = checkMessageText(text);
+      assert.equal(result.ok, false, JSON.stringify(text));
+      assert.equal(!result.ok && result.code, 'EMPTY_MESSAGE');
+    }
+  });
+
+  test('enforces the length in characters, configurable', () => {
+    assert.equal(checkMessageText('a'.repeat(4000)).ok, true);
+    const over = checkMessageText('a'.repeat(4001));
+    assert.equal(!over.ok && over.code, 'MESSAGE_TOO_LONG');
+    assert.equal(checkMessageText('😀'.repeat(10), 10).ok, true, '10 emoji are 10 characters');
+    assert.equal(checkMessageText('abcdef', 5).ok, false);
+    assert.equal(checkMessageText('x'.repeat(10_000_000), 4000).ok, false, 'huge input refused cheaply');
+  });
+
+  test('strips control characters but keeps newlines and tabs', () => {
+    const result = checkMessageText('a\u001b[31mred\u0007\u0000 b\tc\r\nd\u0085');
+    assert.deepEqual(result, { ok: true, text: 'a[31mred b\tc\nd' });
+  });
+
+  test('normalises to NFC and trims trailing whitespace and leading blank lines', () => {
+    const result = checkMessageText('\n  \n  indented\u0065\u0301  \n');
+    assert.deepEqual(result, { ok: true, text: '  indented\u00e9' });
+  });
+
+  test('text made only of stripped characters is empty', () => {
+    const result = checkMessageText('\u0000\u0001\u001b');
+    assert.equal(!result.ok && result.code, 'EMPTY_MESSAGE');
+  });
+});

@@ -1,0 +1,247 @@
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { describe, test } from 'node:test';
+import { ManualClock } from '../../../src/chat/clock.js';
+import { encodeTcp, formatTcp, TcpLinesServer } from '../../../src/chat/transports/tcp-lines.js';
+import { makeHub, type TestHub } from '../helpers.js';
+
+/** A raw TCP client that waits for text patterns (events, not sleeps). */
+class LineClient {
+  readonly socket: Socket;
+  text = '';
+  #cursor = 0;
+  #waiters: (() => void)[] = [];
+  readonly closed: Promise<void>;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      this.text += chunk;
+      this.#wake();
+    });
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    void this.closed.then(() => this.#wake());
+  }
+
+  static open(port: number): Promise<LineClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(new LineClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  send(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Waits until `pattern` matches the text received after the previous match; returns the match. */
+  async expect(pattern: RegExp): Promise<string> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const rest = this.text.slice(this.#cursor);
+      const match = pattern.exec(rest);
+      if (match !== null) {
+        this.#cursor += match.index + match[0].length;
+        return match[0];
+      }
+      if (this.socket.destroyed && this.socket.readableEnded) {
+        assert.fail(`connection closed before ${pattern}; got ${JSON.stringify(rest)}`);
+      }
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${pattern}; got ${JSON.stringify(rest)}`);
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 250).unref();
+      });
+    }
+  }
+
+  async login(nick: string): Promise<void> {
+    await this.expect(/Login id \(your nickname\): $/);
+    this.send(`${nick}\r\n`);
+    await this.expect(/\*\*\* Type a line to chat; \/help lists the commands\.\r\n/);
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+async function withServer(
+  fn: (ctx: { t: TestHub; port: number; server: TcpLinesServer }) => Promise<void>,
+  options: { highWaterMark?: number; graceMs?: number; clock?: ManualClock } = {},
+): Promise<void> {
+  const t = makeHub({ graceMs: options.graceMs ?? 0, rateLimit: { burst: 1000 } });
+  const server = new TcpLinesServer({
+    hub: t.hub,
+    ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  });
+  const { port } = await server.listen(0, '127.0.0.1');
+  try {
+    await fn({ t, port, server });
+  } finally {
+    await server.close();
+    await t.hub.close();
+  }
+}
+
+describe('formatTcp', () => {
+  test('chat lines as [nick] text, one per text line; notices plain; console lines marked', () => {
+    assert.deepEqual(formatTcp({ type: 'message', seq: 1, ts: 0, nick: 'bob', text: 'a\nb' }), ['[bob] a', '[bob] b']);
+    assert.deepEqual(formatTcp({ type: 'action', seq: 1, ts: 0, nick: 'bob', text: 'waves' }), ['* bob waves']);
+    assert.deepEqual(formatTcp({ type: 'notice', seq: 1, ts: 0, event: 'join', nick: 'bob', text: 'bob joined' }), [
+      'bob joined',
+    ]);
+    assert.deepEqual(formatTcp({ type: 'admin', seq: 1, ts: 0, nick: 'Administrator', text: 'hi' }), [
+      '*** [Administrator] hi',
+    ]);
+    assert.equal(encodeTcp({ type: 'ack', id: 'x', seq: 1 }), null);
+    assert.equal(encodeTcp({ type: 'members', members: [] }), null);
+    assert.deepEqual(encodeTcp({ type: 'info', text: '한' }), Buffer.from('한\r\n'));
+  });
+});
+
+describe('TCP lines transport', () => {
+  test('login: a taken or invalid nickname is refused and asked again; then chat both ways', () =>
+    withServer(async ({ port }) => {
+      const alice = await LineClient.open(port);
+      await alice.login('alice');
+      const bob = await LineClient.open(port);
+      await bob.expect(/Login id \(your nickname\): $/);
+      bob.send('ALICE\n');
+      await bob.expect(/Error: the nickname ALICE is taken in this room\r\nLogin id \(your nickname\): $/);
+      bob.send('bad\u200bname\n');
+      await bob.expect(/Error: nickname contains control or invisible characters\r\nLogin id/);
+      bob.send('\n');
+      await bob.expect(/Login id \(your nickname\): $/);
+      bob.send('/who\n');
+      await bob.expect(/Log in first/);
+      bob.send('밥\n');
+      await bob.expect(/alice joined\r\n밥 joined\r\n\*\*\* You are 밥 in lobby\. Also here: alice\./);
+      await alice.expect(/밥 joined\r\n/);
+      alice.send('hello 밥\n');
+      await bob.expect(/\[alice\] hello 밥\r\n/);
+      await alice.expect(/\[alice\] hello 밥\r\n/);
+      bob.send('/me waves\r\n');
+      await alice.expect(/\* 밥 waves\r\n/);
+      bob.send('/who\n');
+      await bob.expect(/2 members in lobby: alice, 밥\r\n/);
+    }));
+
+  test('lines right behind the login id in the same packet are kept', () =>
+    withServer(async ({ port }) => {
+      const watcher = await LineClient.open(port);
+      await watcher.login('watcher');
+      const quick = await LineClient.open(port);
+      await quick.expect(/Login id/);
+      quick.send('quick\nfirst\nsecond\n');
+      await watcher.expect(/\[quick\] first\r\n\[quick\] second\r\n/);
+    }));
+
+  test('/join moves between rooms, /quit says goodbye and closes', () =>
+    withServer(async ({ port }) => {
+      const a = await LineClient.open(port);
+      await a.login('a');
+      const b = await LineClient.open(port);
+      await b.login('b');
+      b.send('/join games\n');
+      await b.expect(/\*\*\* You are b in games\. Nobody else is here\./);
+      await a.expect(/b went to another room\r\n/);
+      b.send('/join ../x\n');
+      await b.expect(/Error: room names are 1-64 characters/);
+      a.send('/quit\n');
+      await a.expect(/\*\*\* Bye\.\r\n/);
+      await a.closed;
+    }));
+
+  test('people on TCP and on another transport share the room', () =>
+    withServer(async ({ t, port }) => {
+      const ws = await t.join('websocket-user', { format: 'wschat.v1' });
+      const tcp = await LineClient.open(port);
+      await tcp.login('nc-user');
+      await ws.member.input('hi from the web', 'w1');
+      await tcp.expect(/\[websocket-user\] hi from the web\r\n/);
+      tcp.send('hi from nc\n');
+      await tcp.expect(/\[nc-user\] hi from nc\r\n/);
+      await t.hub.idle();
+      assert.equal(ws.conn.last('message').text, 'hi from nc');
+      assert.equal(ws.conn.last('message').nick, 'nc-user');
+    }));
+
+  test('a line over 8 KiB is refused without being buffered; the next line works', () =>
+    withServer(async ({ port }) => {
+      const c = await LineClient.open(port);
+      await c.login('c');
+      c.send(`${'x'.repeat(9000)}\n`);
+      await c.expect(/Error: line longer than 8192 bytes, ignored\r\n/);
+      // A megabyte with no newline at all, in pieces: refused once, not accumulated.
+      for (let i = 0; i < 64; i++) c.send('y'.repeat(16_384));
+      c.send('\nstill here\n');
+      await c.expect(/Error: line longer than 8192 bytes, ignored\r\n/);
+      await c.expect(/\[c\] still here\r\n/);
+      assert.doesNotMatch(c.text, /\[c\] y/);
+    }));
+
+  test('invalid UTF-8 is refused line by line', () =>
+    withServer(async ({ port }) => {
+      const c = await LineClient.open(port);
+      await c.login('c');
+      c.send(Buffer.from([0x68, 0xff, 0xfe, 0x0a]));
+      await c.expect(/Error: line is not valid UTF-8\r\n/);
+      c.send('ok\n');
+      await c.expect(/\[c\] ok\r\n/);
+    }));
+
+  test('a reader that stops reading is disconnected once its buffer passes the high-water mark', () =>
+    withServer(
+      async ({ t, port, server }) => {
+        const slow = await LineClient.open(port);
+        await slow.login('slow');
+        const watcher = await t.join('watcher');
+        slow.socket.pause();
+        const text = 'z'.repeat(4000);
+        let sent = 0;
+        while (server.connectionCount > 0 && sent < 50_000) {
+          await t.hub.say('lobby', text);
+          sent++;
+          if (sent % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+        assert.equal(server.connectionCount, 0, `still connected after ${sent} messages`);
+        await t.hub.idle();
+        assert.equal(watcher.conn.last('notice').text, 'slow left (connection lost)');
+        slow.socket.destroy();
+      },
+      { highWaterMark: 64 * 1024 },
+    ));
+
+  test('a login that never comes times out', async () => {
+    const clock = new ManualClock();
+    await withServer(
+      async ({ port }) => {
+        const c = await LineClient.open(port);
+        await c.expect(/Login id/);
+        clock.advance(120_000);
+        await c.expect(/\*\*\* Disconnected: login timed out\.\r\n/);
+        await c.closed;
+      },
+      { clock },
+    );
+  });
+
+  test('shutdown: every client is told and disconnected', async () => {
+    const t = makeHub();
+    const server = new TcpLinesServer({ hub: t.hub });
+    const { port } = await server.listen(0, '127.0.0.1');
+    const a = await LineClient.open(port);
+    await a.login('a');
+    const b = await LineClient.open(port);
+    await b.expect(/Login id/);
+    await Promise.all([server.close(), t.hub.close()]);
+    await a.expect(/\*\*\* Disconnected: server shutting down\.\r\n/);
+    await b.expect(/\*\*\* Disconnected: server shutting down\.\r\n/);
+    await Promise.all([a.closed, b.closed]);
+  });
+});
