@@ -1,4 +1,109 @@
-/** `wschat serve`: placeholder until the chat server lands. */
-export async function runServe(_args: string[]): Promise<void> {
-  throw new Error('the chat server is not built yet; try "wschat echo"');
+/** `wschat serve`: the chat server (what `npm start` runs). Parses options and wires; no chat logic here. */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { startChatServer } from '../chat/server.js';
+import { parseDuration, parseInteger } from './options.js';
+
+export const serveHelp = `Usage: wschat serve [options]
+
+Runs the chat at http://localhost:8080: the web client, the WebSocket endpoint
+(/r/ROOM), GET /healthz, and the administrator's console on standard input.
+
+Options:
+  --host H               address to listen on (env HOST; default: every interface)
+  --port N               HTTP/WebSocket port (env PORT; default 8080)
+  --data DIR             where the SQLite database lives (default ./data)
+  --memory               keep nothing on disk (history is lost on restart)
+  --history N            messages a member gets on join (default 50)
+  --max-message N        longest message, in characters (default 4000)
+  --room-ttl DURATION    delete the history of rooms empty this long (default 24h)
+  --grace DURATION       how long a dropped member's nickname is held (default 2m)
+  --rate N               sustained messages per second per connection (default 5)
+  --burst N              messages allowed at once before the rate applies (default 20)
+  --tcp-port N           also serve raw TCP lines (nc, telnet) on this port (default off)
+  --allowed-origin URL   a browser origin allowed besides the server's own (repeatable)
+  --tls-cert FILE        PEM certificate: serve https:// and wss:// (with --tls-key)
+  --tls-key FILE         PEM private key
+  --no-console           don't read administrator commands from standard input
+  --help                 this text
+
+Durations: 90s, 30m, 24h, 7d, or milliseconds.`;
+
+export async function runServe(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      data: { type: 'string', default: 'data' },
+      memory: { type: 'boolean', default: false },
+      history: { type: 'string', default: '50' },
+      'max-message': { type: 'string', default: '4000' },
+      'room-ttl': { type: 'string', default: '24h' },
+      grace: { type: 'string', default: '2m' },
+      rate: { type: 'string', default: '5' },
+      burst: { type: 'string', default: '20' },
+      'tcp-port': { type: 'string' },
+      'allowed-origin': { type: 'string', multiple: true, default: [] },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'no-console': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(serveHelp);
+    return;
+  }
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+    throw new Error('--tls-cert and --tls-key go together');
+  }
+  const host = values.host ?? process.env.HOST ?? undefined;
+  const port = parseInteger('--port', values.port ?? process.env.PORT ?? '8080', 0, 65535);
+  const server = await startChatServer({
+    host: host === '' ? undefined : host,
+    port,
+    dataDir: values.memory ? null : values.data,
+    tcpPort: values['tcp-port'] === undefined ? undefined : parseInteger('--tcp-port', values['tcp-port'], 0, 65535),
+    allowedOrigins: values['allowed-origin'],
+    tls:
+      values['tls-cert'] && values['tls-key']
+        ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) }
+        : undefined,
+    hub: {
+      historySize: parseInteger('--history', values.history, 0, 10_000),
+      maxMessage: parseInteger('--max-message', values['max-message'], 1, 100_000),
+      roomTtlMs: parseDuration('--room-ttl', values['room-ttl']),
+      graceMs: parseDuration('--grace', values.grace),
+      rateLimit: {
+        perSecond: parseInteger('--rate', values.rate, 0, 1_000_000),
+        burst: parseInteger('--burst', values.burst, 1, 1_000_000),
+      },
+    },
+    console: values['no-console'] ? null : { input: process.stdin, output: process.stdout },
+    log: (level, message, fields) => {
+      const line = `${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`;
+      if (level === 'info') console.log(line);
+      else console.error(line);
+    },
+  });
+  console.log(`wschat is running at ${server.url}/ (${values.memory ? 'in memory' : `data in ${values.data}/`})`);
+  if (server.tcpPort !== null) console.log(`raw TCP lines on port ${server.tcpPort} (try: nc localhost ${server.tcpPort})`);
+  if (!values['no-console']) console.log('Type a line to speak to every room as Administrator; /help for console commands.');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: closing connections and flushing the store...`);
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`shutdown failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
 }
