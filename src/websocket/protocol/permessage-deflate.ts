@@ -25,10 +25,13 @@
  *   deflate side (the payload is then not shareable).
  * - zlib cannot deflate with a raw window of 8 bits (it silently uses 9,
  *   which a peer limited to 8 by `*_max_window_bits=8` could not inflate).
- *   So a server declines an offer whose `server_max_window_bits` would have
- *   to be 8 and tries the next offer; a client whose `client_max_window_bits`
- *   ends up 8 keeps the extension but never compresses (sending a message
- *   uncompressed is always allowed, RFC 7692 §6).
+ *   So an endpoint whose sending window is limited to 8 bits (a server
+ *   asked for `server_max_window_bits=8`, a client told
+ *   `client_max_window_bits=8`) accepts the extension but never compresses:
+ *   sending a message uncompressed is always allowed (RFC 7692 §6), and it
+ *   still inflates everything the peer compresses. Declining the offer
+ *   instead would also be allowed, but a peer that only offers 8 would then
+ *   get no compression at all in either direction.
  * - Bounded concurrent zlib work: all zlib work happens inline, one message
  *   at a time, on the caller's thread, so at most one zlib operation per
  *   process runs at any moment by construction; there is no queue of pending
@@ -375,9 +378,8 @@ function acceptOffer(offer: ExtensionOffer, options: PerMessageDeflateOptions): 
   let serverMaxWindowBits = 15;
   if (parsed.serverMaxWindowBits !== undefined) {
     serverMaxWindowBits = Math.min(parsed.serverMaxWindowBits, options.serverMaxWindowBits ?? 15);
-    // zlib cannot deflate with an 8-bit raw window: "the server doesn't
-    // support the offered configuration" (RFC 7692 §7), so decline.
-    if (serverMaxWindowBits < 9) return null;
+    // 8 is accepted; zlib cannot deflate with it, so this connection then
+    // sends uncompressed (see the file comment).
     response.push(['server_max_window_bits', String(serverMaxWindowBits)]);
   } else if (options.serverMaxWindowBits !== undefined && options.serverMaxWindowBits < 15) {
     serverMaxWindowBits = options.serverMaxWindowBits;
@@ -406,8 +408,7 @@ function acceptOffer(offer: ExtensionOffer, options: PerMessageDeflateOptions): 
 /**
  * Server side (RFC 7692 §5, §7): pick the first acceptable permessage-deflate
  * offer, in the client's order of preference; unknown extensions and
- * unacceptable offers (unknown, duplicate or invalid parameters, or
- * `server_max_window_bits` that would be 8) are declined. Returns null when
+ * unacceptable offers (unknown, duplicate or invalid parameters) are declined. Returns null when
  * nothing is accepted; otherwise `header` is the response value.
  *
  * @throws RangeError when `options` are out of range (a programming error).
@@ -441,7 +442,12 @@ export function clientOffer(options: PerMessageDeflateOptions): string {
   resolveOptions(options, false);
   const params: Array<[string, string | true]> = [];
   if (options.serverNoContextTakeover) params.push(['server_no_context_takeover', true]);
-  if (options.clientNoContextTakeover) params.push(['client_no_context_takeover', true]);
+  // RFC 7692 §7.1.1.2: the hint tells the server we reset our context after
+  // every message (true unless `contextTakeover` is on), so it need keep no
+  // inflate window for us.
+  if (options.clientNoContextTakeover ?? options.contextTakeover !== true) {
+    params.push(['client_no_context_takeover', true]);
+  }
   if (options.serverMaxWindowBits !== undefined) {
     params.push(['server_max_window_bits', String(options.serverMaxWindowBits)]);
   }

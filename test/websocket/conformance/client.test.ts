@@ -755,9 +755,10 @@ async function exerciseEchoes(s: DeflateSession, opcode: number, perSize = 1): P
 }
 
 describe('12 / 13 permessage-deflate', () => {
-  test('the default offer is permessage-deflate; client_max_window_bits', async () => {
+  test('the default offer is permessage-deflate; client_no_context_takeover; client_max_window_bits', async () => {
+    // The client resets its context after every message, and says so (RFC 7692 §7.1.1.2).
     const s = await openDeflate('permessage-deflate');
-    assert.equal(s.offer, 'permessage-deflate; client_max_window_bits');
+    assert.equal(s.offer, 'permessage-deflate; client_no_context_takeover; client_max_window_bits');
     await closeDeflate(s);
   });
 
@@ -789,16 +790,17 @@ describe('12 / 13 permessage-deflate', () => {
   test('13.x offers with every client option are valid RFC 7692 offers, and accepted answers work', async () => {
     const cases: Array<[ConnectOptions['perMessageDeflate'], string, string]> = [
       [{ clientNoContextTakeover: true }, 'permessage-deflate; client_no_context_takeover; client_max_window_bits', 'permessage-deflate; client_no_context_takeover'],
-      [{ serverNoContextTakeover: true }, 'permessage-deflate; server_no_context_takeover; client_max_window_bits', 'permessage-deflate; server_no_context_takeover'],
+      [{ serverNoContextTakeover: true }, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits', 'permessage-deflate; server_no_context_takeover'],
       ...[8, 9, 12, 15].map(
         (b): [ConnectOptions['perMessageDeflate'], string, string] => [
           { serverMaxWindowBits: b },
-          `permessage-deflate; server_max_window_bits=${b}; client_max_window_bits`,
+          `permessage-deflate; client_no_context_takeover; server_max_window_bits=${b}; client_max_window_bits`,
           `permessage-deflate; server_max_window_bits=${b}`,
         ],
       ),
-      [{ clientMaxWindowBits: 10 }, 'permessage-deflate; client_max_window_bits=10', 'permessage-deflate; client_max_window_bits=10'],
-      [{ clientMaxWindowBits: false }, 'permessage-deflate', 'permessage-deflate'],
+      [{ clientMaxWindowBits: 10 }, 'permessage-deflate; client_no_context_takeover; client_max_window_bits=10', 'permessage-deflate; client_max_window_bits=10'],
+      [{ clientMaxWindowBits: false }, 'permessage-deflate; client_no_context_takeover', 'permessage-deflate'],
+      [{ contextTakeover: true }, 'permessage-deflate; client_max_window_bits', 'permessage-deflate'],
     ];
     for (const [options, expectedOffer, response] of cases) {
       const s = await openDeflate(response, { perMessageDeflate: options });

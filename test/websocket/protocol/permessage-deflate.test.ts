@@ -333,9 +333,9 @@ describe('negotiateServer', () => {
       {},
       'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10',
     ],
-    // zlib cannot deflate with an 8-bit window: decline, try the next offer.
-    ['permessage-deflate; server_max_window_bits=8', {}, null],
-    ['permessage-deflate; server_max_window_bits=8, permessage-deflate', {}, 'permessage-deflate'],
+    // zlib cannot deflate with an 8-bit window: accepted, and this server then never compresses.
+    ['permessage-deflate; server_max_window_bits=8', {}, 'permessage-deflate; server_max_window_bits=8'],
+    ['permessage-deflate; server_max_window_bits=8, permessage-deflate', {}, 'permessage-deflate; server_max_window_bits=8'],
     // Other extensions are declined; the first acceptable offer wins.
     ['x-webkit-deflate-frame', {}, null],
     ['foo, permessage-deflate; server_max_window_bits=11', {}, 'permessage-deflate; server_max_window_bits=11'],
@@ -428,10 +428,13 @@ describe('negotiateServer', () => {
 
 describe('clientOffer', () => {
   const table: Array<[PerMessageDeflateOptions, string]> = [
-    [{}, 'permessage-deflate; client_max_window_bits'],
-    [{ clientMaxWindowBits: false }, 'permessage-deflate'],
-    [{ clientMaxWindowBits: 12 }, 'permessage-deflate; client_max_window_bits=12'],
-    [{ serverMaxWindowBits: 8 }, 'permessage-deflate; server_max_window_bits=8; client_max_window_bits'],
+    // We reset our context after every message unless contextTakeover is on, and say so.
+    [{}, 'permessage-deflate; client_no_context_takeover; client_max_window_bits'],
+    [{ contextTakeover: true }, 'permessage-deflate; client_max_window_bits'],
+    [{ clientNoContextTakeover: false }, 'permessage-deflate; client_max_window_bits'],
+    [{ clientMaxWindowBits: false }, 'permessage-deflate; client_no_context_takeover'],
+    [{ clientMaxWindowBits: 12 }, 'permessage-deflate; client_no_context_takeover; client_max_window_bits=12'],
+    [{ serverMaxWindowBits: 8 }, 'permessage-deflate; client_no_context_takeover; server_max_window_bits=8; client_max_window_bits'],
     [
       { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 9 },
       'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9',
