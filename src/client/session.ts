@@ -1,0 +1,748 @@
+/**
+ * A `wschat.v1` chat session, shared by the browser client (web/) and the
+ * terminal client: it joins a room, keeps the member's place across lost
+ * connections and turns the wire protocol into typed events for a UI.
+ *
+ * It touches no DOM and no node: module. The socket comes from a factory
+ * (./socket.ts); timers and randomness are injectable so that tests drive it
+ * deterministically.
+ *
+ * Recovery rules (issue 3, "Recovery"):
+ * - Every (re)connect sends `join` with the nickname, the resume token of the
+ *   last `welcome` and the last sequence number delivered, so the welcome
+ *   carries exactly what was missed and gives the nickname back.
+ * - Entries are delivered in sequence order, each once: anything at or below
+ *   the last delivered seq is dropped. When the welcome says `more`, the rest
+ *   is paged in with `history` requests up to the welcome's `lastSeq`, and
+ *   live entries that arrive meanwhile wait in a buffer behind the pages.
+ * - A lost connection is retried after a full-jitter exponential backoff
+ *   capped at 30 s (./backoff.ts); the attempt count restarts at each welcome.
+ * - Messages sent while offline wait in an outbox with their client ids and
+ *   are sent after the next welcome; an entry leaves the outbox only on its
+ *   `ack` (or an `error` naming its id). Resends keep the id; the server
+ *   stores a message once per id.
+ *
+ * Close codes (ChatCloseCode in src/chat/messages.ts):
+ * - 1000 after this client sent `/quit` (or called `close()`): ended, no reconnect.
+ *   1000 without a `/quit` from us is treated as a lost connection.
+ * - 4001 REPLACED: the session was resumed on another connection (another tab
+ *   holding the same resume token). Reconnecting would steal it back and
+ *   ping-pong forever: ended.
+ * - 1008 policy: kicked by the administrator or closed for flooding. Coming
+ *   straight back would defeat the point: ended (a UI may offer a manual rejoin).
+ * - Anything else (1001 server restart, 1006 network, 1011, ...): reconnect.
+ */
+import type {
+  AckEvent,
+  ChatCloseCode,
+  EntryEvent,
+  ErrorCode,
+  HistoryEvent,
+  HistoryRequest,
+  JoinMessage,
+  MemberInfo,
+  PROTOCOL,
+  SendMessage,
+  ServerEvent,
+  WelcomeEvent,
+} from '../chat/messages.js';
+import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { randomId } from './random.js';
+import type { SocketFactory, SocketLike } from './socket.js';
+
+// Values mirrored from src/chat/messages.ts, which this file may only import
+// types from (it is bundled for the browser); the annotations make the
+// compiler check that they still agree.
+const SUBPROTOCOL: typeof PROTOCOL = 'wschat.v1';
+const CLOSE_NORMAL: (typeof ChatCloseCode)['NORMAL'] = 1000;
+const CLOSE_POLICY: (typeof ChatCloseCode)['POLICY_VIOLATION'] = 1008;
+const CLOSE_REPLACED: (typeof ChatCloseCode)['REPLACED'] = 4001;
+
+/** `offline` covers both "waiting to retry" and "ended". */
+export type ConnectionState = 'connecting' | 'online' | 'offline';
+
+/** Why a session stopped for good. */
+export type EndReason =
+  /** This client sent `/quit`. */
+  | 'quit'
+  /** `close()` was called. */
+  | 'closed'
+  /** Close code 4001: the session continues on another connection. */
+  | 'replaced'
+  /** Close code 1008: kicked or flooding. */
+  | 'policy'
+  /** The server refused the room name (ROOM_INVALID). */
+  | 'room-invalid';
+
+export interface StateDetail {
+  /** Reconnection attempts since the last welcome. */
+  attempt: number;
+  /** `offline` with a retry scheduled: the delay, ms. */
+  retryInMs?: number;
+  /** `offline` after a close: the close code and reason received. */
+  code?: number;
+  reason?: string;
+}
+
+/** An `error` event from the server (or one the session made up, with code INTERNAL). */
+export interface SessionError {
+  code: ErrorCode;
+  message: string;
+  id?: string;
+}
+
+/** What the user typed, as the session sees it. */
+export type OutboxKind = 'message' | 'action' | 'command';
+
+/** One of this client's own sends, from `send()` until its ack. */
+export interface OutboxItem {
+  /** Client message id: the same on every resend. */
+  readonly id: string;
+  readonly text: string;
+  /** `action` for `/me ...`, `command` for any other `/...` except `//`, else `message`. */
+  readonly kind: OutboxKind;
+  /** `queued`: waiting for a connection; `sent`: on the wire, awaiting its ack. */
+  status: 'queued' | 'sent';
+}
+
+/** The parts of a welcome a UI shows. */
+export interface WelcomeInfo {
+  room: string;
+  nick: string;
+  resumeToken: string;
+  resumed: boolean;
+  reset: boolean;
+  maxMessage: number;
+}
+
+export type SessionEvents = {
+  /** The connection state changed. */
+  state: [state: ConnectionState, detail: StateDetail];
+  /** Joined (first time or again); `entry` events for the history follow. */
+  welcome: [welcome: WelcomeInfo];
+  /** The room lost its history (the server restarted without its data): clear what is shown. */
+  reset: [];
+  /** A room entry, in sequence order, never twice. */
+  entry: [entry: EntryEvent];
+  /** Every entry missed while away has been delivered; live entries follow. */
+  caughtUp: [lastSeq: number];
+  members: [members: MemberInfo[]];
+  /** Our own nickname changed (`/nick`, or the server normalised the one asked for). */
+  nick: [nick: string, from: string];
+  /** Output of a command. `id` is the client id of the command when the server says. */
+  info: [text: string, id: string | undefined];
+  /** An error that is not about a nickname on join nor about an outbox entry. */
+  error: [error: SessionError];
+  /** The join was refused for the nickname (NICK_TAKEN, NICK_INVALID): call `setNick`. */
+  nickRequired: [error: SessionError];
+  /** `send()` accepted an item into the outbox. */
+  pending: [item: OutboxItem];
+  /** The server acknowledged an item; `seq` when it stored an entry. */
+  acked: [item: OutboxItem, seq: number | undefined];
+  /** The server refused an item (too long, rate limited, unknown command...). */
+  failed: [item: OutboxItem, error: SessionError];
+  /** The session stopped for good; nothing more will happen. */
+  ended: [reason: EndReason, code: number | undefined, text: string];
+};
+
+/** setTimeout/clearTimeout, injectable for tests. Handles are opaque. */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const platformTimers: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+export interface SessionOptions {
+  /** The room's WebSocket URL, e.g. `wss://chat.example/r/team`. */
+  url: string;
+  /** The nickname to join with. */
+  nick: string;
+  socketFactory: SocketFactory;
+  /** A resume token saved from an earlier welcome (e.g. before a page reload). */
+  resumeToken?: string;
+  /** The last seq already shown, when resuming a view that survived (rare; usually omitted). */
+  lastSeq?: number;
+  /** Default 0.5 s doubling up to 30 s. */
+  backoff?: BackoffOptions;
+  /** Time allowed from opening a socket to its welcome before trying again, ms (default 15000). */
+  joinTimeoutMs?: number;
+  /** `limit` of history page requests; the server's default when omitted. */
+  historyPageSize?: number;
+  timers?: Timers;
+  /** [0, 1), for jitter. Default Math.random (jitter needs no CSPRNG). */
+  random?: () => number;
+  /** Client message ids. Default: 16 characters from globalThis.crypto. */
+  newId?: () => string;
+  /** Errors thrown by event listeners; default: rethrown from a microtask. */
+  onListenerError?: (error: unknown) => void;
+}
+
+const NICK_ERRORS: ReadonlySet<string> = new Set<ErrorCode>(['NICK_TAKEN', 'NICK_INVALID']);
+
+/** `/quit`, in any case, alone or with arguments. */
+const QUIT_COMMAND = /^\/quit(?:\s|$)/i;
+const ACTION_COMMAND = /^\/me(?:\s|$)/i;
+
+/** Classifies what the user typed the way the server will (`//` sends a literal `/`). */
+export function outboxKind(text: string): OutboxKind {
+  if (!text.startsWith('/') || text.startsWith('//')) return 'message';
+  return ACTION_COMMAND.test(text) ? 'action' : 'command';
+}
+
+interface CatchUp {
+  /** The welcome's lastSeq: page until delivered up to here. */
+  target: number;
+  requestId: string;
+  /** Live entries received while paging, delivered after the pages. */
+  buffer: EntryEvent[];
+}
+
+/**
+ * One member's session in one room. Create it, add listeners, call `start()`.
+ * Methods never throw except where noted.
+ */
+export class ChatSession extends Emitter<SessionEvents> {
+  private readonly url: string;
+  private readonly factory: SocketFactory;
+  private readonly backoff: BackoffOptions;
+  private readonly joinTimeoutMs: number;
+  private readonly pageSize: number | undefined;
+  private readonly timers: Timers;
+  private readonly random: () => number;
+  private readonly newId: () => string;
+
+  private _state: ConnectionState = 'offline';
+  private _nick: string;
+  private _room: string | undefined;
+  private _resumeToken: string | undefined;
+  private _lastSeq: number | undefined;
+  private _members: MemberInfo[] = [];
+  private _maxMessage: number | undefined;
+  private _ended: EndReason | undefined;
+  private readonly _outbox = new Map<string, OutboxItem>();
+
+  private started = false;
+  private socket: SocketLike | null = null;
+  /** The current socket's opening handshake is done. */
+  private opened = false;
+  /** The current socket has received its welcome. */
+  private joined = false;
+  /** A join was refused for its nickname; waiting for `setNick`. */
+  private awaitingNick = false;
+  /** `/quit` was sent: the close that follows ends the session. */
+  private quitting = false;
+  private catchUp: CatchUp | null = null;
+  private attempt = 0;
+  private retryTimer: unknown = null;
+  private joinTimer: unknown = null;
+
+  /** @throws TypeError when `url`, `nick` or `socketFactory` is missing. */
+  constructor(options: SessionOptions) {
+    super(options.onListenerError);
+    if (typeof options.url !== 'string' || options.url === '') throw new TypeError('url is required');
+    if (typeof options.nick !== 'string') throw new TypeError('nick is required');
+    if (typeof options.socketFactory !== 'function') throw new TypeError('socketFactory is required');
+    this.url = options.url;
+    this._nick = options.nick;
+    this.factory = options.socketFactory;
+    this._resumeToken = options.resumeToken;
+    this._lastSeq = options.lastSeq;
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.joinTimeoutMs = options.joinTimeoutMs ?? 15_000;
+    this.pageSize = options.historyPageSize;
+    this.timers = options.timers ?? platformTimers;
+    this.random = options.random ?? Math.random;
+    this.newId = options.newId ?? (() => randomId(16));
+  }
+
+  // ---- what a UI reads ----
+
+  get state(): ConnectionState {
+    return this._state;
+  }
+  /** The nickname we hold (or will ask for on the next join). */
+  get nick(): string {
+    return this._nick;
+  }
+  /** The room name from the last welcome. */
+  get room(): string | undefined {
+    return this._room;
+  }
+  get resumeToken(): string | undefined {
+    return this._resumeToken;
+  }
+  /** The highest seq delivered through `entry` (or given in the options). */
+  get lastSeq(): number | undefined {
+    return this._lastSeq;
+  }
+  get members(): readonly MemberInfo[] {
+    return this._members;
+  }
+  /** The longest message the server accepts, from the welcome. */
+  get maxMessage(): number | undefined {
+    return this._maxMessage;
+  }
+  /** Why the session ended, or undefined while it lives. */
+  get ended(): EndReason | undefined {
+    return this._ended;
+  }
+  /** Own sends awaiting their ack, oldest first. */
+  get outbox(): readonly OutboxItem[] {
+    return [...this._outbox.values()];
+  }
+  /** A join was refused for its nickname and `setNick` has not been called yet. */
+  get needsNick(): boolean {
+    return this.awaitingNick;
+  }
+
+  // ---- what a UI does ----
+
+  /** Connects (once; later calls do nothing). */
+  start(): void {
+    if (this.started || this._ended) return;
+    this.started = true;
+    this.connect();
+  }
+
+  /**
+   * Sends a chat line or a command, or queues it while offline. `/quit` ends
+   * the session (at once when offline).
+   * @throws Error when the session has ended or is quitting.
+   */
+  send(text: string): OutboxItem {
+    if (this._ended || this.quitting) throw new Error('the session has ended');
+    const item: OutboxItem = { id: this.newId(), text, kind: outboxKind(text), status: 'queued' };
+    if (QUIT_COMMAND.test(text)) {
+      this.quitting = true;
+      if (!this.joined) {
+        // Nothing to leave: the server drops our nickname when its grace period ends.
+        this.end('quit', undefined, '');
+        return item;
+      }
+    }
+    this._outbox.set(item.id, item);
+    this.emit('pending', item);
+    if (this.joined) this.transmit(item);
+    return item;
+  }
+
+  /**
+   * After `nickRequired`: joins again with another nickname. Before `start()`
+   * it just sets the nickname to join with. Once joined, use `send('/nick X')`.
+   */
+  setNick(nick: string): void {
+    if (this._ended || this.joined) return;
+    this._nick = nick;
+    if (!this.awaitingNick) return;
+    this.awaitingNick = false;
+    if (this.socket && this.opened) {
+      this.sendJoin();
+      this.armJoinTimer(this.socket);
+    } else if (!this.socket) {
+      this.connect();
+    }
+  }
+
+  /** While waiting to reconnect: reconnect now (e.g. the browser says it is online again). */
+  retryNow(): void {
+    if (this._ended || !this.started || this.awaitingNick || this.retryTimer === null) return;
+    this.connect();
+  }
+
+  /** Ends the session: closes the connection with 1000, never reconnects. Queued sends are dropped. */
+  close(): void {
+    if (this._ended) return;
+    this.end('closed', undefined, '');
+  }
+
+  // ---- connection lifecycle ----
+
+  private connect(): void {
+    this.clearRetry();
+    this.opened = false;
+    this.joined = false;
+    this.catchUp = null;
+    this.setState('connecting', {});
+    let socket: SocketLike;
+    try {
+      socket = this.factory(this.url, SUBPROTOCOL);
+    } catch (error) {
+      this.emit('error', { code: 'INTERNAL', message: `cannot connect: ${describe(error)}` });
+      this.scheduleRetry(undefined, '');
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      this.opened = true;
+      if (!this.awaitingNick) this.sendJoin();
+    };
+    socket.onmessage = (text) => {
+      if (this.socket === socket) this.receive(text);
+    };
+    socket.onclose = (code, reason) => {
+      if (this.socket === socket) this.lost(code, reason);
+    };
+    this.armJoinTimer(socket);
+  }
+
+  private sendJoin(): void {
+    const join: JoinMessage = { type: 'join', nick: this._nick };
+    if (this._resumeToken !== undefined) join.resumeToken = this._resumeToken;
+    if (this._lastSeq !== undefined) join.lastSeq = this._lastSeq;
+    this.socket?.send(JSON.stringify(join));
+  }
+
+  private armJoinTimer(socket: SocketLike): void {
+    this.clearJoinTimer();
+    this.joinTimer = this.timers.setTimeout(() => {
+      this.joinTimer = null;
+      if (this.socket !== socket || this.joined || this.awaitingNick) return;
+      // A socket that neither opens nor closes (a mobile network that went
+      // away mid-handshake) would otherwise hold the session forever.
+      this.dropSocket();
+      this.scheduleRetry(undefined, 'join timed out');
+    }, this.joinTimeoutMs);
+  }
+
+  /** The current socket closed (or failed to open). */
+  private lost(code: number, reason: string): void {
+    this.socket = null;
+    this.opened = false;
+    this.joined = false;
+    this.catchUp = null;
+    this.clearJoinTimer();
+    for (const item of this._outbox.values()) item.status = 'queued';
+    if (this.quitting) this.end('quit', code, reason);
+    else if (code === CLOSE_REPLACED) this.end('replaced', code, reason);
+    else if (code === CLOSE_POLICY) this.end('policy', code, reason);
+    else if (this.awaitingNick) {
+      // Connect again once the user has picked a nickname (setNick).
+      this.setState('offline', { code, reason });
+    } else {
+      this.scheduleRetry(code, reason);
+    }
+  }
+
+  private scheduleRetry(code: number | undefined, reason: string): void {
+    const delay = backoffDelay(this.attempt, this.backoff, this.random);
+    this.attempt++;
+    this.clearRetry();
+    this.retryTimer = this.timers.setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
+    const detail: Omit<StateDetail, 'attempt'> = { retryInMs: delay, reason };
+    if (code !== undefined) detail.code = code;
+    this.setState('offline', detail);
+  }
+
+  /** Closes and forgets the current socket without waiting for its close event. */
+  private dropSocket(): void {
+    const socket = this.socket;
+    this.socket = null;
+    this.opened = false;
+    this.joined = false;
+    this.catchUp = null;
+    for (const item of this._outbox.values()) item.status = 'queued';
+    if (!socket) return;
+    socket.onopen = null;
+    socket.onmessage = null;
+    socket.onclose = null;
+    try {
+      socket.close(CLOSE_NORMAL);
+    } catch {
+      // Already closed: nothing to do.
+    }
+  }
+
+  private end(reason: EndReason, code: number | undefined, text: string): void {
+    if (this._ended) return;
+    this._ended = reason;
+    this.clearRetry();
+    this.clearJoinTimer();
+    this.dropSocket();
+    this.awaitingNick = false;
+    const detail: Omit<StateDetail, 'attempt'> = { reason: text };
+    if (code !== undefined) detail.code = code;
+    this.setState('offline', detail);
+    this.emit('ended', reason, code, text);
+  }
+
+  private setState(state: ConnectionState, detail: Omit<StateDetail, 'attempt'>): void {
+    this._state = state;
+    this.emit('state', state, { attempt: this.attempt, ...detail });
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  private clearJoinTimer(): void {
+    if (this.joinTimer !== null) this.timers.clearTimeout(this.joinTimer);
+    this.joinTimer = null;
+  }
+
+  // ---- server events ----
+
+  private receive(text: string): void {
+    const event = parseServerEvent(text);
+    if (!event) return; // Not ours to fail on: a newer server may send types we do not know.
+    switch (event.type) {
+      case 'welcome':
+        this.onWelcome(event);
+        break;
+      case 'message':
+      case 'action':
+      case 'notice':
+      case 'admin':
+        if (!this.joined) break;
+        if (this.catchUp) this.catchUp.buffer.push(event);
+        else this.deliver(event);
+        break;
+      case 'history':
+        this.onHistory(event);
+        break;
+      case 'ack':
+        this.onAck(event);
+        break;
+      case 'members':
+        this._members = event.members;
+        this.emit('members', event.members);
+        break;
+      case 'renamed': {
+        const from = this._nick;
+        this._nick = event.nick;
+        this.emit('nick', event.nick, from);
+        break;
+      }
+      case 'info':
+        this.emit('info', event.text, event.id);
+        break;
+      case 'error':
+        this.onError(
+          event.id === undefined
+            ? { code: event.code, message: event.message }
+            : { code: event.code, message: event.message, id: event.id },
+        );
+        break;
+    }
+  }
+
+  private onWelcome(welcome: WelcomeEvent): void {
+    if (this.joined) return;
+    this.clearJoinTimer();
+    this.joined = true;
+    this.awaitingNick = false;
+    this.attempt = 0;
+    this._room = welcome.room;
+    this._resumeToken = welcome.resumeToken;
+    this._maxMessage = welcome.maxMessage;
+    if (welcome.nick !== this._nick) {
+      const from = this._nick;
+      this._nick = welcome.nick;
+      this.emit('nick', welcome.nick, from);
+    }
+    // Our lastSeq is ahead of the room: its history is gone. Start over. (The
+    // server says so with `reset`; a room that is behind us means it too.)
+    const reset = welcome.reset || (this._lastSeq !== undefined && welcome.lastSeq < this._lastSeq);
+    if (reset) {
+      this._lastSeq = undefined;
+      this.emit('reset');
+    }
+    this._members = welcome.members;
+    this.setState('online', {});
+    this.emit('welcome', {
+      room: welcome.room,
+      nick: welcome.nick,
+      resumeToken: welcome.resumeToken,
+      resumed: welcome.resumed,
+      reset,
+      maxMessage: welcome.maxMessage,
+    });
+    this.emit('members', welcome.members);
+    for (const entry of welcome.history) this.deliver(entry);
+    // Our sends go out now; their acks do not depend on the history pages.
+    for (const item of this._outbox.values()) this.transmit(item);
+    if (welcome.more && (this._lastSeq ?? 0) < welcome.lastSeq) {
+      this.catchUp = { target: welcome.lastSeq, requestId: '', buffer: [] };
+      this.requestPage();
+    } else {
+      this.finishCatchUp(welcome.lastSeq);
+    }
+  }
+
+  private requestPage(): void {
+    if (!this.catchUp) return;
+    this.catchUp.requestId = this.newId();
+    const request: HistoryRequest = { type: 'history', id: this.catchUp.requestId, afterSeq: this._lastSeq ?? 0 };
+    if (this.pageSize !== undefined) request.limit = this.pageSize;
+    this.socket?.send(JSON.stringify(request));
+  }
+
+  private onHistory(page: HistoryEvent): void {
+    const catchUp = this.catchUp;
+    if (!catchUp || page.id !== catchUp.requestId) return;
+    const before = this._lastSeq;
+    for (const entry of page.entries) this.deliver(entry);
+    const progressed = this._lastSeq !== before;
+    if (page.more && progressed && (this._lastSeq ?? 0) < catchUp.target) this.requestPage();
+    else this.finishCatchUp(catchUp.target);
+  }
+
+  private finishCatchUp(target: number): void {
+    const buffer = this.catchUp?.buffer ?? [];
+    this.catchUp = null;
+    // Entries up to the welcome's lastSeq were the history's to give; what is
+    // still missing after the server said "no more" is gone (room retention).
+    if (this._lastSeq === undefined || this._lastSeq < target) this._lastSeq = target;
+    for (const entry of buffer) this.deliver(entry);
+    this.emit('caughtUp', this._lastSeq);
+  }
+
+  /** Emits an entry unless it was already delivered. */
+  private deliver(entry: EntryEvent): void {
+    if (this._lastSeq !== undefined && entry.seq <= this._lastSeq) return;
+    this._lastSeq = entry.seq;
+    this.emit('entry', entry);
+  }
+
+  private onAck(ack: AckEvent): void {
+    const item = this._outbox.get(ack.id);
+    if (!item) return; // An ack for a resend whose first ack already came.
+    this._outbox.delete(ack.id);
+    this.emit('acked', item, ack.seq);
+  }
+
+  private onError(error: SessionError): void {
+    if (error.id !== undefined) {
+      const item = this._outbox.get(error.id);
+      if (item) {
+        this._outbox.delete(error.id);
+        if (QUIT_COMMAND.test(item.text)) this.quitting = false;
+        this.emit('failed', item, error);
+        return;
+      }
+      if (this.catchUp && error.id === this.catchUp.requestId) {
+        // Paging failed: reconnecting resumes from what was delivered.
+        this.dropSocket();
+        this.scheduleRetry(undefined, 'history request failed');
+        return;
+      }
+    }
+    if (!this.joined && this.socket) {
+      // An answer to our join.
+      if (NICK_ERRORS.has(error.code)) {
+        this.clearJoinTimer();
+        this.awaitingNick = true;
+        // The token did not give the nickname back; it is of no further use.
+        this._resumeToken = undefined;
+        this.emit('nickRequired', error);
+        return;
+      }
+      if (error.code === 'ROOM_INVALID') {
+        this.emit('error', error);
+        this.end('room-invalid', undefined, error.message);
+        return;
+      }
+      // ROOM_FULL, RATE_LIMITED, INTERNAL...: try again later.
+      this.emit('error', error);
+      this.dropSocket();
+      this.scheduleRetry(undefined, error.message);
+      return;
+    }
+    this.emit('error', error);
+  }
+
+  private transmit(item: OutboxItem): void {
+    const message: SendMessage = { type: 'message', id: item.id, text: item.text };
+    this.socket?.send(JSON.stringify(message));
+    item.status = 'sent';
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// ---------------------------------------------------------------------------
+// Reading server events. The server is trusted to follow docs/protocol.md, but
+// a malformed event must not break the session's bookkeeping: anything whose
+// fields the session relies on are missing is ignored.
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isSeq(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isEntry(value: unknown): value is EntryEvent {
+  if (!isRecord(value) || !isSeq(value.seq) || typeof value.ts !== 'number') return false;
+  if (typeof value.nick !== 'string' || typeof value.text !== 'string') return false;
+  return value.type === 'message' || value.type === 'action' || value.type === 'notice' || value.type === 'admin';
+}
+
+function isMember(value: unknown): value is MemberInfo {
+  return isRecord(value) && typeof value.nick === 'string' && typeof value.away === 'boolean';
+}
+
+function isList<T>(value: unknown, check: (item: unknown) => item is T): value is T[] {
+  return Array.isArray(value) && value.every(check);
+}
+
+/** Parses one server event; null when it is not JSON, of an unknown type, or missing fields. */
+export function parseServerEvent(text: string): ServerEvent | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isRecord(value)) return null;
+  const v = value;
+  switch (v.type) {
+    case 'message':
+    case 'action':
+    case 'notice':
+    case 'admin':
+      return isEntry(v) ? v : null;
+    case 'welcome':
+      return typeof v.room === 'string' &&
+        typeof v.nick === 'string' &&
+        typeof v.resumeToken === 'string' &&
+        isList(v.members, isMember) &&
+        isList(v.history, isEntry) &&
+        isSeq(v.lastSeq) &&
+        typeof v.maxMessage === 'number'
+        ? ({ ...v, resumed: v.resumed === true, reset: v.reset === true, more: v.more === true } as WelcomeEvent)
+        : null;
+    case 'history':
+      return typeof v.id === 'string' && isList(v.entries, isEntry)
+        ? ({ ...v, more: v.more === true } as HistoryEvent)
+        : null;
+    case 'ack':
+      return typeof v.id === 'string' && (v.seq === undefined || isSeq(v.seq)) ? (v as unknown as AckEvent) : null;
+    case 'members':
+      return isList(v.members, isMember) ? (v as unknown as ServerEvent) : null;
+    case 'renamed':
+      return typeof v.nick === 'string' && typeof v.from === 'string' ? (v as unknown as ServerEvent) : null;
+    case 'info':
+      return typeof v.text === 'string' && (v.id === undefined || typeof v.id === 'string')
+        ? (v as unknown as ServerEvent)
+        : null;
+    case 'error':
+      return typeof v.code === 'string' && typeof v.message === 'string' && (v.id === undefined || typeof v.id === 'string')
+        ? (v as unknown as ServerEvent)
+        : null;
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,656 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { EntryEvent } from '../../src/chat/messages.js';
+import {
+  ChatSession,
+  type ConnectionState,
+  type EndReason,
+  type OutboxItem,
+  outboxKind,
+  parseServerEvent,
+  type SessionError,
+  type SessionOptions,
+  type StateDetail,
+} from '../../src/client/session.js';
+import { entries, FakeTimers, fakeFactory, message, welcome } from './fakes.js';
+
+const URL = 'ws://chat.test/r/team';
+
+function setup(options: Partial<SessionOptions> = {}) {
+  const net = fakeFactory();
+  const timers = new FakeTimers();
+  let ids = 0;
+  const session = new ChatSession({
+    url: URL,
+    nick: 'alice',
+    socketFactory: net.factory,
+    timers,
+    random: () => 0.5,
+    newId: () => `id-${++ids}`,
+    ...options,
+  });
+  const log = {
+    entries: [] as EntryEvent[],
+    states: [] as [ConnectionState, StateDetail][],
+    acked: [] as [OutboxItem, number | undefined][],
+    failed: [] as [OutboxItem, SessionError][],
+    pending: [] as OutboxItem[],
+    errors: [] as SessionError[],
+    nickRequired: [] as SessionError[],
+    ended: [] as [EndReason, number | undefined, string][],
+    nicks: [] as [string, string][],
+    resets: 0,
+    caughtUp: [] as number[],
+  };
+  session.on('entry', (e) => log.entries.push(e));
+  session.on('state', (s, d) => log.states.push([s, d]));
+  session.on('acked', (item, seq) => log.acked.push([item, seq]));
+  session.on('failed', (item, error) => log.failed.push([item, error]));
+  session.on('pending', (item) => log.pending.push(item));
+  session.on('error', (e) => log.errors.push(e));
+  session.on('nickRequired', (e) => log.nickRequired.push(e));
+  session.on('ended', (r, c, t) => log.ended.push([r, c, t]));
+  session.on('nick', (n, f) => log.nicks.push([n, f]));
+  session.on('reset', () => log.resets++);
+  session.on('caughtUp', (seq) => log.caughtUp.push(seq));
+  return { session, net, timers, log, seqs: () => log.entries.map((e) => e.seq) };
+}
+
+/** Starts the session and completes the join with this welcome. */
+function online(options: Partial<SessionOptions> = {}, history: EntryEvent[] = []) {
+  const t = setup(options);
+  t.session.start();
+  t.net.last().open();
+  t.net.last().receive(welcome({ history }));
+  return t;
+}
+
+/** Advances the clock to the scheduled retry, exactly. */
+function waitRetry(t: ReturnType<typeof setup>) {
+  const [state, detail] = t.log.states.at(-1) ?? [];
+  assert.equal(state, 'offline');
+  assert.ok(detail?.retryInMs !== undefined, 'a retry is scheduled');
+  t.timers.advance(detail.retryInMs);
+}
+
+/** Lets the backoff timer fire and opens the new socket. */
+function reconnect(t: ReturnType<typeof setup>) {
+  const before = t.net.sockets.length;
+  waitRetry(t);
+  assert.equal(t.net.sockets.length, before + 1, 'one new socket');
+  const socket = t.net.last();
+  socket.open();
+  return socket;
+}
+
+describe('joining', () => {
+  test('opens the room URL with the wschat.v1 subprotocol and joins with the nickname only', () => {
+    const t = setup();
+    t.session.start();
+    const socket = t.net.last();
+    assert.equal(socket.url, URL);
+    assert.equal(socket.protocol, 'wschat.v1');
+    assert.deepEqual(socket.sent, [], 'nothing is sent before the handshake completes');
+    socket.open();
+    assert.deepEqual(socket.sent, [{ type: 'join', nick: 'alice' }]);
+    assert.equal(t.session.state, 'connecting');
+  });
+
+  test('start() twice connects once', () => {
+    const t = setup();
+    t.session.start();
+    t.session.start();
+    assert.equal(t.net.sockets.length, 1);
+  });
+
+  test('the welcome makes the session online and delivers its history in order', () => {
+    const t = online({}, entries(1, 3));
+    assert.deepEqual(t.seqs(), [1, 2, 3]);
+    assert.equal(t.session.state, 'online');
+    assert.equal(t.session.room, 'team');
+    assert.equal(t.session.resumeToken, 'token-0123456789abcdef');
+    assert.equal(t.session.lastSeq, 3);
+    assert.equal(t.session.maxMessage, 4000);
+    assert.deepEqual(
+      t.log.states.map(([s]) => s),
+      ['connecting', 'online'],
+    );
+    assert.deepEqual(t.log.caughtUp, [3]);
+  });
+
+  test('a welcome on an empty room sets lastSeq to the room’s, so the next join asks from there', () => {
+    const t = setup();
+    t.session.start();
+    t.net.last().open();
+    t.net.last().receive(welcome({ lastSeq: 0 }));
+    assert.equal(t.session.lastSeq, 0);
+    t.net.last().drop();
+    const socket = reconnect(t);
+    assert.deepEqual(socket.sent[0], {
+      type: 'join',
+      nick: 'alice',
+      resumeToken: 'token-0123456789abcdef',
+      lastSeq: 0,
+    });
+  });
+
+  test('a nickname normalised by the server is reported and kept', () => {
+    const t = setup({ nick: 'Cafe\u0301' });
+    t.session.start();
+    t.net.last().open();
+    t.net.last().receive(welcome({ nick: 'Café' }));
+    assert.deepEqual(t.log.nicks, [['Café', 'Cafe\u0301']]);
+    assert.equal(t.session.nick, 'Café');
+  });
+
+  test('a taken nickname asks for another, and setNick joins again on the same socket', () => {
+    const t = setup();
+    t.session.start();
+    const socket = t.net.last();
+    socket.open();
+    socket.receive({ type: 'error', code: 'NICK_TAKEN', message: 'alice is taken' });
+    assert.deepEqual(t.log.nickRequired, [{ code: 'NICK_TAKEN', message: 'alice is taken' }]);
+    assert.equal(t.session.needsNick, true);
+    assert.deepEqual(t.timers.pending, [], 'no join timeout runs while the user picks a name');
+    t.session.setNick('alicia');
+    assert.deepEqual(socket.sent.at(-1), { type: 'join', nick: 'alicia' });
+    socket.receive(welcome({ nick: 'alicia' }));
+    assert.equal(t.session.state, 'online');
+    assert.equal(t.session.nick, 'alicia');
+    assert.equal(t.net.sockets.length, 1);
+  });
+
+  test('an invalid nickname whose socket then closes waits for setNick before reconnecting', () => {
+    const t = setup({ resumeToken: 'old-token-0123456789' });
+    t.session.start();
+    t.net.last().open();
+    t.net.last().receive({ type: 'error', code: 'NICK_INVALID', message: 'nickname is empty' });
+    t.net.last().drop(1000);
+    assert.equal(t.session.state, 'offline');
+    t.timers.advance(60_000);
+    assert.equal(t.net.sockets.length, 1, 'no reconnect without a nickname');
+    t.session.setNick('bob');
+    assert.equal(t.net.sockets.length, 2);
+    t.net.last().open();
+    assert.deepEqual(t.net.last().sent, [{ type: 'join', nick: 'bob' }], 'the refused resume token is not sent again');
+  });
+
+  test('ROOM_INVALID ends the session', () => {
+    const t = setup();
+    t.session.start();
+    t.net.last().open();
+    t.net.last().receive({ type: 'error', code: 'ROOM_INVALID', message: 'bad room' });
+    assert.deepEqual(t.log.ended, [['room-invalid', undefined, 'bad room']]);
+    t.timers.advance(60_000);
+    assert.equal(t.net.sockets.length, 1);
+  });
+
+  test('another join error (ROOM_FULL) is reported and retried after a backoff', () => {
+    const t = setup();
+    t.session.start();
+    t.net.last().open();
+    t.net.last().receive({ type: 'error', code: 'ROOM_FULL', message: 'room is full' });
+    assert.equal(t.log.errors[0]?.code, 'ROOM_FULL');
+    assert.ok(t.net.sockets[0]?.closedWith, 'the refused socket is closed');
+    waitRetry(t);
+    assert.equal(t.net.sockets.length, 2);
+  });
+
+  test('a socket that never opens is given up after the join timeout and retried', () => {
+    const t = setup({ joinTimeoutMs: 10_000 });
+    t.session.start();
+    t.timers.advance(9_999);
+    assert.equal(t.net.sockets.length, 1);
+    t.timers.advance(1);
+    assert.ok(t.net.sockets[0]?.closedWith);
+    assert.equal(t.net.sockets[0]?.detached, true);
+    assert.equal(t.session.state, 'offline');
+    assert.equal(t.log.states.at(-1)?.[1].reason, 'join timed out');
+    waitRetry(t);
+    assert.equal(t.net.sockets.length, 2);
+  });
+
+  test('a factory that throws counts as a failed attempt', () => {
+    let calls = 0;
+    const timers = new FakeTimers();
+    const session = new ChatSession({
+      url: URL,
+      nick: 'alice',
+      timers,
+      random: () => 0.5,
+      socketFactory: () => {
+        calls++;
+        throw new SyntaxError('bad url');
+      },
+    });
+    const errors: SessionError[] = [];
+    session.on('error', (e) => errors.push(e));
+    session.start();
+    assert.equal(session.state, 'offline');
+    assert.match(errors[0]?.message ?? '', /bad url/);
+    assert.deepEqual(timers.pending, [250]);
+    timers.advance(250);
+    assert.equal(calls, 2);
+  });
+
+  test('the constructor refuses missing options', () => {
+    assert.throws(() => new ChatSession({ url: '', nick: 'a', socketFactory: fakeFactory().factory }), TypeError);
+  });
+});
+
+describe('history across reconnects: no gap, no duplicate', () => {
+  test('rejoins with the resume token and the last seq, and drops what was already delivered', () => {
+    const t = online({}, entries(1, 3));
+    t.net.last().receive(message(4));
+    t.net.last().drop(1006);
+    assert.equal(t.session.state, 'offline');
+    const socket = reconnect(t);
+    assert.deepEqual(socket.sent[0], {
+      type: 'join',
+      nick: 'alice',
+      resumeToken: 'token-0123456789abcdef',
+      lastSeq: 4,
+    });
+    // A server that sends overlapping history must not cause duplicates.
+    socket.receive(welcome({ history: entries(3, 7), resumed: true }));
+    socket.receive(message(7));
+    socket.receive(message(8));
+    assert.deepEqual(t.seqs(), [1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  test('live entries repeated by the server are delivered once', () => {
+    const t = online({}, entries(1, 2));
+    t.net.last().receive(message(3));
+    t.net.last().receive(message(3));
+    t.net.last().receive(message(2));
+    t.net.last().receive(message(4));
+    assert.deepEqual(t.seqs(), [1, 2, 3, 4]);
+  });
+
+  test('`more` pages with history requests up to the welcome’s lastSeq, live entries waiting behind', () => {
+    const t = online({ historyPageSize: 4 }, entries(1, 2));
+    t.net.last().drop();
+    const socket = reconnect(t);
+    socket.receive(welcome({ history: entries(3, 4), lastSeq: 12, more: true }));
+    assert.deepEqual(socket.sentOfType('history'), [{ type: 'history', id: 'id-1', afterSeq: 4, limit: 4 }]);
+    // Live entries after the welcome's lastSeq arrive before the pages.
+    socket.receive(message(13));
+    socket.receive(message(14));
+    assert.deepEqual(t.seqs(), [1, 2, 3, 4], 'live entries wait for the missing ones');
+    socket.receive({ type: 'history', id: 'id-1', entries: entries(5, 8), more: true });
+    assert.deepEqual(socket.sentOfType('history')[1], { type: 'history', id: 'id-2', afterSeq: 8, limit: 4 });
+    // A stale page (wrong id) is ignored.
+    socket.receive({ type: 'history', id: 'id-1', entries: entries(5, 8), more: true });
+    // The last page overlaps the buffered live entry 13.
+    socket.receive({ type: 'history', id: 'id-2', entries: entries(9, 13), more: false });
+    socket.receive(message(15));
+    assert.deepEqual(
+      t.seqs(),
+      Array.from({ length: 15 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(t.log.caughtUp, [2, 14]);
+    assert.equal(socket.sentOfType('history').length, 2);
+  });
+
+  test('paging stops when a page brings nothing new', () => {
+    const t = online();
+    t.net.last().drop();
+    const socket = reconnect(t);
+    socket.receive(welcome({ history: entries(1, 2), lastSeq: 10, more: true }));
+    socket.receive({ type: 'history', id: 'id-1', entries: [], more: true });
+    assert.equal(socket.sentOfType('history').length, 1);
+    assert.equal(t.session.lastSeq, 10);
+    socket.receive(message(11));
+    assert.deepEqual(t.seqs(), [1, 2, 11]);
+  });
+
+  test('a failed history request reconnects and resumes from what was delivered', () => {
+    const t = online();
+    t.net.last().drop();
+    let socket = reconnect(t);
+    socket.receive(welcome({ history: entries(1, 2), lastSeq: 10, more: true }));
+    socket.receive({ type: 'error', code: 'INTERNAL', message: 'oops', id: 'id-1' });
+    assert.ok(socket.closedWith);
+    socket = reconnect(t);
+    assert.equal(socket.sent[0]?.lastSeq, 2);
+  });
+
+  test('a connection lost while paging resumes from the last delivered entry, without the buffered ones', () => {
+    const t = online();
+    t.net.last().drop();
+    let socket = reconnect(t);
+    socket.receive(welcome({ history: entries(1, 2), lastSeq: 10, more: true }));
+    socket.receive(message(11));
+    socket.drop();
+    socket = reconnect(t);
+    assert.equal(socket.sent[0]?.lastSeq, 2);
+    socket.receive(welcome({ history: entries(3, 11), lastSeq: 11 }));
+    assert.deepEqual(
+      t.seqs(),
+      Array.from({ length: 11 }, (_, i) => i + 1),
+    );
+  });
+
+  test('reset: a room that lost its history is shown from scratch', () => {
+    const t = online({}, entries(1, 40));
+    t.net.last().drop();
+    const socket = reconnect(t);
+    assert.equal(socket.sent[0]?.lastSeq, 40);
+    socket.receive(welcome({ reset: true, history: entries(1, 2) }));
+    assert.equal(t.log.resets, 1);
+    assert.deepEqual(t.seqs().slice(40), [1, 2]);
+    assert.equal(t.session.lastSeq, 2);
+  });
+
+  test('a welcome whose lastSeq is behind ours is a reset even without the flag', () => {
+    const t = online({}, entries(1, 5));
+    t.net.last().drop();
+    const socket = reconnect(t);
+    socket.receive(welcome({ history: entries(1, 2), lastSeq: 2 }));
+    assert.equal(t.log.resets, 1);
+    assert.deepEqual(t.seqs(), [1, 2, 3, 4, 5, 1, 2]);
+  });
+
+  test('a saved lastSeq from the options is sent on the first join', () => {
+    const t = setup({ lastSeq: 17, resumeToken: 'saved-token-0123456789' });
+    t.session.start();
+    t.net.last().open();
+    assert.deepEqual(t.net.last().sent[0], {
+      type: 'join',
+      nick: 'alice',
+      resumeToken: 'saved-token-0123456789',
+      lastSeq: 17,
+    });
+  });
+
+  test('entries before the welcome and malformed events are ignored', () => {
+    const t = setup();
+    t.session.start();
+    const socket = t.net.last();
+    socket.open();
+    socket.receive(message(1));
+    socket.receiveRaw('not json');
+    socket.receiveRaw('[]');
+    socket.receive({ type: 'message', seq: -1, ts: 0, nick: 'x', text: 'y' });
+    socket.receive({ type: 'surprise' });
+    socket.receive(welcome({ history: entries(1, 1) }));
+    socket.receive({ type: 'message', seq: 'two', ts: 0, nick: 'x', text: 'y' } as Record<string, unknown>);
+    socket.receive(message(2));
+    assert.deepEqual(t.seqs(), [1, 2]);
+  });
+});
+
+describe('outbox', () => {
+  test('messages typed before the welcome are queued and sent after it, in order', () => {
+    const t = setup();
+    t.session.start();
+    const a = t.session.send('first');
+    const b = t.session.send('second');
+    assert.equal(a.status, 'queued');
+    assert.deepEqual(
+      t.log.pending.map((i) => i.id),
+      [a.id, b.id],
+    );
+    const socket = t.net.last();
+    socket.open();
+    assert.deepEqual(socket.sentOfType('message'), []);
+    socket.receive(welcome());
+    assert.deepEqual(socket.sentOfType('message'), [
+      { type: 'message', id: a.id, text: 'first' },
+      { type: 'message', id: b.id, text: 'second' },
+    ]);
+    assert.equal(a.status, 'sent');
+  });
+
+  test('an unacknowledged message is resent with the same id after a reconnect, and leaves only on its ack', () => {
+    const t = online();
+    const item = t.session.send('hello');
+    assert.deepEqual(t.net.last().sentOfType('message'), [{ type: 'message', id: item.id, text: 'hello' }]);
+    t.net.last().drop();
+    assert.equal(item.status, 'queued');
+    const offline = t.session.send('typed while offline');
+    const socket = reconnect(t);
+    assert.deepEqual(socket.sentOfType('message'), [], 'nothing before the welcome');
+    socket.receive(welcome({ resumed: true }));
+    assert.deepEqual(socket.sentOfType('message'), [
+      { type: 'message', id: item.id, text: 'hello' },
+      { type: 'message', id: offline.id, text: 'typed while offline' },
+    ]);
+    assert.equal(t.session.outbox.length, 2);
+    socket.receive({ type: 'ack', id: item.id, seq: 1 });
+    socket.receive({ type: 'ack', id: item.id, seq: 1 }); // A duplicate ack changes nothing.
+    assert.deepEqual(
+      t.session.outbox.map((i) => i.id),
+      [offline.id],
+    );
+    socket.receive({ type: 'ack', id: offline.id, seq: 2 });
+    assert.deepEqual(
+      t.log.acked.map(([i, seq]) => [i.id, seq]),
+      [
+        [item.id, 1],
+        [offline.id, 2],
+      ],
+    );
+    assert.equal(t.session.outbox.length, 0);
+    // And nothing is resent on the next reconnect.
+    socket.drop();
+    const again = reconnect(t);
+    again.receive(welcome());
+    assert.deepEqual(again.sentOfType('message'), []);
+  });
+
+  test('ids come from newId, default 16 URL-safe characters', () => {
+    const net = fakeFactory();
+    const session = new ChatSession({ url: URL, nick: 'a', socketFactory: net.factory, timers: new FakeTimers() });
+    const ids = new Set([session.send('x').id, session.send('y').id]);
+    assert.equal(ids.size, 2);
+    for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{16}$/);
+  });
+
+  test('an error naming an outbox id fails that item', () => {
+    const t = online();
+    const item = t.session.send('x'.repeat(5000));
+    t.net.last().receive({ type: 'error', code: 'MESSAGE_TOO_LONG', message: 'too long', id: item.id });
+    assert.deepEqual(t.log.failed, [[item, { code: 'MESSAGE_TOO_LONG', message: 'too long', id: item.id }]]);
+    assert.equal(t.session.outbox.length, 0);
+    assert.deepEqual(t.log.errors, []);
+  });
+
+  test('an ack without seq (a command) is passed on', () => {
+    const t = online();
+    const item = t.session.send('/who');
+    assert.equal(item.kind, 'command');
+    t.net.last().receive({ type: 'info', text: 'Here: alice', id: item.id });
+    t.net.last().receive({ type: 'ack', id: item.id });
+    assert.deepEqual(t.log.acked, [[item, undefined]]);
+  });
+
+  test('outboxKind tells messages, actions and commands apart the way the server does', () => {
+    assert.equal(outboxKind('hello'), 'message');
+    assert.equal(outboxKind('//not a command'), 'message');
+    assert.equal(outboxKind('/me waves'), 'action');
+    assert.equal(outboxKind('/ME waves'), 'action');
+    assert.equal(outboxKind('/meet'), 'command');
+    assert.equal(outboxKind('/nick bob'), 'command');
+  });
+});
+
+describe('reconnection and backoff', () => {
+  test('delays grow exponentially with full jitter, capped at 30 s, and restart after a welcome', () => {
+    const t = setup({ random: () => 0.999999 });
+    t.session.start();
+    const delays: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      t.net.last().drop();
+      const detail = t.log.states.at(-1)?.[1];
+      assert.equal(t.log.states.at(-1)?.[0], 'offline');
+      delays.push(detail?.retryInMs ?? -1);
+      t.timers.advance(detail?.retryInMs ?? 0);
+    }
+    assert.deepEqual(delays, [499, 999, 1999, 3999, 7999, 15999, 29999, 29999, 29999, 29999]);
+    t.net.last().open();
+    t.net.last().receive(welcome());
+    t.net.last().drop();
+    assert.equal(t.log.states.at(-1)?.[1].retryInMs, 499, 'the backoff restarts after a welcome');
+  });
+
+  test('with random() = 0 the retry is immediate; state goes offline -> connecting -> online', () => {
+    const t = online({ random: () => 0 });
+    t.net.last().drop(1001, 'server restart');
+    assert.deepEqual(t.log.states.at(-1), [
+      'offline',
+      { attempt: 1, retryInMs: 0, code: 1001, reason: 'server restart' },
+    ]);
+    t.timers.advance(0);
+    t.net.last().open();
+    t.net.last().receive(welcome());
+    assert.deepEqual(
+      t.log.states.map(([s]) => s),
+      ['connecting', 'online', 'offline', 'connecting', 'online'],
+    );
+  });
+
+  test('a retry never waits longer than 30 s', () => {
+    const t = setup({ random: () => 0.999999 });
+    t.session.start();
+    for (let i = 0; i < 50; i++) {
+      t.net.last().drop();
+      for (const ms of t.timers.pending) assert.ok(ms < 30_000, `${ms} ms`);
+      waitRetry(t);
+    }
+    assert.equal(t.net.sockets.length, 51);
+  });
+
+  test('retryNow skips the wait', () => {
+    const t = online({ random: () => 0.9 });
+    t.net.last().drop();
+    assert.equal(t.net.sockets.length, 1);
+    t.session.retryNow();
+    assert.equal(t.net.sockets.length, 2);
+    assert.deepEqual(t.timers.pending, [15_000], 'only the new socket’s join timeout is pending');
+    t.session.retryNow(); // Connecting already: nothing happens.
+    assert.equal(t.net.sockets.length, 2);
+  });
+
+  test('a normal close (1000) that we did not ask for is treated as a lost connection', () => {
+    const t = online();
+    t.net.last().drop(1000);
+    assert.equal(t.session.state, 'offline');
+    assert.deepEqual(t.log.ended, []);
+    waitRetry(t);
+    assert.equal(t.net.sockets.length, 2);
+  });
+});
+
+describe('when not to reconnect', () => {
+  test('/quit: the 1000 close that follows ends the session', () => {
+    const t = online();
+    const quit = t.session.send('/quit');
+    assert.deepEqual(t.net.last().sentOfType('message'), [{ type: 'message', id: quit.id, text: '/quit' }]);
+    assert.throws(() => t.session.send('more'), /ended/);
+    t.net.last().drop(1000, 'bye');
+    assert.deepEqual(t.log.ended, [['quit', 1000, 'bye']]);
+    assert.equal(t.session.state, 'offline');
+    assert.deepEqual(t.timers.pending, []);
+    t.timers.advance(120_000);
+    assert.equal(t.net.sockets.length, 1);
+  });
+
+  test('/quit while offline ends at once', () => {
+    const t = online();
+    t.net.last().drop();
+    t.session.send('/QUIT');
+    assert.equal(t.session.ended, 'quit');
+    assert.deepEqual(t.timers.pending, []);
+    t.timers.advance(120_000);
+    assert.equal(t.net.sockets.length, 1);
+  });
+
+  test('a /quit the server refuses does not end the session', () => {
+    const t = online();
+    const quit = t.session.send('/quit now');
+    t.net.last().receive({ type: 'error', code: 'BAD_COMMAND', message: 'no', id: quit.id });
+    t.net.last().drop(1006);
+    assert.equal(t.session.ended, undefined);
+    waitRetry(t);
+    assert.equal(t.net.sockets.length, 2);
+  });
+
+  for (const [code, reason] of [
+    [4001, 'replaced'],
+    [1008, 'policy'],
+  ] as const) {
+    test(`close code ${code} ends the session (${reason})`, () => {
+      const t = online();
+      t.net.last().drop(code, 'why');
+      assert.deepEqual(t.log.ended, [[reason, code, 'why']]);
+      assert.equal(t.session.state, 'offline');
+      t.timers.advance(120_000);
+      assert.equal(t.net.sockets.length, 1);
+    });
+  }
+
+  test('close() closes with 1000 and never reconnects; sending afterwards throws', () => {
+    const t = online();
+    const socket = t.net.last();
+    t.session.close();
+    assert.deepEqual(socket.closedWith, { code: 1000, reason: undefined });
+    assert.deepEqual(t.log.ended, [['closed', undefined, '']]);
+    socket.drop(1000); // Detached: no effect.
+    t.timers.advance(120_000);
+    assert.equal(t.net.sockets.length, 1);
+    assert.throws(() => t.session.send('x'));
+  });
+});
+
+describe('other events', () => {
+  test('renamed changes the nickname used by the next join', () => {
+    const t = online();
+    t.net.last().receive({ type: 'renamed', nick: 'alicia', from: 'alice' });
+    assert.deepEqual(t.log.nicks, [['alicia', 'alice']]);
+    t.net.last().drop();
+    const socket = reconnect(t);
+    assert.equal(socket.sent[0]?.nick, 'alicia');
+  });
+
+  test('members, info and errors without an id are passed on', () => {
+    const t = online();
+    const members: unknown[] = [];
+    const infos: unknown[] = [];
+    t.session.on('members', (m) => members.push(m));
+    t.session.on('info', (text, id) => infos.push([text, id]));
+    t.net.last().receive({ type: 'members', members: [{ nick: 'bob', away: true }] });
+    t.net.last().receive({ type: 'info', text: 'help text' });
+    t.net.last().receive({ type: 'error', code: 'RATE_LIMITED', message: 'slow down' });
+    assert.deepEqual(members, [[{ nick: 'bob', away: true }]]);
+    assert.deepEqual(t.session.members, [{ nick: 'bob', away: true }]);
+    assert.deepEqual(infos, [['help text', undefined]]);
+    assert.deepEqual(t.log.errors, [{ code: 'RATE_LIMITED', message: 'slow down' }]);
+  });
+
+  test('a listener that throws does not break the session', () => {
+    const caught: unknown[] = [];
+    const t = setup({ onListenerError: (error) => caught.push(error) });
+    t.session.on('entry', (entry) => {
+      throw new Error(`listener bug ${entry.seq}`);
+    });
+    t.session.start();
+    t.net.last().open();
+    t.net.last().receive(welcome({ history: entries(1, 2) }));
+    assert.deepEqual(t.seqs(), [1, 2], 'later listeners and entries still run');
+    assert.equal(t.session.state, 'online');
+    assert.deepEqual(
+      caught.map((e) => (e as Error).message),
+      ['listener bug 1', 'listener bug 2'],
+    );
+  });
+
+  test('parseServerEvent accepts documented events and refuses malformed ones', () => {
+    assert.deepEqual(parseServerEvent(JSON.stringify(message(1))), message(1));
+    assert.equal(parseServerEvent('{"type":"ack"}'), null);
+    assert.equal(parseServerEvent('{"type":"welcome","room":"r"}'), null);
+    assert.equal(parseServerEvent('null'), null);
+    const w = parseServerEvent(JSON.stringify({ ...welcome(), more: undefined }));
+    assert.equal(w?.type === 'welcome' && w.more, false);
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * What the browser remembers. Storage can be unavailable (private modes,
+ * disabled cookies) or full: every access is allowed to fail quietly.
+ *
+ * - localStorage `wschat.nick`: the last nickname, offered again on the next join.
+ * - sessionStorage `wschat.resume.<room>`: this tab's nickname and resume
+ *   token, so a reload resumes the seat (no "left"/"joined" notices) instead
+ *   of joining again. Per tab, because two tabs are two members.
+ */
+
+const NICK_KEY = 'wschat.nick';
+const resumeKey = (room: string) => `wschat.resume.${room}`;
+
+export interface ResumeState {
+  nick: string;
+  token: string;
+}
+
+function read(storage: () => Storage, key: string): string | null {
+  try {
+    return storage().getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function write(storage: () => Storage, key: string, value: string | null): void {
+  try {
+    if (value === null) storage().removeItem(key);
+    else storage().setItem(key, value);
+  } catch {
+    // Unavailable or full: the next visit just asks again.
+  }
+}
+
+export function lastNick(): string | null {
+  return read(() => localStorage, NICK_KEY);
+}
+
+export function saveNick(nick: string): void {
+  write(() => localStorage, NICK_KEY, nick);
+}
+
+export function loadResume(room: string): ResumeState | null {
+  const raw = read(() => sessionStorage, resumeKey(room));
+  if (raw === null) return null;
+  try {
+    const value: unknown = JSON.parse(raw);
+    if (typeof value === 'object' && value !== null) {
+      const { nick, token } = value as Record<string, unknown>;
+      if (typeof nick === 'string' && typeof token === 'string') return { nick, token };
+    }
+  } catch {
+    // Corrupt: ignore it.
+  }
+  return null;
+}
+
+export function saveResume(room: string, state: ResumeState | null): void {
+  write(() => sessionStorage, resumeKey(room), state === null ? null : JSON.stringify(state));
+}
