@@ -85,10 +85,23 @@ export function roomFromPath(pathname: string): string | null {
 export function originAllowed(origin: string | undefined, host: string, allowed: readonly string[]): boolean {
   if (origin === undefined) return true;
   if (allowed.includes(origin)) return true;
+  let url: URL;
   try {
-    return new URL(origin).host.toLowerCase() === host.toLowerCase();
+    url = new URL(origin);
   } catch {
     return false;
+  }
+  // Compare serialised origins, so that "https://Chat.example.com/" as
+  // configured matches the "https://chat.example.com" a browser sends.
+  if (url.origin !== 'null' && allowed.some((a) => serialisedOrigin(a) === url.origin)) return true;
+  return url.host.toLowerCase() === host.toLowerCase();
+}
+
+function serialisedOrigin(text: string): string | null {
+  try {
+    return new URL(text).origin;
+  } catch {
+    return null;
   }
 }
 
@@ -105,8 +118,14 @@ export function openStore(dataDir: string | null | undefined): ChatStore {
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
   const log: Logger = options.log ?? (() => undefined);
   const store = openStore(options.dataDir);
-  const hub = new Hub({ ...options.hub, store, clock: options.clock, log });
-  await hub.start();
+  let hub: Hub;
+  try {
+    hub = new Hub({ ...options.hub, store, clock: options.clock, log });
+    await hub.start();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 
   const handler = createHttpHandler({
     webRoot: options.webRoot,
@@ -141,21 +160,31 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   });
   websocket.on('rejected', (error, remote) => log('info', 'websocket handshake refused', { remote, code: error.code, status: error.status }));
 
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(options.port ?? 8080, options.host, () => {
-      http.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (http.address() as AddressInfo).port;
-
   let tcp: TcpLinesServer | null = null;
   let tcpPort: number | null = null;
-  if (options.tcpPort !== undefined) {
-    tcp = new TcpLinesServer({ hub, log });
-    tcpPort = (await tcp.listen(options.tcpPort, options.host)).port;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(options.port ?? 8080, options.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    if (options.tcpPort !== undefined) {
+      tcp = new TcpLinesServer({ hub, log });
+      tcpPort = (await tcp.listen(options.tcpPort, options.host)).port;
+    }
+  } catch (error) {
+    // Release what was opened (the HTTP port above all): a caller that gives
+    // up on this error must not be left with a listening socket keeping the
+    // process alive, nor an open database.
+    await hub.close();
+    await websocket.close(1001, 'server shutting down');
+    if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
+    await store.close();
+    throw error;
   }
+  const port = (http.address() as AddressInfo).port;
 
   let adminConsole: AdminConsole | null = null;
   if (options.console) adminConsole = startAdminConsole({ hub, input: options.console.input, output: options.console.output });

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startChatServer } from '../chat/server.js';
-import { parseDuration, parseInteger } from './options.js';
+import { MAX_TIMER_MS, parseDuration, parseInteger } from './options.js';
 
 export const serveHelp = `Usage: wschat serve [options]
 
@@ -15,7 +15,7 @@ Options:
   --data DIR             where the SQLite database lives (default ./data)
   --memory               keep nothing on disk (history is lost on restart)
   --history N            messages a member gets on join (default 50)
-  --max-message N        longest message, in characters (default 4000)
+  --max-message N        longest message, in characters (default 4000, at most 32768)
   --room-ttl DURATION    delete the history of rooms empty this long (default 24h)
   --grace DURATION       how long a dropped member's nickname is held (default 2m)
   --rate N               sustained messages per second per connection (default 5)
@@ -72,9 +72,13 @@ export async function runServe(args: string[]): Promise<void> {
         : undefined,
     hub: {
       historySize: parseInteger('--history', values.history, 0, 10_000),
-      maxMessage: parseInteger('--max-message', values['max-message'], 1, 100_000),
+      // wschat.v1 refuses a string field over 65536 UTF-16 units (BAD_FIELD, a
+      // strike) whatever the configuration; 32768 characters fit in it even
+      // when every one is outside the BMP (two units each).
+      maxMessage: parseInteger('--max-message', values['max-message'], 1, 32_768),
       roomTtlMs: parseDuration('--room-ttl', values['room-ttl']),
-      graceMs: parseDuration('--grace', values.grace),
+      // The grace period is a timer: Node fires longer ones after 1 ms.
+      graceMs: parseDuration('--grace', values.grace, MAX_TIMER_MS),
       rateLimit: {
         perSecond: parseInteger('--rate', values.rate, 0, 1_000_000),
         burst: parseInteger('--burst', values.burst, 1, 1_000_000),

@@ -8,7 +8,7 @@ import { PreparedMessage, type WebSocket } from '../../websocket/index.js';
 import type { Hub } from '../hub.js';
 import type { Member, MemberConnection } from '../member.js';
 import { ErrorCode, PROTOCOL, parseClientMessage, type ServerEvent } from '../messages.js';
-import { attachWebSocket, type WebSocketTransportOptions } from './websocket-common.js';
+import { attachWebSocket, peerName, type WebSocketTransportOptions } from './websocket-common.js';
 
 export const JSON_FORMAT = PROTOCOL;
 
@@ -22,7 +22,7 @@ class WebSocketJsonConnection implements MemberConnection<PreparedMessage> {
   constructor(ws: WebSocket, hub: Hub, room: string, options: WebSocketTransportOptions) {
     this.#ws = ws;
     this.#options = options;
-    this.remote = `${ws.remoteAddress}:${ws.remotePort}`;
+    this.remote = peerName(ws);
     this.member = hub.connect(this, { room });
     attachWebSocket(ws, this.member, options, (data, isBinary) => {
       if (isBinary) {

@@ -8,9 +8,9 @@
 import { PreparedMessage, type WebSocket } from '../../websocket/index.js';
 import type { Hub } from '../hub.js';
 import type { Member, MemberConnection } from '../member.js';
-import { ErrorCode, formatPlain, type ServerEvent } from '../messages.js';
+import { ChatCloseCode, ErrorCode, formatPlain, type ServerEvent } from '../messages.js';
 import { addressNickname } from '../nickname.js';
-import { attachWebSocket, type WebSocketTransportOptions } from './websocket-common.js';
+import { attachWebSocket, peerAddress, peerName, type WebSocketTransportOptions } from './websocket-common.js';
 
 export const PLAIN_FORMAT = 'plain';
 
@@ -24,7 +24,7 @@ class WebSocketPlainConnection implements MemberConnection<PreparedMessage[]> {
   constructor(ws: WebSocket, hub: Hub, room: string, options: WebSocketTransportOptions) {
     this.#ws = ws;
     this.#options = options;
-    this.remote = `${ws.remoteAddress}:${ws.remotePort}`;
+    this.remote = peerName(ws);
     this.member = hub.connect(this, { room });
     attachWebSocket(ws, this.member, options, (data, isBinary) => {
       if (isBinary) {
@@ -34,7 +34,15 @@ class WebSocketPlainConnection implements MemberConnection<PreparedMessage[]> {
       void this.member.input(data as string);
     });
     // A seed-style client never sends a join: it is in the room from the start.
-    void this.member.join({ nick: addressNickname(ws.remoteAddress, ws.remotePort), uniquify: true });
+    void this.member.join({ nick: addressNickname(peerAddress(ws), ws.remotePort), uniquify: true }).then((result) => {
+      // Nor can it ever join again: rather than leave it connected to no room,
+      // answering every line with "join a room first", close after the error
+      // line. A full room is worth retrying later: 1013 (Try Again Later, in
+      // the IANA registry of RFC 6455 §11.7).
+      if (!result.ok && !this.member.closed) {
+        this.close(result.code === ErrorCode.ROOM_FULL ? 1013 : ChatCloseCode.POLICY_VIOLATION, 'could not join');
+      }
+    });
   }
 
   encode(event: ServerEvent): PreparedMessage[] | null {

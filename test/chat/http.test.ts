@@ -1,0 +1,159 @@
+/**
+ * The chat server's plain HTTP side, over a real socket: the web client's
+ * files from a temporary web root (tests don't depend on `npm run build`),
+ * /healthz, security headers, methods, and paths that try to escape.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { CONTENT_SECURITY_POLICY, DEFAULT_WEB_ROOT } from '../../src/chat/http.js';
+import type { ChatServer } from '../../src/chat/server.js';
+import { startTestServer } from './support/clients.js';
+
+const INDEX = '<!doctype html><title>wschat test page</title><script src="/assets/app.js"></script>';
+const APP = 'console.log("app");';
+
+let dir: string;
+let server: ChatServer;
+
+interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A request with the path sent exactly as given (no URL normalisation on the way). */
+function send(method: string, target: string): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, method, path: target }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+const get = (target: string): Promise<Response> => send('GET', target);
+
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'wschat-http-'));
+  const web = path.join(dir, 'web');
+  mkdirSync(path.join(web, 'assets'), { recursive: true });
+  writeFileSync(path.join(web, 'index.html'), INDEX);
+  writeFileSync(path.join(web, 'assets', 'app.js'), APP);
+  writeFileSync(path.join(web, 'assets', 'styles.css'), 'body{margin:0}');
+  writeFileSync(path.join(web, 'assets', 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
+  // Files next to the web root that no URL may reach.
+  writeFileSync(path.join(dir, 'secret.txt'), 'top secret');
+  mkdirSync(path.join(dir, 'web-evil'));
+  writeFileSync(path.join(dir, 'web-evil', 'x.js'), 'evil');
+  server = await startTestServer({ webRoot: web });
+});
+after(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the web client', () => {
+  test('/ and /r/<room> serve index.html, not cached stale', async () => {
+    for (const target of ['/', '/r/k3Fq9ZpL0xW2aB7c', '/r/my_room-1', '/r/a?ref=link']) {
+      const res = await get(target);
+      assert.equal(res.status, 200, target);
+      assert.equal(res.body, INDEX);
+      assert.equal(res.headers['content-type'], 'text/html; charset=utf-8');
+      assert.equal(res.headers['cache-control'], 'no-cache');
+    }
+  });
+
+  test('/assets/... with their content types; the favicon', async () => {
+    const js = await get('/assets/app.js');
+    assert.deepEqual([js.status, js.body, js.headers['content-type']], [200, APP, 'text/javascript; charset=utf-8']);
+    assert.equal(js.headers['content-length'], String(APP.length));
+    assert.equal((await get('/assets/styles.css')).headers['content-type'], 'text/css; charset=utf-8');
+    const icon = await get('/favicon.ico');
+    assert.deepEqual([icon.status, icon.headers['content-type']], [200, 'image/svg+xml']);
+  });
+
+  test('unknown paths and invalid room names are 404', async () => {
+    for (const target of ['/nope', '/index.html', '/assets/missing.js', '/assets/', '/r/', '/r/bad%20name', `/r/${'a'.repeat(65)}`, '/r/a/b', '/r/%C3%A9']) {
+      assert.equal((await get(target)).status, 404, target);
+    }
+  });
+
+  test('paths that climb out of the web root are 404, however they are spelled', async () => {
+    for (const target of [
+      '/assets/../../secret.txt',
+      '/assets/../../../../../../etc/passwd',
+      '/assets/..%2F..%2Fsecret.txt',
+      '/assets/%2e%2e/%2e%2e/secret.txt',
+      '/assets/%2E%2E%2F%2E%2E%2Fsecret.txt',
+      '/assets/..%5C..%5Csecret.txt',
+      '/assets/../../web-evil/x.js',
+      '/assets/..%2F..%2Fweb-evil%2Fx.js',
+      '/assets/%252e%252e/%252e%252e/secret.txt',
+      '/assets/app.js%00.html',
+      '/assets/../../package.json',
+      '/assets/..%2F..%2F..%2Fpackage.json',
+    ]) {
+      const res = await get(target);
+      assert.equal(res.status, 404, target);
+      assert.ok(!res.body.includes('secret') && !res.body.includes('evil') && !res.body.includes('"name"'), target);
+    }
+  });
+
+  test('a malformed percent-encoding is a 400, not a crash', async () => {
+    assert.equal((await get('/assets/%E0%A4%A')).status, 400);
+    assert.equal((await get('/')).status, 200);
+  });
+
+  test('the default web root is the built bundle in dist/web', () => {
+    assert.ok(DEFAULT_WEB_ROOT.endsWith(`${path.sep}dist${path.sep}web${path.sep}`), DEFAULT_WEB_ROOT);
+  });
+});
+
+describe('headers and methods', () => {
+  test('every response carries a Content-Security-Policy without inline script, and other safety headers', async () => {
+    for (const target of ['/', '/assets/app.js', '/healthz', '/nope']) {
+      const res = await get(target);
+      const csp = String(res.headers['content-security-policy']);
+      assert.equal(csp, CONTENT_SECURITY_POLICY, target);
+      assert.ok(!csp.includes('unsafe-inline'), 'no unsafe-inline');
+      assert.ok(!csp.includes('unsafe-eval'), 'no unsafe-eval');
+      assert.match(csp, /script-src 'self'(;|$)/);
+      assert.match(csp, /default-src 'self'/);
+      assert.equal(res.headers['x-content-type-options'], 'nosniff');
+      assert.equal(res.headers['x-frame-options'], 'DENY');
+    }
+  });
+
+  test('/healthz answers JSON with the live counts, never cached', async () => {
+    const res = await get('/healthz');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
+    assert.equal(res.headers['cache-control'], 'no-store');
+    assert.deepEqual(JSON.parse(res.body), { status: 'ok', rooms: 0, connections: 0 });
+  });
+
+  test('HEAD answers the headers of GET without a body', async () => {
+    const head = await send('HEAD', '/assets/app.js');
+    assert.equal(head.status, 200);
+    assert.equal(head.body, '');
+    assert.equal(head.headers['content-length'], String(APP.length));
+    assert.equal((await send('HEAD', '/healthz')).status, 200);
+    assert.equal((await send('HEAD', '/nope')).status, 404);
+  });
+
+  test('other methods get 405 with Allow', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
+      const res = await send(method, '/');
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.allow, 'GET, HEAD');
+    }
+    assert.equal((await send('POST', '/healthz')).status, 405);
+  });
+});
