@@ -43,7 +43,13 @@ export interface ConnectOptions {
  *   the socket's error (ECONNREFUSED, ...) when the connection fails.
  */
 export function connect(url: string | URL, options: ConnectOptions = {}): Promise<WebSocket> {
-  const target = new URL(url);
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch (error) {
+    // Reject rather than throw: every failure of connect() reaches the caller the same way.
+    return Promise.reject(error);
+  }
   if (target.protocol !== 'ws:' && target.protocol !== 'wss:') {
     return Promise.reject(new TypeError(`unsupported URL scheme ${target.protocol} (use ws: or wss:)`));
   }

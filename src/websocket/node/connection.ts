@@ -105,7 +105,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.p.state;
   }
 
-  /** Bytes queued for the peer and not yet handed to the kernel. */
+  /** Bytes queued for the peer and not yet handed to the kernel (payload bytes for messages not yet written to the socket). */
   get bufferedAmount(): number {
     return this.pendingBytes + this.socket.writableLength;
   }
@@ -118,8 +118,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   send(data: string | Uint8Array): boolean {
     if (this.p.state !== State.OPEN || this.p.closeSent) return false;
-    if (typeof data === 'string') this.p.sendText(data);
-    else this.p.sendBinary(data);
+    if (typeof data === 'string') {
+      this.p.sendText(data);
+      this.pendingBytes += Buffer.byteLength(data);
+    } else {
+      this.p.sendBinary(data);
+      this.pendingBytes += data.byteLength;
+    }
     return this.queued();
   }
 
@@ -127,6 +132,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   sendPrepared(message: PreparedMessage): boolean {
     if (this.p.state !== State.OPEN || this.p.closeSent) return false;
     this.p.sendPrepared(message);
+    this.pendingBytes += message.payload.length;
     return this.queued();
   }
 
@@ -242,18 +248,29 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   // ---- protocol to socket ----
 
-  /** Schedule a flush of everything queued in this turn; report backpressure. */
+  /**
+   * Schedule a flush of everything queued in this turn; report backpressure.
+   * Past the high-water mark the batch is written at once, so that the
+   * socket's own accounting applies: false is returned exactly when the
+   * socket owes a 'drain' (which we re-emit), never for data still held here.
+   */
   private queued(): boolean {
+    const socket = this.socket;
+    if (this.pendingBytes + socket.writableLength >= socket.writableHighWaterMark) {
+      this.flush();
+      return !socket.writableNeedDrain;
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
     }
-    return this.socket.writableLength < this.socket.writableHighWaterMark;
+    return true;
   }
 
   /** Write what the protocol has queued: one write for the batch. */
   private flush(): void {
     this.flushScheduled = false;
+    this.pendingBytes = 0;
     const chunks = this.p.dataToSend();
     if (chunks.length === 0) return;
     let eof = false;

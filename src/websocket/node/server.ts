@@ -88,6 +88,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private listener: net.Server | null = null;
   private readonly pending = new Set<Socket>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** Set by close(): handshakes still in progress are refused from then on. */
+  private shuttingDown = false;
   private upgradeListener: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | null = null;
 
   constructor(options: WebSocketServerOptions = {}) {
@@ -140,6 +142,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       headers: req.headers,
     };
     const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
+    // Node's http server removes its own 'error' listener before 'upgrade':
+    // without one, a peer resetting the connection while an async accept hook
+    // runs would throw from an unhandled 'error' event and end the process.
+    socket.on('error', () => socket.destroy());
     void this.completeHandshake(request, socket as Socket, head, secure);
   }
 
@@ -147,7 +153,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.pending.add(socket);
     const parser = new HttpRequestParser({ maxHeadBytes: this.options.maxHeaderSize ?? 8192 });
     const timer = setTimeout(() => {
-      // A client that never finishes its handshake only holds a socket this long.
+      // A client that never finishes its handshake only holds a socket this
+      // long. Stop parsing too: the rest of a late head must not open a
+      // connection on the socket being refused.
+      cleanup();
       this.refuse(socket, rejectResponse(408, 'The opening handshake took too long'));
     }, this.options.handshakeTimeout ?? 10_000);
     timer.unref();
@@ -198,7 +207,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
           throw new HandshakeError('REJECTED', status, message, headers);
         }
       }
-      if (socket.destroyed) return;
+      // close() ran while the hook was deciding: a connection opened now
+      // would miss the close frame, and keep close() from ever resolving.
+      if (this.shuttingDown) throw new HandshakeError('SHUTTING_DOWN', 503, 'The server is shutting down');
+      // The peer may have gone (or half-closed) while an async hook ran.
+      if (socket.destroyed || !socket.writable) return;
       const { response, protocol, deflate } = acceptRequest(validated, {
         selectProtocol: this.options.selectProtocol,
         perMessageDeflate: this.deflate,
@@ -288,6 +301,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * away) and resolve when all are closed.
    */
   async close(code = 1001, reason = ''): Promise<void> {
+    this.shuttingDown = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.upgradeListener && this.options.server) this.options.server.off('upgrade', this.upgradeListener);
     for (const socket of this.pending) socket.destroy();
