@@ -12,7 +12,7 @@ import {
   type WelcomeEvent,
 } from './messages.js';
 import { checkNickname, NICK_MAX_LENGTH, nicknameKey } from './nickname.js';
-import type { ChatStore, EntryKind, StoredEntry } from './store/store.js';
+import type { AppendResult, ChatStore, EntryKind, StoredEntry } from './store/store.js';
 
 /** Limits and timings of a room (a subset of the hub's configuration). */
 export interface RoomSettings {
@@ -63,6 +63,17 @@ export interface AdmitRequest {
   uniquify: boolean;
 }
 
+/** A post waiting for its batch to be stored. */
+interface PendingPost {
+  member: Member;
+  seat: Seat;
+  kind: 'message' | 'action';
+  text: string;
+  clientId: string | null;
+  resolve: (outcome: Outcome) => void;
+  reject: (error: unknown) => void;
+}
+
 /** Members' flushes of the live list are coalesced over at most this many queued operations. */
 const MEMBERS_COALESCE = 32;
 
@@ -86,6 +97,8 @@ export class Room {
   #pending = 0;
   #membersDirty = false;
   #deferred = 0;
+  /** Posts waiting to be stored together; null when the next post must open a new batch. */
+  #openBatch: PendingPost[] | null = null;
   /** Set by shutdown(): no new seats, no grace periods. */
   #shutDown = false;
 
@@ -131,6 +144,12 @@ export class Room {
    * settles with `op`'s result; a failure does not stop the queue.
    */
   run<T>(op: () => Promise<T>): Promise<T> {
+    // Posts after this operation must not join a batch queued before it.
+    this.#openBatch = null;
+    return this.#enqueue(op);
+  }
+
+  #enqueue<T>(op: () => Promise<T>): Promise<T> {
     this.#pending++;
     const result = this.#tail.then(async () => {
       try {
@@ -225,16 +244,57 @@ export class Room {
     });
   }
 
-  /** Stores a member's message or action, acknowledges it (when it has a client id), then broadcasts it. */
+  /**
+   * Stores a member's message or action, acknowledges it (when it has a
+   * client id), then broadcasts it. Posts that reach the room in the same
+   * event-loop turn, with no other operation queued between them, are
+   * stored together (group commit: one transaction, one fsync) and then
+   * acknowledged and broadcast one by one, in order.
+   */
   post(member: Member, seat: Seat, kind: 'message' | 'action', text: string, clientId: string | null): Promise<Outcome> {
-    return this.run(async () => {
-      if (!this.#holds(member, seat)) return notJoined();
-      const { entry, duplicate } = await this.#append(kind, seat.nick, text, clientId);
-      if (clientId !== null) member.send({ type: 'ack', id: clientId, seq: entry.seq });
+    return new Promise<Outcome>((resolve, reject) => {
+      const post: PendingPost = { member, seat, kind, text, clientId, resolve, reject };
+      if (this.#openBatch !== null) {
+        this.#openBatch.push(post);
+        return;
+      }
+      const batch = [post];
+      this.#openBatch = batch;
+      void this.#enqueue(async () => {
+        // Let the rest of this turn's input join the batch.
+        await new Promise((next) => setImmediate(next));
+        if (this.#openBatch === batch) this.#openBatch = null;
+        await this.#commitPosts(batch);
+      });
+    });
+  }
+
+  async #commitPosts(batch: PendingPost[]): Promise<void> {
+    const live: PendingPost[] = [];
+    for (const post of batch) {
+      if (this.#holds(post.member, post.seat)) live.push(post);
+      else post.resolve(notJoined());
+    }
+    if (live.length === 0) return;
+    const ts = this.#host.clock.now();
+    const inputs = live.map((p) => ({ room: this.name, ts, kind: p.kind, nick: p.seat.nick, text: p.text, clientId: p.clientId }));
+    let results: AppendResult[];
+    try {
+      const store = this.#host.store;
+      results = inputs.length === 1 ? [await store.append(inputs[0]!)] : await store.appendMany(inputs);
+    } catch (error) {
+      for (const post of live) post.reject(error);
+      return;
+    }
+    for (let i = 0; i < live.length; i++) {
+      const post = live[i]!;
+      const { entry, duplicate } = results[i]!;
+      if (!duplicate) this.#lastSeq = Math.max(this.#lastSeq, entry.seq);
+      if (post.clientId !== null) post.member.send({ type: 'ack', id: post.clientId, seq: entry.seq });
       // A resend of a stored message: the room saw it already.
       if (!duplicate) this.#broadcast(entryToEvent(entry));
-      return { ok: true };
-    });
+      post.resolve({ ok: true });
+    }
   }
 
   /** Gives the seat a new nickname (validated by the caller), with a notice. */

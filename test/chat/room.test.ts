@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { EntryEvent } from '../../src/chat/messages.js';
+import { MemoryStore } from '../../src/chat/store/memory.js';
+import type { AppendResult, NewEntry } from '../../src/chat/store/store.js';
 import { makeHub } from './helpers.js';
 
 describe('joining', () => {
@@ -134,6 +136,49 @@ describe('messages', () => {
       b.conn.of('message').map((m) => m.seq),
       Array.from({ length: 20 }, (_, i) => i + 2),
     );
+  });
+
+  test('posts that arrive in one turn are stored in one commit, then acked and broadcast in order', async () => {
+    class CountingStore extends MemoryStore {
+      batches: number[] = [];
+      override async appendMany(entries: readonly NewEntry[]): Promise<AppendResult[]> {
+        this.batches.push(entries.length);
+        return super.appendMany(entries);
+      }
+    }
+    const store = new CountingStore();
+    const t = makeHub({ store, rateLimit: { burst: 100 } });
+    const alice = await t.join('alice');
+    const bob = await t.join('bob');
+    const carol = await t.join('carol');
+    await Promise.all([alice.member.input('a1', 'a1'), bob.member.input('b1', 'b1'), carol.member.input('c1', 'c1')]);
+    assert.deepEqual(store.batches, [3]);
+    assert.deepEqual(
+      bob.conn.of('message').map((m) => [m.seq, m.text]),
+      [
+        [4, 'a1'],
+        [5, 'b1'],
+        [6, 'c1'],
+      ],
+    );
+    assert.deepEqual(alice.conn.last('ack'), { type: 'ack', id: 'a1', seq: 4 });
+    assert.deepEqual(carol.conn.last('ack'), { type: 'ack', id: 'c1', seq: 6 });
+  });
+
+  test('a post after another operation is not batched ahead of it', async () => {
+    const t = makeHub({ rateLimit: { burst: 100 } });
+    const alice = await t.join('alice');
+    const bob = await t.join('bob');
+    bob.conn.clear();
+    const carol = await t.join('carol');
+    bob.conn.clear();
+    // Queued in this order: a post (opens a batch), a rename, a post. The
+    // second post must not join the first one's batch, ahead of the rename.
+    await Promise.all([alice.member.input('hello', 'm1'), carol.member.input('/nick caroline'), bob.member.input('again', 'm2')]);
+    const seen = bob.conn.received.flatMap((e) =>
+      e.type === 'message' ? [`${e.seq} ${e.nick}: ${e.text}`] : e.type === 'notice' && e.event === 'rename' ? [`${e.seq} ${e.text}`] : [],
+    );
+    assert.deepEqual(seen, ['4 alice: hello', '5 carol is now known as caroline', '6 bob: again']);
   });
 
   test('broadcast encodes each event once per format and passes the same value to every member', async () => {

@@ -58,6 +58,14 @@ export class MemoryStore implements ChatStore {
     return n;
   }
 
+  /** In memory nothing can fail halfway through, so appending one by one is all or nothing. */
+  async appendMany(entries: readonly NewEntry[]): Promise<AppendResult[]> {
+    this.#check();
+    const results: AppendResult[] = [];
+    for (const entry of entries) results.push(await this.append(entry));
+    return results;
+  }
+
   async append(input: NewEntry): Promise<AppendResult> {
     this.#check();
     const r = this.#room(input.room, input.ts, input.ts);

@@ -134,6 +134,7 @@ export class SqliteStore implements ChatStore {
   readonly #db: Database.Database;
   readonly #s;
   readonly #appendTx: (input: NewEntry) => AppendResult;
+  readonly #appendManyTx: (inputs: readonly NewEntry[]) => AppendResult[];
   readonly #expireTx: (cutoff: number) => string[];
   #closed = false;
 
@@ -187,7 +188,7 @@ export class SqliteStore implements ChatStore {
       deleteHistory: db.prepare<[string]>('DELETE FROM messages WHERE room = ?'),
     };
     const s = this.#s;
-    this.#appendTx = db.transaction((input: NewEntry): AppendResult => {
+    const appendOne = (input: NewEntry): AppendResult => {
       const clientId = input.clientId ?? null;
       if (clientId !== null) {
         const earlier = s.byClientId.get(input.room, clientId);
@@ -209,7 +210,10 @@ export class SqliteStore implements ChatStore {
         },
         duplicate: false,
       };
-    });
+    };
+    this.#appendTx = db.transaction(appendOne);
+    // One transaction, so one WAL fsync under synchronous=FULL, for the batch.
+    this.#appendManyTx = db.transaction((inputs: readonly NewEntry[]) => inputs.map(appendOne));
     this.#expireTx = db.transaction((cutoff: number): string[] => {
       const names = s.expiring.all(cutoff).map((r) => r.name);
       for (const name of names) {
@@ -258,6 +262,11 @@ export class SqliteStore implements ChatStore {
   async append(entry: NewEntry): Promise<AppendResult> {
     this.#check();
     return this.#appendTx(entry);
+  }
+
+  async appendMany(entries: readonly NewEntry[]): Promise<AppendResult[]> {
+    this.#check();
+    return this.#appendManyTx(entries);
   }
 
   async lastEntries(room: string, limit: number): Promise<StoredEntry[]> {

@@ -84,6 +84,13 @@ export interface ChatStore {
    * Creates the room (as emptied at `ts`) if it does not exist.
    */
   append(entry: NewEntry): Promise<AppendResult>;
+  /**
+   * Group commit: stores the entries as `append` would, one after another
+   * (a `clientId` repeated within the batch is a duplicate of the first), in
+   * one durable step; all or nothing. One fsync for many messages is what
+   * lets a busy room keep up with a disk.
+   */
+  appendMany(entries: readonly NewEntry[]): Promise<AppendResult[]>;
 
   /** The last `limit` entries of the room, oldest first. */
   lastEntries(room: string, limit: number): Promise<StoredEntry[]>;

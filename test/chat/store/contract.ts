@@ -75,6 +75,34 @@ export function storeContract(name: string, open: () => Promise<ChatStore> | Cha
         assert.equal((await store.getRoom('r'))?.lastSeq, 4, 'entries without client id never deduplicate');
       }));
 
+    test('appendMany stores a batch in order, as appends one by one would', () =>
+      withStore(async (store) => {
+        await store.append(message('r', 'before', { clientId: 'early' }));
+        const results = await store.appendMany([
+          message('r', 'one', { clientId: 'b1' }),
+          message('other', 'elsewhere'),
+          message('r', 'again', { clientId: 'early' }),
+          message('r', 'two', { clientId: 'b2' }),
+          message('r', 'one (resent in the same batch)', { clientId: 'b1' }),
+        ]);
+        assert.deepEqual(
+          results.map((r) => [r.entry.room, r.entry.seq, r.entry.text, r.duplicate]),
+          [
+            ['r', 2, 'one', false],
+            ['other', 1, 'elsewhere', false],
+            ['r', 1, 'before', true],
+            ['r', 3, 'two', false],
+            ['r', 2, 'one', true],
+          ],
+        );
+        assert.deepEqual(
+          (await store.lastEntries('r', 10)).map((e) => e.text),
+          ['before', 'one', 'two'],
+        );
+        assert.equal((await store.getRoom('r'))?.lastSeq, 3);
+        assert.deepEqual(await store.appendMany([]), []);
+      }));
+
     test('lastEntries: the last N, oldest first', () =>
       withStore(async (store) => {
         for (let i = 1; i <= 60; i++) await store.append(message('r', `m${i}`));

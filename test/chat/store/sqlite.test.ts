@@ -8,6 +8,7 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { type Migration, MIGRATIONS, migrate, SCHEMA_VERSION, SqliteStore } from '../../../src/chat/store/sqlite.js';
+import type { NewEntry } from '../../../src/chat/store/store.js';
 import { storeContract } from './contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wschat-sqlite-'));
@@ -45,6 +46,26 @@ describe('SqliteStore', () => {
       assert.equal((await second.append({ room: 'r', ts: 4, kind: 'message', nick: '김', text: 'new' })).entry.seq, 2);
     } finally {
       await second.close();
+    }
+  });
+
+  test('appendMany is all or nothing: an entry that cannot be stored rolls back the whole batch', async () => {
+    const store = SqliteStore.open(freshPath());
+    try {
+      await store.append({ room: 'r', ts: 1, kind: 'message', nick: 'a', text: 'kept' });
+      const broken: NewEntry = { room: 'r', ts: 2, kind: 'message', nick: 'a', text: null as unknown as string };
+      await assert.rejects(
+        store.appendMany([{ room: 'r', ts: 2, kind: 'message', nick: 'a', text: 'first of the batch' }, broken]),
+        /NOT NULL/,
+      );
+      assert.deepEqual(
+        (await store.lastEntries('r', 10)).map((e) => e.text),
+        ['kept'],
+      );
+      assert.equal((await store.getRoom('r'))?.lastSeq, 1, 'no sequence number was used up');
+      assert.equal((await store.append({ room: 'r', ts: 3, kind: 'message', nick: 'a', text: 'next' })).entry.seq, 2);
+    } finally {
+      await store.close();
     }
   });
 
