@@ -33,7 +33,13 @@ export interface ConnectionOptions {
   closeTimeout?: number;
   /** Bytes received after the handshake, before the connection existed. */
   head?: Buffer;
+  /** @internal the server's set of connections, left on close (no per-connection listener needed). */
+  registry?: Set<WebSocket>;
 }
+
+/** The connection a socket carries, for the shared socket listeners. */
+const kConnection = Symbol('wschat.connection');
+type OwnedSocket = Socket & { [kConnection]?: WebSocket };
 
 /** Frames queued in one turn are written together; below this size they are joined into one buffer. */
 const JOIN_LIMIT = 64 * 1024;
@@ -69,9 +75,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** The extensions in use, as negotiated (e.g. "permessage-deflate; client_max_window_bits=15"), or ''. */
   readonly extensions: string;
   readonly socket: Socket;
-  /** The peer's address, as the socket saw it. */
-  readonly remoteAddress: string;
-  readonly remotePort: number;
 
   /** @internal last time data arrived from the peer (ms), for heartbeats. */
   lastSeen = Date.now();
@@ -84,6 +87,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private flushScheduled = false;
   private pendingBytes = 0;
   private closeEmitted = false;
+  /** The server's set of open connections; this connection leaves it when it closes. */
+  private readonly registry: Set<WebSocket> | null;
   private ended = false;
 
   constructor(socket: Socket, protocol: Protocol, options: ConnectionOptions = {}) {
@@ -93,16 +98,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.protocol = options.protocol ?? '';
     this.extensions = options.extensions ?? '';
     this.closeTimeout = options.closeTimeout ?? 5000;
-    this.remoteAddress = socket.remoteAddress ?? '';
-    this.remotePort = socket.remotePort ?? 0;
+
+    this.registry = options.registry ?? null;
 
     socket.setNoDelay(true);
     socket.setTimeout(0);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.onEnd());
-    socket.on('close', () => this.onSocketClose());
-    socket.on('error', (error) => this.emitError(error));
-    socket.on('drain', () => this.onDrain());
+    // The same five functions serve every socket (each finds its connection
+    // through kConnection) instead of five closures per connection.
+    (socket as OwnedSocket)[kConnection] = this;
+    socket.on('data', WebSocket.socketData);
+    socket.on('end', WebSocket.socketEnd);
+    socket.on('close', WebSocket.socketClose);
+    socket.on('error', WebSocket.socketError);
+    socket.on('drain', WebSocket.socketDrain);
     if (options.head && options.head.length > 0) {
       const head = options.head;
       // Frames that came with the handshake wait until the application has
@@ -118,6 +126,39 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       // The server pauses a socket while it completes the handshake.
       socket.resume();
     }
+  }
+
+  private static readonly socketData = function (this: OwnedSocket, chunk: Buffer): void {
+    this[kConnection]!.onData(chunk);
+  };
+
+  private static readonly socketEnd = function (this: OwnedSocket): void {
+    this[kConnection]!.onEnd();
+  };
+
+  private static readonly socketClose = function (this: OwnedSocket): void {
+    this[kConnection]!.onSocketClose();
+  };
+
+  private static readonly socketError = function (this: OwnedSocket, error: Error): void {
+    this[kConnection]!.emitError(error);
+  };
+
+  private static readonly socketDrain = function (this: OwnedSocket): void {
+    this[kConnection]!.onDrain();
+  };
+
+  /**
+   * The peer's address, read from the socket when first asked (Node keeps it
+   * from then on, also after the socket closes); '' if the socket was gone
+   * before anyone asked. Not copied up front: most connections never need it.
+   */
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
+  get remotePort(): number {
+    return this.socket.remotePort ?? 0;
   }
 
   /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3), as in the WebSocket API. */
@@ -245,6 +286,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.dispatch();
     if (this.closeEmitted) return;
     this.closeEmitted = true;
+    this.registry?.delete(this);
     const p = this.p;
     // RFC 6455 §7.1.5: the close code is the one received, 1005 if the frame
     // had none, 1006 if none arrived; when we failed the connection, the code

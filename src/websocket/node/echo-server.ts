@@ -17,6 +17,11 @@ export interface EchoServerOptions {
   server?: Partial<WebSocketServerOptions>;
 }
 
+/** One listener for every echo connection (no closure per connection): send the message back with its type. */
+function echoBack(this: WebSocket, data: string | Buffer): void {
+  this.send(data);
+}
+
 export async function startEchoServer(options: EchoServerOptions): Promise<WebSocketServer> {
   const server = new WebSocketServer({
     perMessageDeflate: true,
@@ -34,7 +39,7 @@ export async function startEchoServer(options: EchoServerOptions): Promise<WebSo
         for (const peer of room) peer.sendPrepared(message);
       });
     } else {
-      ws.on('message', (data) => ws.send(data));
+      ws.on('message', echoBack);
     }
   });
   await server.ready();

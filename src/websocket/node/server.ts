@@ -28,6 +28,11 @@ import { PreparedMessage } from '../protocol/prepared.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, Protocol } from '../protocol/protocol.js';
 import { WebSocket } from './connection.js';
 
+/** A socket error before or during the handshake: nothing to report, drop the socket. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 /** What the accept hook learns about a handshake. */
 export interface HandshakeInfo {
   request: ValidatedRequest;
@@ -145,7 +150,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     // Node's http server removes its own 'error' listener before 'upgrade':
     // without one, a peer resetting the connection while an async accept hook
     // runs would throw from an unhandled 'error' event and end the process.
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     void this.completeHandshake(request, socket as Socket, head, secure);
   }
 
@@ -160,10 +165,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       this.refuse(socket, rejectResponse(408, 'The opening handshake took too long'));
     }, this.options.handshakeTimeout ?? 10_000);
     timer.unref();
+    // Drops every reference to the handshake's state (parser, timer,
+    // closures) so that an open connection does not carry it for its
+    // lifetime: at 10,000 idle connections that is most of the memory.
     const cleanup = () => {
       clearTimeout(timer);
       this.pending.delete(socket);
       socket.removeListener('data', onData);
+      socket.removeListener('close', cleanup);
     };
     const onData = (chunk: Buffer) => {
       let parsed: ReturnType<HttpRequestParser['push']>;
@@ -181,12 +190,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       void this.completeHandshake(parsed.head, socket, Buffer.from(parsed.rest), socket instanceof tls.TLSSocket);
     };
     socket.on('data', onData);
-    socket.on('error', () => socket.destroy());
+    // Kept for the socket's life (through an async accept hook and a refusal);
+    // one shared function, no per-socket closure.
+    socket.on('error', destroyOnError);
     socket.once('close', cleanup);
   }
 
   private async completeHandshake(request: HandshakeRequest, socket: Socket, head: Buffer, secure: boolean): Promise<void> {
-    const remoteAddress = socket.remoteAddress ?? '';
     try {
       const validated = validateRequest(request);
       if (this.options.path !== undefined && validated.path !== this.options.path) {
@@ -196,7 +206,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         const decision = await this.options.accept({
           request: validated,
           origin: validated.origin,
-          remoteAddress,
+          remoteAddress: socket.remoteAddress ?? '',
           remotePort: socket.remotePort ?? 0,
           secure,
         });
@@ -227,13 +237,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         extensions: deflate?.header ?? '',
         closeTimeout: this.options.closeTimeout,
         head,
+        registry: this.clients,
       });
+      // The connection listens for errors itself from now on.
+      socket.removeListener('error', destroyOnError);
       this.clients.add(ws);
-      ws.once('close', () => this.clients.delete(ws));
       this.emit('connection', ws, validated);
     } catch (error) {
       if (error instanceof HandshakeError) {
-        this.emit('rejected', error, remoteAddress);
+        this.emit('rejected', error, socket.remoteAddress ?? '');
         this.refuse(socket, errorResponse(error));
       } else {
         // A hook threw: the client gets a plain 500, the details stay here.

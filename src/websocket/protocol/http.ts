@@ -57,7 +57,8 @@ export class Headers implements Iterable<[string, string]> {
    * use `getAll` there.
    */
   get(name: string): string | undefined {
-    return this.#byName.get(name.toLowerCase())?.join(', ');
+    const values = this.#byName.get(name.toLowerCase());
+    return values === undefined ? undefined : values.length === 1 ? values[0] : values.join(', ');
   }
 
   /** The value of each line with this name, in order; empty when absent. */
@@ -167,17 +168,25 @@ abstract class HeadParser<T> {
         this.#partial.push(Buffer.from(chunk.subarray(from)));
         return null;
       }
-      const piece = chunk.subarray(from, lf);
-      const line = this.#partial.length === 0 ? piece : Buffer.concat([...this.#partial, piece]);
-      this.#partial = [];
+      // A line within one chunk is decoded in place (no Buffer view per
+      // line: a handshake's garbage is what a burst of connections costs).
+      let line = chunk;
+      let lineStart = from;
+      let lineEnd = lf;
+      if (this.#partial.length > 0) {
+        line = Buffer.concat([...this.#partial, chunk.subarray(from, lf)]);
+        lineStart = 0;
+        lineEnd = line.length;
+        this.#partial = [];
+      }
       from = end;
       // RFC 9112 §2.2: lines end with CRLF. A bare LF is accepted by some
       // parsers (a MAY); refusing it keeps our reading identical to any
       // strict intermediary's.
-      if (line.length === 0 || line[line.length - 1] !== CR) {
+      if (lineEnd === lineStart || line[lineEnd - 1] !== CR) {
         throw this.error('MALFORMED_HTTP', 400, 'Lines must end with CRLF');
       }
-      const text = line.toString('latin1', 0, line.length - 1);
+      const text = line.toString('latin1', lineStart, lineEnd - 1);
       if (this.#line(text)) {
         this.#done = true;
         return { head: this.finish(), rest: chunk.subarray(end) };
@@ -225,7 +234,7 @@ abstract class HeadParser<T> {
     // RFC 9110 §5.1: field-name = token.
     if (!TOKEN.test(name)) throw this.error('MALFORMED_HTTP', 400, 'Header names must be tokens');
     // RFC 9112 §5.1: OWS around the value is not part of it.
-    const value = trimOws(text.slice(colon + 1));
+    const value = trimOws(text, colon + 1);
     if (!isValidFieldValue(value)) {
       throw this.error('MALFORMED_HTTP', 400, 'Header values must not contain control characters');
     }
@@ -344,8 +353,16 @@ export function isValidFieldValue(value: string): boolean {
 }
 
 /** RFC 9110 §5.6.3: OWS = *( SP / HTAB ). */
-function trimOws(value: string): string {
-  return value.replace(/^[ \t]+|[ \t]+$/g, '');
+function trimOws(value: string, start = 0): string {
+  let end = value.length;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+/** RFC 9110 §5.6.3: OWS = *( SP / HTAB ). */
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
 }
 
 /**

@@ -59,7 +59,8 @@ export class FrameParser {
   private state = ParserState.HEADER;
 
   private header: FrameHeader = { fin: false, rsv: 0, opcode: 0, masked: false, length: 0 };
-  private readonly maskKey = Buffer.alloc(4);
+  /** Allocated at the first masked frame: an idle connection carries none (from the pool: no backing store of its own). */
+  private maskKey: Buffer | null = null;
   /** Payload bytes of the current frame already handed on. */
   private done = 0;
 
@@ -114,6 +115,7 @@ export class FrameParser {
           break;
         case ParserState.MASK:
           if (this.buffered < 4) return;
+          this.maskKey ??= Buffer.allocUnsafe(4);
           this.consumeInto(this.maskKey, 4);
           this.startPayload();
           break;
@@ -201,7 +203,7 @@ export class FrameParser {
       if (this.buffered < h.length) return false;
       const payload = h.length === 0 ? EMPTY : Buffer.allocUnsafe(h.length);
       this.consumeInto(payload, h.length);
-      if (h.masked) applyMask(payload, this.maskKey);
+      if (h.masked) applyMask(payload, this.maskKey!);
       this.state = ParserState.HEADER;
       this.handler.onControlFrame(h, payload);
       return true;
@@ -220,7 +222,7 @@ export class FrameParser {
       if (take === first.length) this.chunks.shift();
       else this.chunks[0] = first.subarray(take);
       this.buffered -= take;
-      if (h.masked) applyMask(piece, this.maskKey, this.done & 3);
+      if (h.masked) applyMask(piece, this.maskKey!, this.done & 3);
       this.done += take;
       const last = this.done === h.length;
       if (last) this.state = ParserState.HEADER;
