@@ -166,7 +166,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.p.state;
   }
 
-  /** Bytes queued for the peer and not yet handed to the kernel (payload bytes for messages not yet written to the socket). */
+  /** Bytes queued for the peer and not yet handed to the kernel: frames this turn has not written yet, plus the socket's own buffer. */
   get bufferedAmount(): number {
     return this.pendingBytes + this.socket.writableLength;
   }
@@ -179,13 +179,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   send(data: string | Uint8Array): boolean {
     if (this.p.state !== State.OPEN || this.p.closeSent) return false;
-    if (typeof data === 'string') {
-      this.p.sendText(data);
-      this.pendingBytes += Buffer.byteLength(data);
-    } else {
-      this.p.sendBinary(data);
-      this.pendingBytes += data.byteLength;
-    }
+    this.pendingBytes += typeof data === 'string' ? this.p.sendText(data) : this.p.sendBinary(data);
     return this.queued();
   }
 

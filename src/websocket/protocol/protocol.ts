@@ -192,18 +192,20 @@ export class Protocol implements FrameHandler {
 
   /**
    * Send a text message (or its first fragment when `fin` is false).
+   * Returns the frame's size in bytes (0 when the connection is closing TCP).
    * @throws InvalidStateError after a close frame was sent, or while another fragmented message is being sent.
    */
-  sendText(data: string | Buffer, fin = true): void {
-    this.sendData(Opcode.TEXT, data, fin);
+  sendText(data: string | Buffer, fin = true): number {
+    return this.sendData(Opcode.TEXT, data, fin);
   }
 
   /**
    * Send a binary message (or its first fragment when `fin` is false).
+   * Returns the frame's size in bytes, as sendText.
    * @throws InvalidStateError as sendText.
    */
-  sendBinary(data: Uint8Array, fin = true): void {
-    this.sendData(Opcode.BINARY, data, fin);
+  sendBinary(data: Uint8Array, fin = true): number {
+    return this.sendData(Opcode.BINARY, data, fin);
   }
 
   /**
@@ -470,7 +472,8 @@ export class Protocol implements FrameHandler {
     }
   }
 
-  private sendData(opcode: number, data: string | Uint8Array, fin: boolean): void {
+  /** Queues the frame; returns its size on the wire (so adapters need not measure strings again). */
+  private sendData(opcode: number, data: string | Uint8Array, fin: boolean): number {
     this.checkCanSend();
     if (this.sendingOpcode !== 0) throw new InvalidStateError('a fragmented message is being sent');
     if (!fin) this.sendingOpcode = opcode;
@@ -480,18 +483,15 @@ export class Protocol implements FrameHandler {
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
       // compress() returns null below the size threshold and when this side may not compress.
       const compressed = deflate.compress(toBuffer(bytes));
-      if (compressed) {
-        this.pushFrame(opcode, compressed, true, RSV1);
-        return;
-      }
-      this.pushFrame(opcode, bytes, true, 0);
-      return;
+      if (compressed) return this.pushFrame(opcode, compressed, true, RSV1);
+      return this.pushFrame(opcode, bytes, true, 0);
     }
     if (typeof data === 'string') {
-      this.output.push(encodeTextFrame(data, { fin, maskKey: this.maskKey ? this.maskKey() : null }));
-      return;
+      const frame = encodeTextFrame(data, { fin, maskKey: this.maskKey ? this.maskKey() : null });
+      this.output.push(frame);
+      return frame.length;
     }
-    this.pushFrame(opcode, data, fin, 0);
+    return this.pushFrame(opcode, data, fin, 0);
   }
 
   private sendControl(opcode: number, data: Uint8Array): void {
@@ -501,11 +501,17 @@ export class Protocol implements FrameHandler {
     this.pushFrame(opcode, data, true, 0);
   }
 
-  private pushFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv: number): void {
-    if (this.eofSent) return;
+  /** Returns the bytes queued (0 once TCP is being closed). */
+  private pushFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv: number): number {
+    if (this.eofSent) return 0;
     const maskKey = this.maskKey ? this.maskKey() : null;
+    let size = 0;
     // Control frames may go out between the fragments of a data message (RFC 6455 §5.4).
-    for (const chunk of encodeFrame(opcode, payload, { fin, rsv, maskKey })) this.output.push(chunk);
+    for (const chunk of encodeFrame(opcode, payload, { fin, rsv, maskKey })) {
+      this.output.push(chunk);
+      size += chunk.length;
+    }
+    return size;
   }
 }
 
