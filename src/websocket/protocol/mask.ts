@@ -24,7 +24,7 @@ export function applyMask(data: Uint8Array, key: Uint8Array, phase = 0, start = 
   const word = key[p]! | (key[(p + 1) & 3]! << 8) | (key[(p + 2) & 3]! << 16) | (key[(p + 3) & 3]! << 24);
   let i = start;
   // Whole 64-byte steps only; each block is a multiple of 4 bytes, so the phase stays `p`.
-  const bulkEnd = start + ((end - start) & ~63);
+  const bulkEnd = end - ((end - start) % 64);
   while (i < bulkEnd) {
     const n = Math.min(SIMD_BLOCK, bulkEnd - i);
     simd.heap.set(data.subarray(i, i + n), 0);
@@ -37,9 +37,10 @@ export function applyMask(data: Uint8Array, key: Uint8Array, phase = 0, start = 
 
 /**
  * Below this many bytes the JavaScript loop wins: the SIMD path pays for two
- * copies and a call. Measured crossover on x86-64 with Node 20: ~256 bytes.
+ * copies and a call. Measured on x86-64 with Node 20 (ns per call, JS vs
+ * SIMD): 512 B 83 vs 107, 1 KiB 122 vs 118, 4 KiB 370 vs 211.
  */
-const SIMD_MIN = 512;
+const SIMD_MIN = 1024;
 
 /**
  * `applyMask` in JavaScript only (exported for tests). Works four bytes at a
