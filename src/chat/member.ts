@@ -32,6 +32,12 @@ export interface MemberConnection<Encoded = unknown> {
   /** True if the member may move between rooms (`/join`). Default false. */
   readonly canSwitchRooms?: boolean;
   /**
+   * False for doors whose clients cannot resume (no resume token: plain
+   * WebSocket, TCP lines): their nickname is freed, with a "left" notice, as
+   * soon as the connection is lost. Default true.
+   */
+  readonly resumable?: boolean;
+  /**
    * Turns an event into what `sendEncoded` takes (a string, a Buffer, a
    * prepared frame...), or null when this format does not carry that event
    * (plain text shows no acknowledgements). May throw only on bugs.
@@ -477,6 +483,7 @@ export class Member {
     const result = await this.#host.room(name).admit(this, {
       nick: seat.nick,
       key: seat.key,
+      trip: seat.trip,
       resumeToken: undefined,
       lastSeq: undefined,
       uniquify: false,

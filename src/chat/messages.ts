@@ -85,6 +85,8 @@ export type ClientMessage = JoinMessage | SendMessage | HistoryRequest;
 export interface MemberInfo {
   nick: string;
   away: boolean;
+  /** The member's tripcode, when it joined with one. */
+  trip?: string;
 }
 
 /** What a `leave` notice says happened. */

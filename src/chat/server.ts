@@ -129,7 +129,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
 
   const handler = createHttpHandler({
     webRoot: options.webRoot,
-    health: () => ({ rooms: hub.rooms().length, connections: hub.connectionCount }),
+    health: () => ({ rooms: hub.localRoomCount, connections: hub.connectionCount }),
   });
   const http = options.tls ? createHttpsServer(options.tls, handler) : createHttpServer(handler);
   const allowedOrigins = options.allowedOrigins ?? [];

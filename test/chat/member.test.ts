@@ -155,7 +155,7 @@ describe('connection end', () => {
     assert.equal((await member.join({ nick: 'ghost' })).ok, false);
     await member.input('boo');
     await t.hub.idle();
-    assert.deepEqual(t.hub.rooms(), []);
+    assert.deepEqual(await t.hub.rooms(), []);
     assert.equal(conn.received.length, 0);
   });
 

@@ -133,7 +133,7 @@ describe('parseClientMessage: refused messages', () => {
   });
 });
 
-const base = { room: 'r', ts: 1000, clientId: null } as const;
+const base = { room: 'r', ts: 1000, clientId: null, trip: null } as const;
 const entry = (e: Partial<StoredEntry>): StoredEntry => ({ ...base, seq: 1, kind: 'message', nick: 'alice', text: '', ...e });
 
 describe('entryToEvent', () => {

@@ -301,7 +301,7 @@ describe('resume', () => {
     assert.equal(alice.conn.last('message').nick, 'bob');
     assert.equal(old.conn.of('message').length, 0);
     await t.hub.idle();
-    assert.deepEqual(t.hub.members('lobby'), [
+    assert.deepEqual(await t.hub.members('lobby'), [
       { nick: 'alice', away: false },
       { nick: 'bob', away: false },
     ]);
@@ -370,13 +370,13 @@ describe('room lifecycle', () => {
     const a = await t.join('a', { room: 'r1' });
     assert.equal((await t.store.getRoom('r1'))?.emptiedAt, null);
     assert.deepEqual(
-      t.hub.rooms().map((r) => r.name),
+      (await t.hub.rooms()).map((r) => r.name),
       ['r1'],
     );
     a.conn.drop();
     await t.hub.idle();
     assert.equal((await t.store.getRoom('r1'))?.emptiedAt, t.clock.now());
-    assert.deepEqual(t.hub.rooms(), []);
+    assert.deepEqual(await t.hub.rooms(), []);
     const again = await t.join('b', { room: 'r1' });
     assert.deepEqual(
       again.conn.last('welcome').history.map((e) => e.seq),
