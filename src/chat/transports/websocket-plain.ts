@@ -16,6 +16,8 @@ export const PLAIN_FORMAT = 'plain';
 
 class WebSocketPlainConnection implements MemberConnection<PreparedMessage[]> {
   readonly format = PLAIN_FORMAT;
+  /** A plain client has no resume token: its nickname is freed when it goes. */
+  readonly resumable = false;
   readonly remote: string;
   readonly member: Member;
   readonly #ws: WebSocket;
