@@ -13,6 +13,7 @@ import { checkNickname } from './nickname.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import type { Room, Seat } from './room.js';
 import { isValidRoomName } from './room-name.js';
+import { StoreUnavailableError } from './store/store.js';
 import { checkMessageText } from './text.js';
 
 /**
@@ -71,12 +72,38 @@ export interface JoinRequest {
   uniquify?: boolean;
 }
 
-export type JoinResult =
-  | { ok: true; room: string; nick: string; resumed: boolean }
-  | { ok: false; code: ErrorCode; message: string };
+/** Why a request was refused; `retryAfter` (ms) when trying again later may work. */
+export interface Refusal {
+  ok: false;
+  code: ErrorCode;
+  message: string;
+  retryAfter?: number;
+}
+
+export type JoinResult = { ok: true; room: string; nick: string; resumed: boolean } | Refusal;
 
 /** The result of an operation that may be refused. */
-export type Outcome = { ok: true } | { ok: false; code: ErrorCode; message: string };
+export type Outcome = { ok: true } | Refusal;
+
+/** How long a client should wait before retrying a request the store could not serve. */
+export const UNAVAILABLE_RETRY_MS = 2000;
+
+/**
+ * What to tell the client about a request that threw: the store being
+ * unreachable (Redis down) is worth retrying; anything else is a bug, and
+ * its text stays in the log.
+ */
+export function failureOf(error: unknown, what: string): Refusal {
+  if (error instanceof StoreUnavailableError) {
+    return {
+      ok: false,
+      code: ErrorCode.UNAVAILABLE,
+      message: `${what}: the chat's storage is unavailable for a moment; trying again will work once it is back`,
+      retryAfter: UNAVAILABLE_RETRY_MS,
+    };
+  }
+  return { ok: false, code: ErrorCode.INTERNAL, message: `${what}: internal error; try again` };
+}
 
 /** Logger shared by the hub, rooms and members. */
 export type Logger = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -101,7 +128,7 @@ export interface MemberHost {
   forget(member: Member): void;
 }
 
-const closedResult = { ok: false, code: ErrorCode.NOT_JOINED, message: 'connection closed' } as const;
+const closedResult: Refusal = { ok: false, code: ErrorCode.NOT_JOINED, message: 'connection closed' };
 let nextMemberId = 1;
 
 /**
@@ -188,7 +215,7 @@ export class Member {
   join(request: JoinRequest): Promise<JoinResult> {
     const refused = this.#gate(undefined);
     if (refused !== null) return Promise.resolve(refused);
-    return this.#serial(closedResult, () => this.#join(request));
+    return this.#serial<JoinResult>(closedResult, () => this.#join(request));
   }
 
   /**
@@ -283,6 +310,11 @@ export class Member {
     this.#seat = seat;
   }
 
+  /** @internal Whether this member sits in `seat` now. */
+  holdsSeat(seat: Seat): boolean {
+    return this.#seat === seat;
+  }
+
   /** @internal The member no longer holds `seat` (left, kicked, resumed elsewhere, moved). */
   detach(seat: Seat): void {
     if (this.#seat !== seat) return;
@@ -327,8 +359,12 @@ export class Member {
         if (this.#closed && !always) return skipped;
         return await op();
       } catch (error) {
-        this.#host.log('error', 'request failed', { remote: this.conn.remote, error: String(error) });
-        this.#error(ErrorCode.INTERNAL, 'internal error; try again');
+        this.#host.log(error instanceof StoreUnavailableError ? 'warn' : 'error', 'request failed', {
+          remote: this.conn.remote,
+          error: String(error),
+        });
+        const failure = failureOf(error, 'the request failed');
+        this.#error(failure.code, failure.message, undefined, failure.retryAfter);
         return skipped;
       } finally {
         this.#pending--;
@@ -348,14 +384,21 @@ export class Member {
     if (!isValidRoomName(name)) return this.#refuse(ErrorCode.ROOM_INVALID, 'room names are 1-64 characters of A-Za-z0-9_-');
     const check = checkNickname(request.nick);
     if (!check.ok) return this.#refuse(check.code, check.message);
-    const result = await this.#host.room(name).admit(this, {
-      nick: check.nick,
-      key: check.key,
-      resumeToken: request.resumeToken,
-      lastSeq: request.lastSeq,
-      uniquify: request.uniquify === true,
-    });
-    if (!result.ok) this.#error(result.code, result.message);
+    let result: JoinResult;
+    try {
+      result = await this.#host.room(name).admit(this, {
+        nick: check.nick,
+        key: check.key,
+        resumeToken: request.resumeToken,
+        lastSeq: request.lastSeq,
+        uniquify: request.uniquify === true,
+      });
+    } catch (error) {
+      // Not seated (the room gave the seat back): the client may try again.
+      this.#host.log('warn', 'join failed', { room: name, error: String(error) });
+      result = failureOf(error, 'could not join');
+    }
+    if (!result.ok) this.#error(result.code, result.message, undefined, result.retryAfter);
     return result;
   }
 
@@ -375,7 +418,7 @@ export class Member {
       return;
     }
     const outcome = await this.#post('message', check.text, clientId);
-    if (!outcome.ok) this.#error(outcome.code, outcome.message, clientId);
+    if (!outcome.ok) this.#error(outcome.code, outcome.message, clientId, outcome.retryAfter);
   }
 
   async #command(name: string, args: string, clientId: string | null): Promise<void> {
@@ -450,7 +493,11 @@ export class Member {
       await command.run(context);
     } catch (error) {
       this.#host.log('error', 'command failed', { command: command.name, error: String(error) });
-      fail(ErrorCode.INTERNAL, 'internal error; try again');
+      const failure = failureOf(error, `/${command.name} failed`);
+      if (!answered) {
+        answered = true;
+        this.#error(failure.code, failure.message, clientId, failure.retryAfter);
+      }
     }
     ack();
   }
@@ -464,7 +511,7 @@ export class Member {
       return await room.post(this, seat, kind, text, clientId);
     } catch (error) {
       this.#host.log('error', 'storing a message failed', { room: room.name, error: String(error) });
-      return { ok: false, code: ErrorCode.INTERNAL, message: 'the message could not be stored; try again' };
+      return failureOf(error, 'the message could not be stored');
     }
   }
 
@@ -521,9 +568,10 @@ export class Member {
     return { ok: false, code, message };
   }
 
-  #error(code: ErrorCode, message: string, id?: string | null): void {
+  #error(code: ErrorCode, message: string, id?: string | null, retryAfter?: number): void {
     const event: ErrorEvent = { type: 'error', code, message };
     if (id !== undefined && id !== null) event.id = id;
+    if (retryAfter !== undefined) event.retryAfter = retryAfter;
     this.send(event);
   }
 }

@@ -41,6 +41,8 @@ export const ErrorCode = {
   EMPTY_MESSAGE: 'EMPTY_MESSAGE',
   MESSAGE_TOO_LONG: 'MESSAGE_TOO_LONG',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** The chat's storage (Redis) cannot be reached for a moment: retry after `retryAfter` ms. */
+  UNAVAILABLE: 'UNAVAILABLE',
   UNKNOWN_COMMAND: 'UNKNOWN_COMMAND',
   BAD_COMMAND: 'BAD_COMMAND',
   INTERNAL: 'INTERNAL',
@@ -187,6 +189,8 @@ export interface ErrorEvent {
   message: string;
   /** The id of the request this answers, when it had one. */
   id?: string;
+  /** When trying again may work: how long to wait first, in milliseconds. */
+  retryAfter?: number;
 }
 
 export interface HistoryEvent {

@@ -16,6 +16,7 @@ import {
   type AppendResult,
   type ChatStore,
   type EntryKind,
+  type ReleaseResult,
   type RoomEvent,
   type SeatChange,
   type SeatRecord,
@@ -63,6 +64,8 @@ export class Seat {
   cursor = 0;
   /** Entries that arrived while the welcome was being put together; sent right after it. Null once welcomed. */
   pending: StoredEntry[] | null = null;
+  /** This node is freeing the seat (its own quit, move, expiry): the store's announcement of it is no news. */
+  leaving = false;
 
   constructor(
     /** `seatId(token)`. */
@@ -804,10 +807,13 @@ export class Room {
   #checkLocal(id: string, record: SeatRecord | null, reason: string): void {
     const seat = this.#local.get(id);
     if (seat === undefined) return;
+    const member = seat.member;
     if (record === null) {
+      // Our own release, announced before its reply came back: the reply handles it.
+      if (seat.leaving) return;
       this.#forget(seat);
-      const member = seat.member;
-      if (member === null) return;
+      seat.member = null;
+      if (member === null || !member.holdsSeat(seat)) return;
       member.detach(seat);
       if (reason === 'kicked') {
         member.send({ type: 'info', text: 'You were removed from the room by the administrator' });
@@ -817,15 +823,14 @@ export class Room {
       }
       return;
     }
-    if (seat.holder !== null && record.holder !== seat.holder) {
-      const member = seat.member;
+    // Held by another connection now (resumed elsewhere, maybe on another
+    // node). A seat going away (holder null) is only ever this node's doing.
+    if (record.holder !== null && record.holder !== seat.holder) {
       this.#forget(seat);
-      if (member === null) return;
+      seat.member = null;
+      if (member === null || !member.holdsSeat(seat)) return;
       member.detach(seat);
       member.closeConnection(ChatCloseCode.REPLACED, 'resumed on another connection');
-    } else if (seat.holder === null && seat.member === null && record.holder !== null) {
-      // Away here, taken back on another node: that node serves it now.
-      this.#forget(seat);
     }
   }
 
@@ -838,13 +843,19 @@ export class Room {
   }
 
   async #release(seat: Seat, reason: string, condition: { holder?: string; expired?: boolean }): Promise<void> {
-    const result = await this.#host.store.releaseSeat({
-      room: this.name,
-      id: seat.id,
-      reason,
-      ts: this.#host.clock.now(),
-      ...condition,
-    });
+    seat.leaving = true;
+    let result: ReleaseResult | null;
+    try {
+      result = await this.#host.store.releaseSeat({
+        room: this.name,
+        id: seat.id,
+        reason,
+        ts: this.#host.clock.now(),
+        ...condition,
+      });
+    } finally {
+      seat.leaving = false;
+    }
     if (result === null) return;
     this.#released(result.version, seat.id, reason, [result.entry]);
   }

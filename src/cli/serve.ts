@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startChatServer } from '../chat/server.js';
+import { redactUrl } from '../chat/store/redis.js';
 import { MAX_TIMER_MS, parseDuration, parseInteger } from './options.js';
 
 export const serveHelp = `Usage: wschat serve [options]
@@ -14,6 +15,10 @@ Options:
   --port N               HTTP/WebSocket port (env PORT; default 8080)
   --data DIR             where the SQLite database lives (default ./data)
   --memory               keep nothing on disk (history is lost on restart)
+  --redis URL            share rooms with other nodes through Redis 7+ (env REDIS_URL;
+                         redis://[user:password@]host:port; a Cluster is detected)
+  --node-timeout DURATION  with --redis: a node silent this long is gone and its
+                         members' nicknames start their grace period (default 10s)
   --history N            messages a member gets on join (default 50)
   --max-message N        longest message, in characters (default 4000, at most 32768)
   --room-ttl DURATION    delete the history of rooms empty this long (default 24h)
@@ -35,8 +40,10 @@ export async function runServe(args: string[]): Promise<void> {
     options: {
       host: { type: 'string' },
       port: { type: 'string' },
-      data: { type: 'string', default: 'data' },
+      data: { type: 'string' },
       memory: { type: 'boolean', default: false },
+      redis: { type: 'string' },
+      'node-timeout': { type: 'string' },
       history: { type: 'string', default: '50' },
       'max-message': { type: 'string', default: '4000' },
       'room-ttl': { type: 'string', default: '24h' },
@@ -58,12 +65,27 @@ export async function runServe(args: string[]): Promise<void> {
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
     throw new Error('--tls-cert and --tls-key go together');
   }
+  const redisUrl = values.redis ?? (process.env.REDIS_URL || undefined);
+  if (redisUrl !== undefined && (values.memory || values.data !== undefined)) {
+    throw new Error('--redis keeps the chat in Redis: it cannot be combined with --memory or --data');
+  }
+  if (values.memory && values.data !== undefined) throw new Error('--memory keeps nothing on disk: it cannot be combined with --data');
+  const dataDir = values.data ?? 'data';
+  if (values['node-timeout'] !== undefined && redisUrl === undefined) throw new Error('--node-timeout goes with --redis');
+  let nodeTimeout = {};
+  if (values['node-timeout'] !== undefined) {
+    const ms = parseDuration('--node-timeout', values['node-timeout'], MAX_TIMER_MS);
+    if (ms < 500) throw new Error('--node-timeout must be at least 500ms');
+    // Beat five times per timeout: a node is judged gone only after several missed beats.
+    nodeTimeout = { nodeTimeoutMs: ms, heartbeatMs: Math.floor(ms / 5) };
+  }
   const host = values.host ?? process.env.HOST ?? undefined;
   const port = parseInteger('--port', values.port ?? process.env.PORT ?? '8080', 0, 65535);
   const server = await startChatServer({
     host: host === '' ? undefined : host,
     port,
-    dataDir: values.memory ? null : values.data,
+    dataDir: values.memory ? null : dataDir,
+    redis: redisUrl === undefined ? undefined : { url: redisUrl, ...nodeTimeout },
     tcpPort: values['tcp-port'] === undefined ? undefined : parseInteger('--tcp-port', values['tcp-port'], 0, 65535),
     allowedOrigins: values['allowed-origin'],
     tls:
@@ -91,7 +113,8 @@ export async function runServe(args: string[]): Promise<void> {
       else console.error(line);
     },
   });
-  console.log(`wschat is running at ${server.url}/ (${values.memory ? 'in memory' : `data in ${values.data}/`})`);
+  const where = redisUrl !== undefined ? `state in Redis at ${redactUrl(redisUrl)}` : values.memory ? 'in memory' : `data in ${dataDir}/`;
+  console.log(`wschat is running at ${server.url}/ (${where})`);
   if (server.tcpPort !== null) console.log(`raw TCP lines on port ${server.tcpPort} (try: nc localhost ${server.tcpPort})`);
   if (!values['no-console']) console.log('Type a line to speak to every room as Administrator; /help for console commands.');
 
