@@ -65,6 +65,8 @@ export interface JoinRequest {
   nick: string;
   resumeToken?: string;
   lastSeq?: number;
+  /** The room epoch `lastSeq` belongs to. */
+  epoch?: string;
   /**
    * When the nickname is taken, try "nick-2", "nick-3"... instead of failing
    * (for generated nicknames such as the plain clients' ip:port).
@@ -197,6 +199,7 @@ export class Member {
         const request: JoinRequest = { nick: message.nick };
         if (message.resumeToken !== undefined) request.resumeToken = message.resumeToken;
         if (message.lastSeq !== undefined) request.lastSeq = message.lastSeq;
+        if (message.epoch !== undefined) request.epoch = message.epoch;
         return this.join(request).then(() => undefined);
       }
       case 'message':
@@ -391,6 +394,7 @@ export class Member {
         key: check.key,
         resumeToken: request.resumeToken,
         lastSeq: request.lastSeq,
+        epoch: request.epoch,
         uniquify: request.uniquify === true,
       });
     } catch (error) {

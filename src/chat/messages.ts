@@ -60,6 +60,8 @@ export interface JoinMessage {
   resumeToken?: string;
   /** The last sequence number the client saw: the welcome carries exactly what came after it. */
   lastSeq?: number;
+  /** The room epoch of that `lastSeq` (from the welcome): if the room's numbering started over since, the welcome says `reset`. */
+  epoch?: string;
 }
 
 /** A chat line, or a command when `text` starts with `/` (`//` sends a literal `/`). */
@@ -155,6 +157,11 @@ export interface WelcomeEvent {
   more: boolean;
   /** The longest message text accepted, in characters. */
   maxMessage: number;
+  /**
+   * Changes when the room's numbering starts over (its storage lost it):
+   * send it back with `lastSeq` on the next join.
+   */
+  epoch: string;
 }
 
 /** A `message` request succeeded; `seq` when it stored an entry. */
@@ -231,6 +238,7 @@ const clientId: FieldCheck = (v) =>
   typeof v === 'string' && CLIENT_ID_PATTERN.test(v) ? null : 'must be 1-64 characters of A-Za-z0-9_.:-';
 const resumeToken: FieldCheck = (v) =>
   typeof v === 'string' && RESUME_TOKEN_PATTERN.test(v) ? null : 'must be a token from a welcome';
+const epochField: FieldCheck = (v) => (typeof v === 'string' && /^[A-Za-z0-9_-]{0,32}$/.test(v) ? null : 'must be an epoch from a welcome');
 const sequence: FieldCheck = (v) =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? null : 'must be a non-negative integer';
 const positive: FieldCheck = (v) =>
@@ -246,6 +254,7 @@ const SCHEMAS: Record<ClientMessage['type'], Record<string, FieldSpec>> = {
     nick: { required: true, check: boundedString },
     resumeToken: { required: false, check: resumeToken },
     lastSeq: { required: false, check: sequence },
+    epoch: { required: false, check: epochField },
   },
   message: {
     id: { required: true, check: clientId },

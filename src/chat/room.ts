@@ -86,6 +86,8 @@ export interface AdmitRequest {
   trip?: string | null;
   resumeToken: string | undefined;
   lastSeq: number | undefined;
+  /** The room epoch the client's `lastSeq` belongs to, when it knows it. */
+  epoch?: string | undefined;
   uniquify: boolean;
 }
 
@@ -241,12 +243,14 @@ export class Room {
       let seat: Seat | null = null;
       let snapshot = 0;
       let resumed = false;
+      let epoch = '';
       if (request.resumeToken !== undefined) {
         const id = seatId(request.resumeToken);
         const result = await store.resumeSeat(this.name, id, holder, now);
         if (result !== null) {
           resumed = true;
           snapshot = result.lastSeq;
+          epoch = result.epoch;
           const record = result.seat;
           seat = this.#local.get(id) ?? null;
           if (seat === null) {
@@ -288,6 +292,7 @@ export class Room {
           });
           if (result.ok) {
             claimed = { ...candidate, entry: result.entry, version: result.version, record: result.seat };
+            epoch = result.epoch;
             break;
           }
           if (result.reason === 'full') return { ok: false, code: ErrorCode.ROOM_FULL, message: 'this room is full' };
@@ -312,7 +317,9 @@ export class Room {
       snapshot = Math.max(snapshot, this.#cursor ?? 0);
       seat.cursor = snapshot;
       try {
-        await this.#welcome(member, seat, request.lastSeq, snapshot, resumed);
+        // A lastSeq from another epoch numbers entries that no longer exist.
+        const lastSeq = request.epoch !== undefined && request.epoch !== epoch ? Number.POSITIVE_INFINITY : request.lastSeq;
+        await this.#welcome(member, seat, lastSeq, snapshot, resumed, epoch);
       } catch (error) {
         this.#abandon(seat, resumed);
         throw error;
@@ -321,7 +328,7 @@ export class Room {
     });
   }
 
-  async #welcome(member: Member, seat: Seat, lastSeq: number | undefined, snapshot: number, resumed: boolean): Promise<void> {
+  async #welcome(member: Member, seat: Seat, lastSeq: number | undefined, snapshot: number, resumed: boolean, epoch: string): Promise<void> {
     const store = this.#host.store;
     let history: EntryEvent[];
     let more = false;
@@ -345,6 +352,7 @@ export class Room {
       lastSeq: snapshot,
       more,
       maxMessage: this.#host.settings.maxMessage,
+      epoch,
     };
     if (seat.member !== member) return;
     member.send(welcome);

@@ -197,6 +197,7 @@ describe('formatPlain', () => {
       room: 'lobby',
       nick: '127.0.0.1:5000',
       resumeToken: 'x'.repeat(32),
+      epoch: 'e',
       resumed: false,
       reset: false,
       members: [

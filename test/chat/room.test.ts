@@ -330,6 +330,28 @@ describe('resume', () => {
     );
   });
 
+  test('a lastSeq from another epoch (the room started over) is a reset, whatever its number', async () => {
+    const t = makeHub();
+    await t.join('alice');
+    const first = await t.join('bob');
+    const { epoch } = first.conn.last('welcome');
+    assert.match(epoch, /^[A-Za-z0-9_-]+$/);
+    const same = await t.join('carol', { lastSeq: 1, epoch });
+    assert.equal(same.conn.last('welcome').reset, false);
+    assert.deepEqual(
+      same.conn.last('welcome').history.map((e) => e.seq),
+      [2, 3],
+    );
+    const other = await t.join('dave', { lastSeq: 1, epoch: 'another' });
+    const welcome = other.conn.last('welcome');
+    assert.equal(welcome.reset, true);
+    assert.equal(welcome.epoch, epoch);
+    assert.deepEqual(
+      welcome.history.map((e) => e.seq),
+      [1, 2, 3, 4],
+    );
+  });
+
   test('a long absence is replayed in bounded pages', async () => {
     const t = makeHub({ maxReplay: 10, rateLimit: { burst: 1000 } });
     const alice = await t.join('alice');

@@ -145,7 +145,7 @@ export class MemoryStore implements ChatStore {
     const version = this.#seatChanged(r, { op: 'set', seat: { ...seat } });
     const { entry } = this.#append({ room: claim.room, ts: claim.ts, kind: 'join', nick: seat.nick, text: '', trip: seat.trip });
     this.#emitEntries([{ entry, duplicate: false }]);
-    return { ok: true, entry, version, seat: { ...seat } };
+    return { ok: true, entry, version, seat: { ...seat }, epoch: r.record.epoch };
   }
 
   async resumeSeat(room: string, id: string, holder: string, _ts: number): Promise<ResumeResult | null> {
@@ -157,7 +157,7 @@ export class MemoryStore implements ChatStore {
     seat.holder = holder;
     seat.holdUntil = null;
     const version = this.#seatChanged(r, { op: 'set', seat: { ...seat } });
-    return { seat: { ...seat }, previousHolder, lastSeq: r.record.lastSeq, version };
+    return { seat: { ...seat }, previousHolder, lastSeq: r.record.lastSeq, version, epoch: r.record.epoch };
   }
 
   async awaySeat(room: string, id: string, holder: string, holdUntil: number): Promise<AwayResult | null> {

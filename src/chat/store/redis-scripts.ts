@@ -127,7 +127,7 @@ return out
 
 /**
  * ARGV: epoch, maxEntries, id, nick, key, trip ('' for none), holder, holdable (1/0), ts, maxSeats.
- * Reply: {'taken'} | {'full'} | {'ok', version, seat, seq, body}.
+ * Reply: {'taken'} | {'full'} | {'ok', version, seat, seq, body, epoch}.
  */
 export const CLAIM = `${PRELUDE}
 local epoch, max, id, nick, key, trip, holder, holdable, ts, max_seats =
@@ -144,10 +144,10 @@ local json, version = set_seat(seat)
 local seq, body = append(ts, notice(ts, 'join', nick, '', trip), '')
 trim(max)
 flush_entries()
-return { 'ok', version, json, seq, body }
+return { 'ok', version, json, seq, body, redis.call('HGET', META, 'epoch') }
 `;
 
-/** ARGV: id, holder. Reply: false | {version, seat, previousHolder ('' if away), lastSeq}. */
+/** ARGV: id, holder. Reply: false | {version, seat, previousHolder ('' if away), lastSeq, epoch}. */
 export const RESUME = `${PRELUDE}
 local raw = redis.call('HGET', SEATS, ARGV[1])
 if not raw then return false end
@@ -157,7 +157,7 @@ seat.holder = ARGV[2]
 seat.holdUntil = nil
 local json, version = set_seat(seat)
 if is_null(previous) then previous = '' end
-return { version, json, previous, tonumber(redis.call('HGET', META, 'lastSeq')) }
+return { version, json, previous, tonumber(redis.call('HGET', META, 'lastSeq')), redis.call('HGET', META, 'epoch') }
 `;
 
 /** ARGV: id, holder, holdUntil. Reply: false | {version, seat}. */

@@ -392,15 +392,27 @@ export class RedisStore implements ChatStore {
     );
     if (reply[0] !== 'ok') return { ok: false, reason: reply[0] === 'full' ? 'full' : 'taken' };
     await this.#call(() => this.#c.zRem(this.#key('emptied'), room));
-    return { ok: true, version: Number(reply[1]), seat: toSeat(String(reply[2])), entry: toEntry(room, Number(reply[3]), String(reply[4])) };
+    return {
+      ok: true,
+      version: Number(reply[1]),
+      seat: toSeat(String(reply[2])),
+      entry: toEntry(room, Number(reply[3]), String(reply[4])),
+      epoch: String(reply[5]),
+    };
   }
 
   async resumeSeat(room: string, id: string, holder: string): Promise<ResumeResult | null> {
     await this.#vouch([room]);
     const reply = await this.#run('resume', room, [id, holder]);
     if (reply === null || reply === false) return null;
-    const [version, seat, previous, lastSeq] = asArray(reply);
-    return { version: Number(version), seat: toSeat(String(seat)), previousHolder: previous === '' ? null : String(previous), lastSeq: Number(lastSeq) };
+    const [version, seat, previous, lastSeq, epoch] = asArray(reply);
+    return {
+      version: Number(version),
+      seat: toSeat(String(seat)),
+      previousHolder: previous === '' ? null : String(previous),
+      lastSeq: Number(lastSeq),
+      epoch: String(epoch),
+    };
   }
 
   async awaySeat(room: string, id: string, holder: string, holdUntil: number): Promise<AwayResult | null> {

@@ -389,7 +389,7 @@ export class SqliteStore implements ChatStore {
       const record: SeatRecord = { ...seat, holdUntil: null, joinedAt: ts };
       const version = seatChanged(room, { op: 'set', seat: record });
       const { entry } = appendOne({ room, ts, kind: 'join', nick: seat.nick, text: '', trip: seat.trip });
-      return { ok: true, entry, version, seat: record };
+      return { ok: true, entry, version, seat: record, epoch: s.getRoom.get(room)?.epoch ?? '' };
     });
     this.#resumeTx = db.transaction((room: string, id: string, holder: string): ResumeResult | null => {
       const row = s.seat.get(room, id);
@@ -397,7 +397,8 @@ export class SqliteStore implements ChatStore {
       s.holdSeat.run(holder, room, id);
       const seat = { ...toSeat(row), holder, holdUntil: null };
       const version = seatChanged(room, { op: 'set', seat });
-      return { seat, previousHolder: row.holder, lastSeq: s.getRoom.get(room)?.last_seq ?? 0, version };
+      const record = s.getRoom.get(room);
+      return { seat, previousHolder: row.holder, lastSeq: record?.last_seq ?? 0, version, epoch: record?.epoch ?? '' };
     });
     this.#awayTx = db.transaction((room: string, id: string, holder: string, holdUntil: number): AwayResult | null => {
       const row = s.seat.get(room, id);

@@ -149,7 +149,7 @@ export interface SeatClaim {
 }
 
 export type ClaimResult =
-  | { ok: true; entry: StoredEntry; version: number; seat: SeatRecord }
+  | { ok: true; entry: StoredEntry; version: number; seat: SeatRecord; epoch: string }
   | { ok: false; reason: 'taken' | 'full' };
 
 /** A seat taken back by its token. */
@@ -160,6 +160,8 @@ export interface ResumeResult {
   /** The room's last seq at the moment of resuming: history up to it, live after it. */
   lastSeq: number;
   version: number;
+  /** The room's epoch (see `RoomRecord.epoch`). */
+  epoch: string;
 }
 
 export type RenameResult =
