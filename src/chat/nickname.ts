@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { codePointLength } from './text.js';
+import { MAX_TRIPCODE_SECRET, splitTripcode } from './tripcode.js';
 import { skeleton } from './unicode/confusables.js';
 import { contextOAllowed, enforceNickname, freeformProperty, nicknameComparisonForm } from './unicode/precis.js';
 import { meetsLevel, type RestrictionLevel, restrictionLevel } from './unicode/scripts.js';
@@ -119,10 +120,10 @@ const RESERVED_KEYS: ReadonlySet<string> = new Set(RESERVED_NICKNAMES.flatMap(re
 export function checkNickname(raw: unknown): NickCheck {
   if (typeof raw !== 'string') return invalid('nickname must be text');
   if (raw.length > RAW_LIMIT) return invalid(`nickname is longer than ${NICK_MAX_LENGTH} characters`);
-  const hash = raw.indexOf('#');
-  const secret = hash === -1 ? null : raw.slice(hash + 1);
+  const { nick: name, secret } = splitTripcode(raw);
   if (secret === '') return invalid('the tripcode secret after "#" is empty');
-  const enforced = enforceNickname(hash === -1 ? raw : raw.slice(0, hash));
+  if (secret !== null && secret.length > MAX_TRIPCODE_SECRET) return invalid('the tripcode secret is too long');
+  const enforced = enforceNickname(name);
   if (enforced === null) return invalid('nickname does not settle under normalisation');
   if (enforced.length === 0) return invalid('nickname is empty');
   if (codePointLength(enforced) > NICK_MAX_LENGTH) return invalid(`nickname is longer than ${NICK_MAX_LENGTH} characters`);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { makeHub } from './helpers.js';
 import {
   addressNickname,
   checkNickname,
@@ -197,5 +198,32 @@ describe('addressNickname and guestNickname', () => {
       assert.match(name, /^guest-[0-9a-f]{4}$/);
       assert.ok(checkNickname(name).ok, name);
     }
+  });
+});
+
+describe('nicknames in a room (the key is what rooms compare)', () => {
+  test('attack: look-alikes of a present member are taken; mixed-script ones are invalid', async () => {
+    const t = makeHub();
+    await t.join('alice');
+    await t.join('ape');
+    await t.join('Ivan');
+    const cases: Array<[string, string]> = [
+      ['ALICE', 'NICK_TAKEN'],
+      ['ａｌｉｃｅ', 'NICK_TAKEN'],
+      ['aIice', 'NICK_TAKEN'],
+      ['a1ice', 'NICK_TAKEN'],
+      ['\u0430\u0440\u0435', 'NICK_TAKEN'], // Cyrillic "аре", one script, looks like "ape"
+      ['ivan', 'NICK_TAKEN'],
+      ['\u0430lice', 'NICK_INVALID'], // Cyrillic а inside Latin
+      ['Administrator', 'NICK_INVALID'],
+    ];
+    for (const [nick, code] of cases) {
+      const { member } = t.connect();
+      const result = await member.join({ nick });
+      assert.equal(result.ok ? 'ok' : result.code, code, nick);
+    }
+    const { member } = t.connect();
+    assert.ok((await member.join({ nick: 'alicia' })).ok);
+    await t.hub.close();
   });
 });
