@@ -14,18 +14,36 @@ export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.
 
 /**
  * No inline script or style, nothing from other origins: user text can never
- * become code even if a rendering bug slipped through.
+ * become code even if a rendering bug slipped through. The page may connect
+ * to its own origin only ('self' covers ws: and wss: to the same host and
+ * port, CSP Level 3 §6.7.2.8), plus the origins given (`--allowed-origin`),
+ * so an injected script could not send the chat elsewhere.
  */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self' ws: wss:",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+export function contentSecurityPolicy(connectOrigins: readonly string[] = []): string {
+  const extra = connectOrigins.flatMap((origin) => {
+    try {
+      const url = new URL(origin);
+      if (url.origin === 'null') return [];
+      const socket = `${url.protocol === 'https:' ? 'wss:' : 'ws:'}//${url.host}`;
+      return [url.origin, socket];
+    } catch {
+      return [];
+    }
+  });
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    ["connect-src 'self'", ...extra].join(' '),
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** The policy without configured origins. */
+export const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -40,17 +58,24 @@ const TYPES: Record<string, string> = {
 
 export interface HttpHandlerOptions {
   webRoot?: string;
-  /** Extra health facts for /healthz (rooms, members). */
+  /**
+   * Extra health facts for /healthz (rooms, members). Without it /healthz
+   * says only that the server is up: counts are nobody else's business.
+   */
   health?: () => Record<string, unknown>;
   /**
    * Whether the server can serve chat now (its store reachable). When not,
    * /healthz answers 503 with the reason, so a load balancer drains the node.
    */
   ready?: () => { ok: true } | { ok: false; reason: string };
+  /** Whether a Host header names this server (see host-check.ts); others get 421. Default: any. */
+  hostAllowed?: (host: string | undefined) => boolean;
+  /** Origins the page may connect to besides its own (`--allowed-origin`). */
+  connectOrigins?: readonly string[];
 }
 
-function securityHeaders(res: ServerResponse): void {
-  res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+function securityHeaders(res: ServerResponse, policy: string): void {
+  res.setHeader('Content-Security-Policy', policy);
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Referrer-Policy', 'no-referrer');
   res.setHeader('X-Frame-Options', 'DENY');
@@ -65,6 +90,8 @@ function sendText(res: ServerResponse, status: number, text: string): void {
 export function createHttpHandler(options: HttpHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
   const root = path.resolve(options.webRoot ?? DEFAULT_WEB_ROOT);
   const cache = new Map<string, Buffer>();
+  const policy = contentSecurityPolicy(options.connectOrigins);
+  const hostAllowed = options.hostAllowed ?? (() => true);
 
   async function serveFile(res: ServerResponse, relative: string, head: boolean): Promise<void> {
     const file = path.resolve(root, relative);
@@ -89,7 +116,14 @@ export function createHttpHandler(options: HttpHandlerOptions = {}): (req: Incom
   }
 
   return (req, res) => {
-    securityHeaders(res);
+    securityHeaders(res, policy);
+    // RFC 9110 §15.6.6: 505 for a major version the server does not support.
+    // Node's parser reads "HTTP/2.0" on this HTTP/1.1 port as a request; it
+    // is not one (HTTP/2 starts with its connection preface).
+    if (req.httpVersionMajor !== 1) return sendText(res, 505, 'HTTP Version Not Supported: this port speaks HTTP/1.1\n');
+    if (!hostAllowed(req.headers.host)) {
+      return sendText(res, 421, 'Misdirected Request: this server does not answer to that host name (see --allowed-host)\n');
+    }
     const method = req.method ?? 'GET';
     let pathname: string;
     try {

@@ -9,6 +9,7 @@ import { checkNickname } from './nickname.js';
 import { DEFAULT_ROOM, isValidRoomName } from './room-name.js';
 import type { ChatStore, RoomSummary } from './store/store.js';
 import { checkMessageText, DEFAULT_MAX_MESSAGE } from './text.js';
+import { deriveTripcode } from './tripcode.js';
 
 export interface HubOptions {
   store: ChatStore;
@@ -84,6 +85,7 @@ export class Hub {
   #sweepTimer: Timer | null = null;
   #sweeping: Promise<void> = Promise.resolve();
   #seatTimer: Timer | null = null;
+  #tripSalt: Promise<Uint8Array> | null = null;
   #seatSweeping: Promise<void> = Promise.resolve();
   #started = false;
   #closed = false;
@@ -134,6 +136,14 @@ export class Hub {
       room: (name) => this.#room(name),
       forget: (member) => {
         this.#members.delete(member);
+      },
+      tripcode: async (secret) => {
+        // The salt lives in the store, so every node and every restart gives the same code.
+        this.#tripSalt ??= this.store.serverSecret('tripcode').catch((error: unknown) => {
+          this.#tripSalt = null;
+          throw error;
+        });
+        return deriveTripcode(secret, await this.#tripSalt);
       },
     };
     this.#roomHost = {

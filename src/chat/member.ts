@@ -128,6 +128,8 @@ export interface MemberHost {
   room(name: string): Room;
   /** The member's connection is gone. */
   forget(member: Member): void;
+  /** The tripcode of a secret typed after "#" in a join nickname. */
+  tripcode(secret: string): Promise<string>;
 }
 
 const closedResult: Refusal = { ok: false, code: ErrorCode.NOT_JOINED, message: 'connection closed' };
@@ -389,9 +391,11 @@ export class Member {
     if (!check.ok) return this.#refuse(check.code, check.message);
     let result: JoinResult;
     try {
+      const trip = check.secret === null ? null : await this.#host.tripcode(check.secret);
       result = await this.#host.room(name).admit(this, {
         nick: check.nick,
         key: check.key,
+        trip,
         resumeToken: request.resumeToken,
         lastSeq: request.lastSeq,
         epoch: request.epoch,

@@ -12,7 +12,7 @@ import type { StoredEntry } from './store/store.js';
 /** The WebSocket subprotocol name. */
 export const PROTOCOL = 'wschat.v1';
 
-/** Close codes the chat uses (RFC 6455 §7.4.1 codes, plus one from the private range 4000-4999). */
+/** Close codes the chat uses (RFC 6455 §7.4.1 codes, plus two from the private range 4000-4999). */
 export const ChatCloseCode = {
   /** `/quit`. */
   NORMAL: 1000,
@@ -24,6 +24,8 @@ export const ChatCloseCode = {
   INTERNAL_ERROR: 1011,
   /** The member's session was resumed on another connection; do not reconnect. */
   REPLACED: 4001,
+  /** The connection did not join a room within the server's deadline; reconnect when ready to join. */
+  JOIN_TIMEOUT: 4002,
 } as const;
 
 /** Stable error codes carried by `error` events. */
@@ -85,12 +87,15 @@ export type ClientMessage = JoinMessage | SendMessage | HistoryRequest;
 // ---------------------------------------------------------------------------
 // Server -> client
 
-/** One line of the live member list. `away`: connection lost, nickname held for the grace period. */
+/**
+ * One line of the live member list. `away`: connection lost, nickname held
+ * for the grace period. `trip`: the member's tripcode, when it joined as
+ * `nick#secret` (see tripcode.ts); absent otherwise.
+ */
 export interface MemberInfo {
   nick: string;
-  away: boolean;
-  /** The member's tripcode, when it joined with one. */
   trip?: string;
+  away: boolean;
 }
 
 /** What a `leave` notice says happened. */
@@ -101,6 +106,8 @@ export interface ChatMessageEvent {
   seq: number;
   ts: number;
   nick: string;
+  /** The sender's tripcode, when it has one. */
+  trip?: string;
   text: string;
 }
 
@@ -110,6 +117,8 @@ export interface ActionEvent {
   seq: number;
   ts: number;
   nick: string;
+  /** The sender's tripcode, when it has one. */
+  trip?: string;
   text: string;
 }
 
@@ -120,6 +129,8 @@ export interface NoticeEvent {
   event: 'join' | 'leave' | 'rename';
   /** The member concerned (the new nickname for `rename`). */
   nick: string;
+  /** The tripcode of the member concerned, when it has one. */
+  trip?: string;
   /** Ready-to-show text, e.g. "alice joined". */
   text: string;
   /** `rename` only: the previous nickname. */
@@ -144,6 +155,8 @@ export interface WelcomeEvent {
   type: 'welcome';
   room: string;
   nick: string;
+  /** Your tripcode, when you joined as `nick#secret`. */
+  trip?: string;
   resumeToken: string;
   /** True when `resumeToken` gave back a held nickname (no "joined" notice was sent). */
   resumed: boolean;
@@ -343,25 +356,54 @@ export function noticeText(event: NoticeEvent['event'], nick: string, detail: st
   }
 }
 
-/** Formats a stored entry's line for the plain-text format (one line per entry; text may hold newlines). */
+/**
+ * A sender as the text formats show it: the nickname, and its tripcode
+ * after " !" when it has one (`alice !Ab3dEf12`). Nicknames cannot contain
+ * "!" or a look-alike of it, so nobody can draw someone else's tripcode.
+ */
+export function senderName(nick: string, trip?: string): string {
+  return trip === undefined ? nick : `${nick} !${trip}`;
+}
+
+/**
+ * What starts the second and later lines of a multi-line message in the
+ * plain and TCP formats: two spaces and a bar. A nickname starts with a
+ * letter or digit and console lines with "***", so no such line can pass for
+ * the start of another sender's line.
+ */
+export const CONTINUATION = '  | ';
+
+/** `first` before the first line of `text`, CONTINUATION before each later one. */
+export function prefixLines(first: string, text: string, continuation: string = CONTINUATION): string[] {
+  return text.split('\n').map((line, i) => (i === 0 ? first : continuation) + line);
+}
+
+/**
+ * Formats a stored entry for the plain-text format: one string (one
+ * WebSocket message) per entry; a multi-line text keeps its newlines, with
+ * CONTINUATION at the start of each later line.
+ */
 export function plainEntry(entry: EntryEvent): string {
   switch (entry.type) {
     case 'message':
-      return `${entry.nick} :: ${entry.text}`;
+      return prefixLines(`${senderName(entry.nick, entry.trip)} :: `, entry.text).join('\n');
     case 'action':
-      return `* ${entry.nick} ${entry.text}`;
+      return prefixLines(`* ${senderName(entry.nick, entry.trip)} `, entry.text).join('\n');
     case 'notice':
       return entry.text;
     case 'admin':
-      return `*** ${entry.nick} :: ${entry.text}`;
+      return prefixLines('*** Administrator :: ', entry.text).join('\n');
   }
 }
 
 /**
  * The seed-style plain-text format: each element is one WebSocket text
- * message. Chat lines arrive as `nick :: text`, notices as plain lines, console
- * lines as `*** Administrator :: text`; acknowledgements and member-list
- * updates are not shown (an empty array).
+ * message. Chat lines arrive as `nick :: text` (`nick !trip :: text` with a
+ * tripcode), continuation lines of a multi-line message as `  | text`,
+ * notices as plain lines, console lines as `*** Administrator :: text`;
+ * acknowledgements and member-list updates are not shown (an empty array).
+ * docs/protocol.md says why no nickname or text can draw a console line or
+ * another sender's line.
  */
 export function formatPlain(event: ServerEvent): string[] {
   switch (event.type) {
@@ -372,9 +414,9 @@ export function formatPlain(event: ServerEvent): string[] {
       return [plainEntry(event)];
     case 'welcome': {
       const lines = event.history.map(plainEntry);
-      const others = event.members.filter((m) => m.nick !== event.nick).map((m) => m.nick);
+      const others = event.members.filter((m) => m.nick !== event.nick).map((m) => senderName(m.nick, m.trip));
       lines.push(
-        `You are ${event.nick} in ${event.room}. ${others.length === 0 ? 'Nobody else is here.' : `Also here: ${others.join(', ')}.`} Type /nick NAME to change your name, /help for commands.`,
+        `You are ${senderName(event.nick, event.trip)} in ${event.room}. ${others.length === 0 ? 'Nobody else is here.' : `Also here: ${others.join(', ')}.`} Type /nick NAME to change your name, /help for commands.`,
       );
       return lines;
     }
@@ -395,17 +437,19 @@ export function formatPlain(event: ServerEvent): string[] {
 /** The wire form of a stored history entry. */
 export function entryToEvent(entry: StoredEntry): EntryEvent {
   const { seq, ts, nick, text } = entry;
+  const trip = entry.trip === null ? {} : { trip: entry.trip };
+  const who = senderName(nick, entry.trip ?? undefined);
   switch (entry.kind) {
     case 'message':
-      return { type: 'message', seq, ts, nick, text };
+      return { type: 'message', seq, ts, nick, ...trip, text };
     case 'action':
-      return { type: 'action', seq, ts, nick, text };
+      return { type: 'action', seq, ts, nick, ...trip, text };
     case 'admin':
       return { type: 'admin', seq, ts, nick: 'Administrator', text };
     case 'join':
-      return { type: 'notice', seq, ts, event: 'join', nick, text: noticeText('join', nick, '') };
+      return { type: 'notice', seq, ts, event: 'join', nick, ...trip, text: noticeText('join', who, '') };
     case 'rename':
-      return { type: 'notice', seq, ts, event: 'rename', nick, from: text, text: noticeText('rename', nick, text) };
+      return { type: 'notice', seq, ts, event: 'rename', nick, ...trip, from: text, text: noticeText('rename', who, text) };
     case 'leave':
       return {
         type: 'notice',
@@ -413,8 +457,9 @@ export function entryToEvent(entry: StoredEntry): EntryEvent {
         ts,
         event: 'leave',
         nick,
+        ...trip,
         reason: text as LeaveReason,
-        text: noticeText('leave', nick, text),
+        text: noticeText('leave', who, text),
       };
   }
 }

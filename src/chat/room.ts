@@ -12,17 +12,17 @@ import {
   type WelcomeEvent,
 } from './messages.js';
 import { checkNickname, NICK_MAX_LENGTH } from './nickname.js';
-import {
-  type AppendResult,
-  type ChatStore,
-  type EntryKind,
-  type ReleaseResult,
-  type RoomEvent,
-  type SeatChange,
-  type SeatRecord,
-  type StoredEntry,
-  seatId,
+import type {
+  AppendResult,
+  ChatStore,
+  EntryKind,
+  ReleaseResult,
+  RoomEvent,
+  SeatChange,
+  SeatRecord,
+  StoredEntry,
 } from './store/store.js';
+import { seatId } from './store/seat-id.js';
 
 /** Limits and timings of a room (a subset of the hub's configuration). */
 export interface RoomSettings {
@@ -344,6 +344,7 @@ export class Room {
       type: 'welcome',
       room: this.name,
       nick: seat.nick,
+      ...(seat.trip === null ? {} : { trip: seat.trip }),
       resumeToken: seat.token,
       resumed,
       reset,

@@ -15,7 +15,8 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { type AcceptDecision, type HandshakeInfo, WebSocketServer } from '../websocket/index.js';
 import { type AdminConsole, startAdminConsole } from './admin-console.js';
-import type { Clock } from './clock.js';
+import { type Clock, systemClock } from './clock.js';
+import { allowedHosts, originAllowed } from './host-check.js';
 import { createHttpHandler } from './http.js';
 import { Hub, type HubOptions } from './hub.js';
 import type { Logger } from './member.js';
@@ -26,7 +27,12 @@ import { RedisStore } from './store/redis.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { ChatStore } from './store/store.js';
 import { TcpLinesServer } from './transports/tcp-lines.js';
-import { backlogPolicy, type WebSocketTransportOptions } from './transports/websocket-common.js';
+import {
+  backlogPolicy,
+  DEFAULT_JOIN_TIMEOUT_MS,
+  type PlainNames,
+  type WebSocketTransportOptions,
+} from './transports/websocket-common.js';
 import { serveJson } from './transports/websocket-json.js';
 import { servePlain } from './transports/websocket-plain.js';
 
@@ -46,6 +52,20 @@ export interface ChatServerOptions {
   tcpPort?: number;
   /** Origins allowed besides the server's own (e.g. "https://chat.example.com"). */
   allowedOrigins?: string[];
+  /**
+   * Host names the server answers to besides localhost, IP literals, this
+   * machine's name, `host` and the hosts of `allowedOrigins` ("name" or
+   * "name:port"). Requests for any other Host get 421 (DNS rebinding).
+   */
+  allowedHosts?: string[];
+  /** /healthz adds the room and connection counts. Default false: it says only "ok". */
+  healthDetails?: boolean;
+  /** How the plain WebSocket door names a client before `/nick`: "guest" (default, guest-XXXX) or "address" (ip:port). */
+  plainNames?: PlainNames;
+  /** WebSocket connections that have not joined after this long are closed with 4002. Default 60 s. */
+  joinTimeoutMs?: number;
+  /** The TCP door's liveness check: ask an idle peer after `interval` ms, drop it after `timeout` more. Default 30 s + 30 s. */
+  tcpHeartbeat?: { interval: number; timeout: number };
   /** TLS: serve https:// and wss:// with this certificate and key (PEM). */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Hub settings (history size, message limit, grace period, room TTL, rate limit). */
@@ -82,34 +102,7 @@ export function roomFromPath(pathname: string): string | null {
   return null;
 }
 
-/**
- * Browsers send Origin; a page from another site must not be able to talk to
- * the chat in its visitors' name. Same origin (the Host the browser used) is
- * allowed, plus any configured origin. Clients without Origin (the terminal
- * client, scripts) are not browsers and are allowed.
- */
-export function originAllowed(origin: string | undefined, host: string, allowed: readonly string[]): boolean {
-  if (origin === undefined) return true;
-  if (allowed.includes(origin)) return true;
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return false;
-  }
-  // Compare serialised origins, so that "https://Chat.example.com/" as
-  // configured matches the "https://chat.example.com" a browser sends.
-  if (url.origin !== 'null' && allowed.some((a) => serialisedOrigin(a) === url.origin)) return true;
-  return url.host.toLowerCase() === host.toLowerCase();
-}
-
-function serialisedOrigin(text: string): string | null {
-  try {
-    return new URL(text).origin;
-  } catch {
-    return null;
-  }
-}
+export { originAllowed } from './host-check.js';
 
 /**
  * Open the configured store: Redis when asked, else SQLite in `dataDir`, else memory.
@@ -123,10 +116,14 @@ export function openStore(dataDir: string | null | undefined, redis?: ChatServer
 
 /**
  * Start the chat server.
- * @throws (rejects) when the store cannot be opened or a port cannot be bound.
+ * @throws (rejects) when the store cannot be opened or a port cannot be bound;
+ *   TypeError for an `allowedHosts` entry that is not a host name.
  */
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
   const log: Logger = options.log ?? (() => undefined);
+  // Before anything is opened: a bad --allowed-host throws here.
+  const allowedOrigins = options.allowedOrigins ?? [];
+  const hostAllowed = allowedHosts({ listenHost: options.host, allowedHosts: options.allowedHosts, allowedOrigins });
   const store = openStore(options.dataDir, options.redis, log);
   let hub: Hub;
   try {
@@ -147,11 +144,13 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
 
   const handler = createHttpHandler({
     webRoot: options.webRoot,
-    health: () => ({ rooms: hub.localRoomCount, connections: hub.connectionCount }),
+    health: options.healthDetails ? () => ({ rooms: hub.localRoomCount, connections: hub.connectionCount }) : undefined,
     ready: () => store.health(),
+    hostAllowed,
+    connectOrigins: allowedOrigins,
   });
   const http = options.tls ? createHttpsServer(options.tls, handler) : createHttpServer(handler);
-  const allowedOrigins = options.allowedOrigins ?? [];
+  const secure = options.tls !== undefined;
   const websocket = new WebSocketServer({
     server: http,
     maxMessageSize: options.maxMessageSize ?? 256 * 1024,
@@ -159,10 +158,15 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     selectProtocol: (offered) => (offered.includes(PROTOCOL) ? PROTOCOL : null),
     heartbeat: { interval: 30_000, timeout: 30_000 },
     accept: ({ request, origin }: HandshakeInfo): AcceptDecision => {
+      // RFC 9110 §15.6.6, as for plain HTTP requests (http.ts).
+      if (!request.httpVersion.startsWith('1.')) return { status: 505, message: 'this port speaks HTTP/1.1' };
+      if (!hostAllowed(request.host)) {
+        return { status: 421, message: 'this server does not answer to that host name (see --allowed-host)' };
+      }
       if (roomFromPath(request.path) === null) {
         return { status: 404, message: 'WebSocket rooms are at /r/<room> (1-64 of A-Z a-z 0-9 _ -), or / for the lobby' };
       }
-      if (!originAllowed(origin, request.host, allowedOrigins)) {
+      if (!originAllowed(origin, request.host, allowedOrigins, secure)) {
         return { status: 403, message: `Origin ${origin} is not allowed (see --allowed-origin)` };
       }
       return true;
@@ -171,6 +175,9 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const transport: WebSocketTransportOptions = {
     checkBacklog: backlogPolicy(options.highWaterMark ?? 4 * 1024 * 1024, log),
     log,
+    clock: options.clock ?? systemClock,
+    joinTimeoutMs: options.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS,
+    plainNames: options.plainNames ?? 'guest',
   };
   websocket.on('connection', (ws, request) => {
     const room = roomFromPath(request.path) ?? DEFAULT_ROOM;
@@ -190,7 +197,13 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       });
     });
     if (options.tcpPort !== undefined) {
-      tcp = new TcpLinesServer({ hub, log });
+      tcp = new TcpLinesServer({
+        hub,
+        log,
+        clock: options.clock,
+        idleProbeMs: options.tcpHeartbeat?.interval,
+        idleTimeoutMs: options.tcpHeartbeat?.timeout,
+      });
       tcpPort = (await tcp.listen(options.tcpPort, options.host)).port;
     }
   } catch (error) {

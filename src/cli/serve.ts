@@ -27,6 +27,12 @@ Options:
   --burst N              messages allowed at once before the rate applies (default 20)
   --tcp-port N           also serve raw TCP lines (nc, telnet) on this port (default off)
   --allowed-origin URL   a browser origin allowed besides the server's own (repeatable)
+  --allowed-host NAME    a Host name the server answers to besides localhost, IP
+                         addresses, this machine's name, --host and the hosts of
+                         --allowed-origin; others get 421 (repeatable)
+  --health-details       /healthz also gives the room and connection counts
+  --plain-names MODE     plain WebSocket clients start as guest-XXXX (guest, the
+                         default) or as their ip:port (address)
   --tls-cert FILE        PEM certificate: serve https:// and wss:// (with --tls-key)
   --tls-key FILE         PEM private key
   --no-console           don't read administrator commands from standard input
@@ -52,6 +58,9 @@ export async function runServe(args: string[]): Promise<void> {
       burst: { type: 'string', default: '20' },
       'tcp-port': { type: 'string' },
       'allowed-origin': { type: 'string', multiple: true, default: [] },
+      'allowed-host': { type: 'string', multiple: true, default: [] },
+      'health-details': { type: 'boolean', default: false },
+      'plain-names': { type: 'string', default: 'guest' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'no-console': { type: 'boolean', default: false },
@@ -79,6 +88,8 @@ export async function runServe(args: string[]): Promise<void> {
     // Beat five times per timeout: a node is judged gone only after several missed beats.
     nodeTimeout = { nodeTimeoutMs: ms, heartbeatMs: Math.floor(ms / 5) };
   }
+  const plainNames = values['plain-names'];
+  if (plainNames !== 'guest' && plainNames !== 'address') throw new Error('--plain-names is guest or address');
   const host = values.host ?? process.env.HOST ?? undefined;
   const port = parseInteger('--port', values.port ?? process.env.PORT ?? '8080', 0, 65535);
   const server = await startChatServer({
@@ -88,6 +99,9 @@ export async function runServe(args: string[]): Promise<void> {
     redis: redisUrl === undefined ? undefined : { url: redisUrl, ...nodeTimeout },
     tcpPort: values['tcp-port'] === undefined ? undefined : parseInteger('--tcp-port', values['tcp-port'], 0, 65535),
     allowedOrigins: values['allowed-origin'],
+    allowedHosts: values['allowed-host'],
+    healthDetails: values['health-details'],
+    plainNames,
     tls:
       values['tls-cert'] && values['tls-key']
         ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) }

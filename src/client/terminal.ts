@@ -5,7 +5,7 @@
  */
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import type { EntryEvent } from '../chat/messages.js';
+import { type EntryEvent, prefixLines, senderName } from '../chat/messages.js';
 import { ChatSession, type ConnectionState } from './session.js';
 import type { SocketFactory } from './socket.js';
 
@@ -27,18 +27,24 @@ export function formatTime(ts: number, timeZone?: string): string {
   return new Date(ts).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', timeZone });
 }
 
-/** One entry as the terminal shows it (without colour). */
+/**
+ * One entry as the terminal shows it (without colour). The first line is
+ * `time <nick> text` (`<nick !trip>` with a tripcode); each later line of a
+ * multi-line text starts with blanks as wide as the time and a bar, so it
+ * cannot pass for a line of its own (a forged `12:54 *** Administrator: ...`).
+ */
 export function formatEntry(entry: EntryEvent, timeZone?: string): string {
   const time = formatTime(entry.ts, timeZone);
+  const lines = (first: string, text: string): string => prefixLines(first, text, `${' '.repeat(time.length)} | `).join('\n');
   switch (entry.type) {
     case 'message':
-      return `${time} <${entry.nick}> ${entry.text}`;
+      return lines(`${time} <${senderName(entry.nick, entry.trip)}> `, entry.text);
     case 'action':
-      return `${time} * ${entry.nick} ${entry.text}`;
+      return lines(`${time} * ${senderName(entry.nick, entry.trip)} `, entry.text);
     case 'notice':
       return `${time} -- ${entry.text}`;
     case 'admin':
-      return `${time} *** Administrator: ${entry.text}`;
+      return lines(`${time} *** Administrator: `, entry.text);
   }
 }
 

@@ -9,7 +9,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CONTENT_SECURITY_POLICY, DEFAULT_WEB_ROOT } from '../../src/chat/http.js';
+import { CONTENT_SECURITY_POLICY, contentSecurityPolicy, DEFAULT_WEB_ROOT } from '../../src/chat/http.js';
 import type { ChatServer } from '../../src/chat/server.js';
 import { startTestServer } from './support/clients.js';
 
@@ -131,12 +131,21 @@ describe('headers and methods', () => {
     }
   });
 
-  test('/healthz answers JSON with the live counts, never cached', async () => {
+  test('CSP: connect-src is the page\'s own origin, plus configured origins only', () => {
+    assert.match(CONTENT_SECURITY_POLICY, /(^|; )connect-src 'self'(;|$)/);
+    assert.doesNotMatch(CONTENT_SECURITY_POLICY, /ws:(?!\/\/)|wss:(?!\/\/)/, 'no scheme-wide ws: or wss: source');
+    assert.match(
+      contentSecurityPolicy(['https://chat.example', 'http://other.example:8080', 'nonsense']),
+      /connect-src 'self' https:\/\/chat\.example wss:\/\/chat\.example http:\/\/other\.example:8080 ws:\/\/other\.example:8080;/,
+    );
+  });
+
+  test('/healthz says only "ok" (no counts for strangers), never cached', async () => {
     const res = await get('/healthz');
     assert.equal(res.status, 200);
     assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
     assert.equal(res.headers['cache-control'], 'no-store');
-    assert.deepEqual(JSON.parse(res.body), { status: 'ok', rooms: 0, connections: 0 });
+    assert.deepEqual(JSON.parse(res.body), { status: 'ok' });
   });
 
   test('HEAD answers the headers of GET without a body', async () => {

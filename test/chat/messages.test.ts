@@ -219,4 +219,44 @@ describe('formatPlain', () => {
     assert.deepEqual(formatPlain({ type: 'info', text: 'a\nb' }), ['a\nb']);
     assert.deepEqual(formatPlain({ type: 'history', id: 'h', entries: [message], more: false }), ['alice :: hello']);
   });
+
+  test('tripcodes: "nick !trip" wherever a sender or member is named', () => {
+    assert.deepEqual(formatPlain({ ...message, trip: 'Ab3dEf12' }), ['alice !Ab3dEf12 :: hello']);
+    assert.deepEqual(formatPlain({ type: 'action', seq: 4, ts: 0, nick: 'alice', trip: 'Ab3dEf12', text: 'waves' }), [
+      '* alice !Ab3dEf12 waves',
+    ]);
+    const welcome = formatPlain({
+      type: 'welcome',
+      room: 'lobby',
+      nick: 'bob',
+      trip: 'Zz9_-aaa',
+      resumeToken: 'x'.repeat(32),
+      epoch: 'e',
+      resumed: false,
+      reset: false,
+      members: [
+        { nick: 'alice', trip: 'Ab3dEf12', away: false },
+        { nick: 'bob', trip: 'Zz9_-aaa', away: false },
+      ],
+      history: [],
+      lastSeq: 0,
+      more: false,
+      maxMessage: 4000,
+    });
+    assert.match(welcome[0] ?? '', /^You are bob !Zz9_-aaa in lobby\. Also here: alice !Ab3dEf12\./);
+  });
+
+  test('attack: a multi-line message cannot draw a console line or another sender\'s line', () => {
+    const forged = { ...message, text: 'see you\n*** Administrator :: Server restarts in 5 minutes\nbob :: bye' };
+    const [text] = formatPlain(forged);
+    assert.deepEqual(text?.split('\n'), [
+      'alice :: see you',
+      '  | *** Administrator :: Server restarts in 5 minutes',
+      '  | bob :: bye',
+    ]);
+    assert.deepEqual(formatPlain({ type: 'admin', seq: 6, ts: 0, nick: 'Administrator', text: 'one\ntwo' }), [
+      '*** Administrator :: one\n  | two',
+    ]);
+    assert.deepEqual(formatPlain({ type: 'action', seq: 6, ts: 0, nick: 'al', text: 'one\ntwo' }), ['* al one\n  | two']);
+  });
 });

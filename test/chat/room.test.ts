@@ -78,6 +78,27 @@ describe('joining', () => {
     assert.equal(fourth.member.nick, `${'X'.repeat(22)}-2`);
   });
 
+  test('a tripcode: nick#secret shows the nickname with a code from the secret, everywhere the nickname shows', async () => {
+    const t = makeHub();
+    const alice = await t.join('alice#open sesame');
+    const welcome = alice.conn.last('welcome');
+    assert.equal(welcome.nick, 'alice');
+    assert.match(welcome.trip ?? '', /^[A-Za-z0-9_-]{8}$/);
+    const bob = await t.join('bob');
+    await alice.member.input('signed', 'm1');
+    assert.equal(bob.conn.last('message').trip, welcome.trip);
+    assert.deepEqual(bob.conn.last('welcome').members[0], { nick: 'alice', away: false, trip: welcome.trip });
+    const joined = bob.conn.last('welcome').history[0];
+    assert.equal(joined?.type === 'notice' && joined.trip, welcome.trip);
+    assert.equal(bob.conn.of('message')[0]?.nick, 'alice');
+    // The same secret gives the same code; another secret another.
+    const again = await t.join('carol#open sesame');
+    assert.equal(again.conn.last('welcome').trip, welcome.trip);
+    const other = await t.join('dave#closed');
+    assert.notEqual(other.conn.last('welcome').trip, welcome.trip);
+    assert.equal((await t.store.lastEntries('lobby', 10)).find((e) => e.kind === 'message')?.trip, welcome.trip);
+  });
+
   test('a full room refuses', async () => {
     const t = makeHub({ maxMembersPerRoom: 2 });
     await t.join('a');

@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { get as httpsGet } from 'node:https';
-import { createServer } from 'node:net';
+import { createServer, connect as netConnect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { describe, mock, test } from 'node:test';
 import WsWebSocket from 'ws';
+import { ManualClock } from '../../src/chat/clock.js';
 import { ChatCloseCode } from '../../src/chat/messages.js';
-import { originAllowed, roomFromPath } from '../../src/chat/server.js';
+import { roomFromPath } from '../../src/chat/server.js';
 import { connect, HandshakeError, PerMessageDeflate, type PreparedMessage, WebSocket } from '../../src/websocket/index.js';
 import { selfSignedCertificate } from '../support/tls.js';
 import { JsonClient, Mailbox, PlainClient, startTestServer, TcpClient, within, wsUrl } from './support/clients.js';
@@ -24,6 +25,38 @@ async function freePort(): Promise<number> {
   const { port } = probe.address() as { port: number };
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return port;
+}
+
+/** Sends raw request bytes and resolves with the status line of the answer. */
+function rawStatusLine(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1', () => socket.write(request));
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      const end = received.indexOf('\r\n');
+      if (end !== -1) {
+        socket.destroy();
+        resolve(received.slice(0, end));
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error(`closed without a status line: ${JSON.stringify(received)}`)));
+  });
+}
+
+/** A WebSocket upgrade request with the given request line version and headers. */
+function upgradeRequest(version: string, headers: Record<string, string>): string {
+  const lines = [
+    `GET /r/lobby HTTP/${version}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    'Sec-WebSocket-Version: 13',
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
 /** The HandshakeError a refused connect rejects with. */
@@ -46,23 +79,6 @@ describe('helpers', () => {
     for (const bad of ['/r/', `/r/${'a'.repeat(65)}`, '/r/bad%20name', '/r/a/b', '/x', '/lobby', '/r/..']) {
       assert.equal(roomFromPath(bad), null, bad);
     }
-  });
-
-  test('originAllowed: none, same host, listed; not other sites or garbage', () => {
-    assert.equal(originAllowed(undefined, 'chat.example:8080', []), true);
-    assert.equal(originAllowed('http://chat.example:8080', 'chat.example:8080', []), true);
-    assert.equal(originAllowed('https://CHAT.example:8080', 'chat.example:8080', []), true);
-    assert.equal(originAllowed('http://chat.example', 'chat.example:8080', []), false, 'another port is another origin');
-    assert.equal(originAllowed('http://evil.example', 'chat.example:8080', []), false);
-    assert.equal(originAllowed('null', 'chat.example:8080', []), false);
-    assert.equal(originAllowed('https://app.example', 'chat.example:8080', ['https://app.example']), true);
-    // Configured the way people write URLs: trailing slash, capitals, default port.
-    for (const configured of ['https://App.example/', 'https://app.example:443', 'HTTPS://APP.EXAMPLE']) {
-      assert.equal(originAllowed('https://app.example', 'chat.example:8080', [configured]), true, configured);
-    }
-    assert.equal(originAllowed('http://app.example', 'chat.example:8080', ['https://app.example']), false, 'scheme counts');
-    assert.equal(originAllowed('https://app.example:8443', 'chat.example:8080', ['https://app.example']), false, 'port counts');
-    assert.equal(originAllowed('file://', 'chat.example:8080', ['file:///']), false, 'opaque origins never match');
   });
 });
 
@@ -250,6 +266,76 @@ describe('handshake policy', () => {
     }
   });
 
+  test('attack: DNS rebinding (Host: evil.example:PORT, Origin: http://evil.example:PORT) gets 421 for HTTP and WebSocket', T, async () => {
+    const server = await startTestServer({ allowedHosts: ['chat.example'] });
+    try {
+      const evilHost = `evil.example:${server.port}`;
+      const evilOrigin = `http://${evilHost}`;
+      assert.match(await rawStatusLine(server.port, `GET / HTTP/1.1\r\nHost: ${evilHost}\r\n\r\n`), /^HTTP\/1\.1 421 /);
+      assert.match(await rawStatusLine(server.port, `GET /healthz HTTP/1.1\r\nHost: ${evilHost}\r\n\r\n`), /^HTTP\/1\.1 421 /);
+      const upgrade = upgradeRequest('1.1', { Host: evilHost, Origin: evilOrigin, 'Sec-WebSocket-Protocol': 'wschat.v1' });
+      assert.match(await rawStatusLine(server.port, upgrade), /^HTTP\/1\.1 421 /);
+      // The names it does answer to: loopback, localhost, an --allowed-host name (any port).
+      for (const host of [`127.0.0.1:${server.port}`, `localhost:${server.port}`, `chat.example:${server.port}`, 'chat.example']) {
+        assert.match(await rawStatusLine(server.port, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`), /^HTTP\/1\.1 200 /, host);
+      }
+      const same = upgradeRequest('1.1', { Host: `chat.example:${server.port}`, Origin: `http://chat.example:${server.port}` });
+      assert.match(await rawStatusLine(server.port, same), /^HTTP\/1\.1 101 /);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('attack: an https:// or ftp:// Origin with the right host and port gets 403 (scheme counts)', T, async () => {
+    const server = await startTestServer();
+    try {
+      const url = wsUrl(server, '/r/origins');
+      for (const scheme of ['https', 'ftp', 'ws']) {
+        const error = await refused(url, { protocols: ['wschat.v1'], origin: `${scheme}://127.0.0.1:${server.port}` });
+        assert.equal(error.status, 403, scheme);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('attack: an HTTP/2.0 request line on the HTTP/1.1 port gets 505, for pages and upgrades', T, async () => {
+    const server = await startTestServer();
+    try {
+      const host = `127.0.0.1:${server.port}`;
+      assert.match(await rawStatusLine(server.port, `GET / HTTP/2.0\r\nHost: ${host}\r\n\r\n`), / 505 /);
+      assert.match(await rawStatusLine(server.port, upgradeRequest('2.0', { Host: host })), / 505 /);
+      assert.match(await rawStatusLine(server.port, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`), / 200 /);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('attack: a WebSocket that never joins is closed after the join deadline (4002); joined ones stay', T, async () => {
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock, joinTimeoutMs: 60_000 });
+    try {
+      const url = wsUrl(server, '/r/deadline');
+      const idle = await JsonClient.open(url);
+      const member = await JsonClient.joined(url, 'joiner');
+      const plain = await PlainClient.open(url);
+      await plain.welcomed();
+      clock.advance(59_000);
+      assert.equal((await idle.tryJoin('late-but-in-time')).type, 'welcome', 'a join before the deadline counts');
+      const idle2 = await JsonClient.open(url);
+      clock.advance(60_000);
+      assert.deepEqual(await within(idle2.closed, 'the idle connection closed'), { code: 4002, reason: 'join timed out' });
+      // The joined ones stay: they still chat.
+      assert.equal((await member.say('still here')).type, 'ack');
+      await plain.line('joiner :: still here');
+      await idle.close();
+      await member.close();
+      await plain.close();
+    } finally {
+      await server.close();
+    }
+  });
+
   test('invalid room paths get 404, and the server keeps serving', T, async () => {
     const server = await startTestServer();
     try {
@@ -272,7 +358,7 @@ describe('handshake policy', () => {
       assert.equal(ws.protocol, '');
       const lines = new Mailbox<string>();
       ws.on('message', (data) => lines.push(String(data)));
-      await lines.take((l) => l.startsWith('You are 127.0.0.1:'), 'the plain welcome');
+      await lines.take((l) => /^You are guest-[0-9a-f]{4} in /.test(l), 'the plain welcome');
       const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
       ws.close(1000, '');
       assert.equal(await within(closed, 'close'), 1000);
@@ -336,7 +422,7 @@ describe('administrator console', () => {
 
 describe('lifecycle', () => {
   test('url, /healthz counts, and graceful close: every door is told (1001) and nothing is accepted after', T, async () => {
-    const server = await startTestServer({ tcpPort: 0 });
+    const server = await startTestServer({ tcpPort: 0, healthDetails: true });
     assert.equal(server.url, `http://127.0.0.1:${server.port}`);
     const json = await JsonClient.joined(wsUrl(server, '/r/bye'), 'jason');
     const plain = await PlainClient.open(wsUrl(server, '/r/bye'));

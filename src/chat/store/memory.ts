@@ -50,6 +50,7 @@ export class MemoryStore implements ChatStore {
   readonly #rooms = new Map<string, MemoryRoom>();
   readonly #maxEntries: number;
   readonly #bus = new LocalBus();
+  readonly #secrets = new Map<string, Buffer>();
   #closed = false;
 
   /** @throws RangeError if maxEntriesPerRoom < 1. */
@@ -248,6 +249,16 @@ export class MemoryStore implements ChatStore {
   async signal(room: string, data: Record<string, unknown>): Promise<void> {
     this.#check();
     this.#bus.emit({ type: 'signal', room, data });
+  }
+
+  async serverSecret(name: string): Promise<Buffer> {
+    this.#check();
+    let secret = this.#secrets.get(name);
+    if (secret === undefined) {
+      secret = randomBytes(32);
+      this.#secrets.set(name, secret);
+    }
+    return Buffer.from(secret);
   }
 
   onResync(): void {

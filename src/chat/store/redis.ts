@@ -588,6 +588,14 @@ export class RedisStore implements ChatStore {
     await this.#run('signal', room, [JSON.stringify(data)]);
   }
 
+  async serverSecret(name: string): Promise<Buffer> {
+    const key = this.#key(`secret:${name}`);
+    await this.#call(() => this.#c.set(key, randomBytes(32).toString('base64'), { condition: 'NX' }));
+    const value = await this.#call(() => this.#c.get(key));
+    if (value === null) throw new Error(`secret ${name} vanished`);
+    return Buffer.from(value, 'base64');
+  }
+
   onResync(listener: () => void): void {
     this.#resync.add(listener);
   }

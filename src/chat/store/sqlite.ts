@@ -123,6 +123,7 @@ export const MIGRATIONS: readonly Migration[] = [
         CREATE UNIQUE INDEX seats_key ON seats (room, key);
         CREATE INDEX seats_hold_until ON seats (hold_until) WHERE hold_until IS NOT NULL;
         CREATE INDEX seats_holder ON seats (holder) WHERE holder IS NOT NULL;
+        CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
       `);
       // Version 1 kept no seats: whoever was present when it stopped is gone.
       const now = Date.now();
@@ -543,6 +544,14 @@ export class SqliteStore implements ChatStore {
   async signal(room: string, data: Record<string, unknown>): Promise<void> {
     this.#check();
     this.#bus.emit({ type: 'signal', room, data });
+  }
+
+  async serverSecret(name: string): Promise<Buffer> {
+    this.#check();
+    this.#db.prepare('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)').run(name, randomBytes(32));
+    const row = this.#db.prepare<[string], { value: Buffer }>('SELECT value FROM secrets WHERE name = ?').get(name);
+    if (row === undefined) throw new Error(`secret ${name} vanished`);
+    return Buffer.from(row.value);
   }
 
   onResync(): void {

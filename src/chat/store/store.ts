@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 /**
  * The state seam of the chat: everything that must outlive a process or be
  * seen by another node sits behind `ChatStore`.
@@ -314,6 +312,12 @@ export interface ChatStore {
    */
   onResync(listener: () => void): void;
 
+  /**
+   * A random secret kept by the store under `name`, created on first use and
+   * the same on every node and after every restart (the tripcode salt).
+   */
+  serverSecret(name: string): Promise<Uint8Array>;
+
   // ---- lifecycle ----
 
   /** Makes everything written so far durable and compacts what can be compacted. */
@@ -323,10 +327,3 @@ export interface ChatStore {
   close(): Promise<void>;
 }
 
-/**
- * The id of the seat a resume token opens: a hash, so that whoever reads the
- * store (a Redis dump, a copied database) cannot take a member's nickname.
- */
-export function seatId(token: string): string {
-  return createHash('sha256').update(token).digest('base64url').slice(0, 32);
-}

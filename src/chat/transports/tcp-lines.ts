@@ -2,17 +2,20 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { type Clock, systemClock, type Timer } from '../clock.js';
 import type { Hub } from '../hub.js';
 import type { Logger, Member, MemberConnection } from '../member.js';
-import { ChatCloseCode, type EntryEvent, ErrorCode, type ServerEvent } from '../messages.js';
+import { ChatCloseCode, type EntryEvent, ErrorCode, prefixLines, type ServerEvent, senderName } from '../messages.js';
 import { DEFAULT_ROOM } from '../room-name.js';
 
 /**
  * Raw TCP lines, for `nc` and `telnet`: the server asks for a login id (the
  * nickname), asks again while it is taken or invalid, then relays lines. A
- * chat line shows as `[nick] text`, an action as `* nick text`, a notice as a
- * plain line, a console line as `*** [Administrator] text`. `/join ROOM` moves
+ * chat line shows as `[nick] text` (`[nick !trip] text` with a tripcode), an
+ * action as `* nick text`, a notice as a plain line, a console line as
+ * `*** [Administrator] text`; later lines of a multi-line text start with
+ * `  | `. `/join ROOM` moves
  * to another room; `/quit` leaves.
  *
- * Input is UTF-8, one line per LF (a CR before it is dropped). A line longer
+ * Input is UTF-8, one line per LF (a CR before it is dropped, a CR anywhere
+ * else is removed: it is not a line break). A line longer
  * than `maxLineBytes` is refused and skipped up to its end without being
  * buffered. A reader so slow that its socket's send buffer passes
  * `highWaterMark` is disconnected.
@@ -27,6 +30,14 @@ export interface TcpLinesOptions {
   highWaterMark?: number;
   /** Time allowed to log in. Default 2 minutes. */
   loginTimeoutMs?: number;
+  /**
+   * Liveness, as the WebSocket heartbeat does it (30 s + 30 s): a logged-in
+   * peer that sent nothing for `idleProbeMs` is asked to send a line, and is
+   * disconnected if nothing comes within `idleTimeoutMs` more. Defaults 30 s
+   * and 30 s. See docs/protocol.md for why this door must ask.
+   */
+  idleProbeMs?: number;
+  idleTimeoutMs?: number;
   /** Time allowed for a closing socket to flush before it is destroyed. Default 5 s. */
   closeTimeoutMs?: number;
   clock?: Clock;
@@ -38,20 +49,32 @@ export const TCP_FORMAT = 'tcp-lines';
 
 const EOL = '\r\n';
 const PROMPT = 'Login id (your nickname): ';
+/**
+ * Why asking: `nc` and most line clients answer nothing by themselves (no
+ * ping, no Telnet option negotiation), and TCP keepalive is answered by the
+ * peer's kernel even when the process is frozen (Ctrl-Z, a stopped
+ * container), so only the user can show the other end is alive.
+ */
+const IDLE_PROBE = '*** Still there? Send any line (Enter will do) to stay connected.';
 /** Lines held while a login is being decided. */
 const MAX_BACKLOG = 64;
 
+/**
+ * The lines of an entry. The first line names the sender; later lines of a
+ * multi-line text start with CONTINUATION ("  | "), which no first line can
+ * start with: a nickname starts with a letter or digit and cannot contain
+ * "[", "]" or "!", and console lines start with "***".
+ */
 function entryLines(entry: EntryEvent): string[] {
-  const lines = entry.text.split('\n');
   switch (entry.type) {
     case 'message':
-      return lines.map((line) => `[${entry.nick}] ${line}`);
+      return prefixLines(`[${senderName(entry.nick, entry.trip)}] `, entry.text);
     case 'action':
-      return lines.map((line, i) => (i === 0 ? `* ${entry.nick} ${line}` : `  ${line}`));
+      return prefixLines(`* ${senderName(entry.nick, entry.trip)} `, entry.text);
     case 'notice':
       return [entry.text];
     case 'admin':
-      return lines.map((line) => `*** [Administrator] ${line}`);
+      return prefixLines('*** [Administrator] ', entry.text);
   }
 }
 
@@ -64,10 +87,10 @@ export function formatTcp(event: ServerEvent): string[] {
     case 'admin':
       return entryLines(event);
     case 'welcome': {
-      const others = event.members.filter((m) => m.nick !== event.nick).map((m) => m.nick);
+      const others = event.members.filter((m) => m.nick !== event.nick).map((m) => senderName(m.nick, m.trip));
       return [
         ...event.history.flatMap(entryLines),
-        `*** You are ${event.nick} in ${event.room}. ${others.length === 0 ? 'Nobody else is here.' : `Also here: ${others.join(', ')}.`}`,
+        `*** You are ${senderName(event.nick, event.trip)} in ${event.room}. ${others.length === 0 ? 'Nobody else is here.' : `Also here: ${others.join(', ')}.`}`,
         '*** Type a line to chat; /help lists the commands.',
       ];
     }
@@ -110,20 +133,34 @@ class TcpLinesConnection implements MemberConnection<Buffer> {
   #loginPending = false;
   #backlog: string[] = [];
   #timer: Timer | null = null;
+  /** When the peer last sent anything (clock ms). */
+  #lastInput: number;
+  /** The idle check's timer, once logged in. */
+  #idleTimer: Timer | null = null;
+  /** A probe was sent and not answered yet. */
+  #probed = false;
 
   constructor(socket: Socket, hub: Hub, options: TcpOptions) {
     this.#socket = socket;
     this.#options = options;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     this.member = hub.connect(this, { room: options.room });
+    this.#lastInput = options.clock.now();
     socket.setNoDelay(true);
-    socket.setKeepAlive(true, 60_000);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    // Keepalive finds peers whose host or network is gone; the idle check
+    // (below) finds the ones whose process is frozen.
+    socket.setKeepAlive(true, options.idleProbeMs);
+    socket.on('data', (chunk: Buffer) => {
+      this.#lastInput = this.#options.clock.now();
+      this.#probed = false;
+      this.#onData(chunk);
+    });
     socket.on('error', (error) => options.log('warn', 'tcp socket error', { remote: this.remote, error: error.message }));
     socket.on('end', () => socket.end());
     socket.on('close', () => {
       this.#state = 'closing';
       this.#timer?.cancel();
+      this.#idleTimer?.cancel();
       this.member.disconnected();
     });
     this.#timer = options.clock.setTimeout(() => {
@@ -151,9 +188,38 @@ class TcpLinesConnection implements MemberConnection<Buffer> {
     if (this.#state === 'closing') return;
     this.#state = 'closing';
     this.#timer?.cancel();
+    this.#idleTimer?.cancel();
     const text = code === ChatCloseCode.NORMAL ? 'Bye.' : reason === '' ? 'Disconnected.' : `Disconnected: ${reason}.`;
     if (!this.#socket.destroyed && !this.#socket.writableEnded) this.#socket.end(`*** ${text}${EOL}`);
     this.#timer = this.#options.clock.setTimeout(() => this.#socket.destroy(), this.#options.closeTimeoutMs);
+  }
+
+  /**
+   * One timer at a time: when it fires, either input came meanwhile (wait
+   * for the rest of the interval), or a probe goes out, or an unanswered
+   * probe ends the connection.
+   */
+  #scheduleIdleCheck(delayMs: number): void {
+    this.#idleTimer?.cancel();
+    this.#idleTimer = this.#options.clock.setTimeout(() => this.#idleCheck(), delayMs);
+  }
+
+  #idleCheck(): void {
+    if (this.#state !== 'chat') return;
+    const { clock, idleProbeMs, idleTimeoutMs } = this.#options;
+    const quiet = clock.now() - this.#lastInput;
+    if (this.#probed) {
+      this.#options.log('info', 'tcp peer did not answer the idle check, disconnected', { remote: this.remote });
+      this.close(ChatCloseCode.POLICY_VIOLATION, `no answer within ${Math.round(idleTimeoutMs / 1000)} s`);
+      return;
+    }
+    if (quiet < idleProbeMs) {
+      this.#scheduleIdleCheck(idleProbeMs - quiet);
+      return;
+    }
+    this.#probed = true;
+    this.#write(`${IDLE_PROBE}${EOL}`);
+    this.#scheduleIdleCheck(idleTimeoutMs);
   }
 
   #write(text: string): void {
@@ -199,6 +265,10 @@ class TcpLinesConnection implements MemberConnection<Buffer> {
       this.member.reject({ code: ErrorCode.BAD_MESSAGE, message: 'line is not valid UTF-8' });
       return;
     }
+    // Only LF ends a line (CRLF counts as one end). A CR anywhere else is a
+    // control character, not a line break: without this the chat's text
+    // rules would store "a\rb" as two lines.
+    line = line.replaceAll('\r', '');
     this.#dispatch(line);
   }
 
@@ -250,6 +320,7 @@ class TcpLinesConnection implements MemberConnection<Buffer> {
         this.#state = 'chat';
         this.#timer?.cancel();
         this.#timer = null;
+        this.#scheduleIdleCheck(this.#options.idleProbeMs);
       } else {
         this.#write(PROMPT);
       }
@@ -276,6 +347,8 @@ export class TcpLinesServer {
       maxLineBytes: options.maxLineBytes ?? 8192,
       highWaterMark: options.highWaterMark ?? 1024 * 1024,
       loginTimeoutMs: options.loginTimeoutMs ?? 120_000,
+      idleProbeMs: options.idleProbeMs ?? 30_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
       closeTimeoutMs: options.closeTimeoutMs ?? 5000,
       clock: options.clock ?? systemClock,
       log: options.log ?? (() => undefined),

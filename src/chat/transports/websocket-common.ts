@@ -1,13 +1,30 @@
 /** What the two WebSocket transports share: wiring a connection to its member, and the slow-reader policy. */
 import type { WebSocket } from '../../websocket/index.js';
+import type { Clock } from '../clock.js';
 import type { Logger, Member } from '../member.js';
 import { ChatCloseCode } from '../messages.js';
+
+/** How the plain door names a client until it sends `/nick`. */
+export type PlainNames = 'guest' | 'address';
 
 export interface WebSocketTransportOptions {
   /** Closes a connection whose unsent backlog passed the high-water mark. */
   checkBacklog: (ws: WebSocket) => void;
   log: Logger;
+  /** Timers for the join deadline. */
+  clock: Clock;
+  /**
+   * A connection that has not joined a room this long after opening is
+   * closed with 4002 (JOIN_TIMEOUT). The browser asks for a nickname first,
+   * so this is generous; the plain door joins at once.
+   */
+  joinTimeoutMs: number;
+  /** `guest`: "guest-XXXX" (default); `address`: the peer's "ip:port" (the seed's naming). */
+  plainNames: PlainNames;
 }
+
+/** Default `joinTimeoutMs`: one minute. */
+export const DEFAULT_JOIN_TIMEOUT_MS = 60_000;
 
 /**
  * A backlog policy: a member whose send buffer passes `highWaterMark` bytes
@@ -50,5 +67,14 @@ export function attachWebSocket(
 ): void {
   ws.on('message', onMessage);
   ws.on('error', (error) => options.log('warn', 'websocket error', { remote: peerName(ws), error: error.message }));
-  ws.on('close', () => member.disconnected());
+  // A connection that never joins holds a socket and memory for nothing.
+  const deadline = options.clock.setTimeout(() => {
+    if (member.joined || member.closed) return;
+    options.log('info', 'websocket closed: no join in time', { remote: peerName(ws) });
+    member.closeConnection(ChatCloseCode.JOIN_TIMEOUT, 'join timed out');
+  }, options.joinTimeoutMs);
+  ws.on('close', () => {
+    deadline.cancel();
+    member.disconnected();
+  });
 }

@@ -3,13 +3,14 @@
  * that does `new WebSocket("ws://host:8080/r/<room>")` and `ws.send(text)`.
  * Plain text both ways: each text message is a chat line (or a /command);
  * each chat line arrives as `nick :: text`, notices as plain lines. The
- * nickname starts as the peer's `ip:port` until the client sends `/nick NAME`.
+ * nickname starts as a random `guest-XXXX` until the client sends
+ * `/nick NAME` (with `plainNames: 'address'`, the seed's `ip:port`).
  */
 import { PreparedMessage, type WebSocket } from '../../websocket/index.js';
 import type { Hub } from '../hub.js';
 import type { Member, MemberConnection } from '../member.js';
 import { ChatCloseCode, ErrorCode, formatPlain, type ServerEvent } from '../messages.js';
-import { addressNickname } from '../nickname.js';
+import { addressNickname, guestNickname } from '../nickname.js';
 import { attachWebSocket, peerAddress, peerName, type WebSocketTransportOptions } from './websocket-common.js';
 
 export const PLAIN_FORMAT = 'plain';
@@ -36,7 +37,10 @@ class WebSocketPlainConnection implements MemberConnection<PreparedMessage[]> {
       void this.member.input(data as string);
     });
     // A seed-style client never sends a join: it is in the room from the start.
-    void this.member.join({ nick: addressNickname(peerAddress(ws), ws.remotePort), uniquify: true }).then((result) => {
+    // The address is never a nickname by default: nicknames are broadcast and
+    // stored in history, and an address is nobody else's business.
+    const nick = options.plainNames === 'address' ? addressNickname(peerAddress(ws), ws.remotePort) : guestNickname();
+    void this.member.join({ nick, uniquify: true }).then((result) => {
       // Nor can it ever join again: rather than leave it connected to no room,
       // answering every line with "join a room first", close after the error
       // line. A full room or storage that is briefly down is worth retrying

@@ -429,6 +429,14 @@ export function storeContract(name: string, openStore: () => Promise<ChatStore> 
         assert.deepEqual(await store.expireRooms(Number.MAX_SAFE_INTEGER), [], 'an away member keeps it too');
       }));
 
+    test('serverSecret: 32 random bytes per name, the same every time', () =>
+      withStore(async (store) => {
+        const a = await store.serverSecret('tripcode');
+        assert.equal(a.length, 32);
+        assert.deepEqual(await store.serverSecret('tripcode'), a);
+        assert.notDeepEqual(await store.serverSecret('other'), a);
+      }));
+
     test('flush, then close; a closed store refuses work', async () => {
       const store = await open();
       await store.append(message('r', 'x'));

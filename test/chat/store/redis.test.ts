@@ -45,6 +45,7 @@ describe('RedisStore on a standalone Redis', { skip }, () => {
       await done;
       assert.deepEqual(events, ['seat', 'entries 1', 'entries 2']);
       assert.equal((await b.append({ room: 'r', ts: 3, kind: 'message', nick: 'y', text: 'from b' })).entry.seq, 3);
+      assert.deepEqual(await b.serverSecret('tripcode'), await a.serverSecret('tripcode'), 'one tripcode salt for every node');
       assert.deepEqual(
         (await b.seats('r')).seats.map((s) => s.holder),
         ['a/1'],

@@ -43,6 +43,7 @@ describe('SqliteStore', () => {
       maxSeats: 10,
     });
     await first.append({ room: 'r', ts: 2, kind: 'message', nick: '김', text: '안녕', clientId: 'x1' });
+    const salt = await first.serverSecret('tripcode');
     await first.close();
     const second = SqliteStore.open(path, { nodeId: 'second' });
     try {
@@ -55,6 +56,7 @@ describe('SqliteStore', () => {
       const sweep = await second.sweepSeats(10, 1000);
       assert.deepEqual(sweep, { released: 0, orphaned: 1, nextHoldUntil: 1010 });
       assert.ok(await second.resumeSeat('r', 's1', 'second/1', 20), 'the token still works after the restart');
+      assert.deepEqual(await second.serverSecret('tripcode'), salt, 'tripcodes stay the same across restarts');
     } finally {
       await second.close();
     }

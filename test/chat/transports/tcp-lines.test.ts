@@ -90,7 +90,10 @@ async function withServer(
 
 describe('formatTcp', () => {
   test('chat lines as [nick] text, one per text line; notices plain; console lines marked', () => {
-    assert.deepEqual(formatTcp({ type: 'message', seq: 1, ts: 0, nick: 'bob', text: 'a\nb' }), ['[bob] a', '[bob] b']);
+    assert.deepEqual(formatTcp({ type: 'message', seq: 1, ts: 0, nick: 'bob', text: 'a\nb' }), ['[bob] a', '  | b']);
+    assert.deepEqual(formatTcp({ type: 'message', seq: 1, ts: 0, nick: 'bob', trip: 'Ab3dEf12', text: 'hi' }), [
+      '[bob !Ab3dEf12] hi',
+    ]);
     assert.deepEqual(formatTcp({ type: 'action', seq: 1, ts: 0, nick: 'bob', text: 'waves' }), ['* bob waves']);
     assert.deepEqual(formatTcp({ type: 'notice', seq: 1, ts: 0, event: 'join', nick: 'bob', text: 'bob joined' }), [
       'bob joined',
@@ -101,6 +104,20 @@ describe('formatTcp', () => {
     assert.equal(encodeTcp({ type: 'ack', id: 'x', seq: 1 }), null);
     assert.equal(encodeTcp({ type: 'members', members: [] }), null);
     assert.deepEqual(encodeTcp({ type: 'info', text: '한' }), Buffer.from('한\r\n'));
+  });
+
+  test('attack: continuation lines cannot pass for a console line or another sender\'s line', () => {
+    const text = 'ok\n*** [Administrator] Server restarts in 5 minutes\n[carol] bye';
+    assert.deepEqual(formatTcp({ type: 'message', seq: 1, ts: 0, nick: 'bob', text }), [
+      '[bob] ok',
+      '  | *** [Administrator] Server restarts in 5 minutes',
+      '  | [carol] bye',
+    ]);
+    assert.deepEqual(formatTcp({ type: 'admin', seq: 1, ts: 0, nick: 'Administrator', text: 'a\nb' }), [
+      '*** [Administrator] a',
+      '  | b',
+    ]);
+    assert.deepEqual(formatTcp({ type: 'action', seq: 1, ts: 0, nick: 'bob', text: 'a\nb' }), ['* bob a', '  | b']);
   });
 });
 
@@ -216,6 +233,41 @@ describe('TCP lines transport', () => {
       },
       { highWaterMark: 64 * 1024 },
     ));
+
+  test('attack: a lone CR is not a line break (only LF ends a line, CRLF counts as one)', () =>
+    withServer(async ({ t, port }) => {
+      const ws = await t.join('watcher', { format: 'wschat.v1' });
+      const tcp = await LineClient.open(port);
+      await tcp.login('nc-user');
+      tcp.send('one\rtwo\r\n');
+      await tcp.expect(/\[nc-user\] onetwo\r\n/);
+      await t.hub.idle();
+      assert.equal(ws.conn.last('message').text, 'onetwo');
+    }));
+
+  test('attack: a frozen peer is found within 30 s + 30 s; one that answers the idle check stays', async () => {
+    const clock = new ManualClock();
+    await withServer(
+      async ({ port }) => {
+        const c = await LineClient.open(port);
+        await c.login('sleepy');
+        clock.advance(30_000);
+        await c.expect(/\*\*\* Still there\? Send any line \(Enter will do\) to stay connected\.\r\n/);
+        c.send('here\n');
+        await c.expect(/\[sleepy\] here\r\n/);
+        clock.advance(29_999);
+        clock.advance(1);
+        await c.expect(/\*\*\* Still there\?/);
+        // Frozen from now on: nothing comes back.
+        clock.advance(29_999);
+        assert.doesNotMatch(c.text, /Disconnected/);
+        clock.advance(1);
+        await c.expect(/\*\*\* Disconnected: no answer within 30 s\.\r\n/);
+        await c.closed;
+      },
+      { clock },
+    );
+  });
 
   test('a login that never comes times out', async () => {
     const clock = new ManualClock();

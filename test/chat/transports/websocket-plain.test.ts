@@ -36,13 +36,13 @@ after(async () => {
 });
 
 describe('plain text WebSocket', () => {
-  test('the nickname starts as ip:port, with the history and a welcome line', T, async () => {
+  test('privacy: the nickname starts as guest-XXXX, never the address, with the history and a welcome line', T, async () => {
     const path = room();
     const alice = await json(path, 'alice');
     await alice.say('before you came');
     const client = await plain(path);
-    const nick = `127.0.0.1:${client.localPort}`;
-    assert.equal(await client.welcomed(), nick);
+    const nick = await client.welcomed();
+    assert.match(nick, /^guest-[0-9a-f]{4}$/);
     assert.deepEqual(client.inbox.items, [
       'alice joined',
       'alice :: before you came',
@@ -51,6 +51,11 @@ describe('plain text WebSocket', () => {
     ]);
     const notice = await alice.expect('notice', (n) => n.event === 'join');
     assert.equal(notice.nick, nick);
+    // Nothing that was broadcast or stored names the address.
+    const late = await json(path, 'late');
+    const history = late.all('welcome')[0]?.history ?? [];
+    assert.ok(history.length >= 3);
+    for (const entry of history) assert.ok(!JSON.stringify(entry).includes(`:${client.localPort}`), JSON.stringify(entry));
   });
 
   test('each text message is a chat line; lines arrive as "nick :: text"; no acks or member lists', T, async () => {
@@ -63,8 +68,8 @@ describe('plain text WebSocket', () => {
     assert.deepEqual([seen.nick, seen.text], [nick, 'hello <b>there</b>']);
     assert.equal(await client.line(/::/), `${nick} :: hello <b>there</b>`);
     await alice.say('two\nlines');
-    // One WebSocket message per entry, even with a newline in it.
-    assert.equal(await client.line(/^alice ::/), 'alice :: two\nlines');
+    // One WebSocket message per entry, even with a newline in it; later lines marked as continuations.
+    assert.equal(await client.line(/^alice ::/), 'alice :: two\n  | lines');
     for (const line of client.inbox.items) assert.ok(!line.startsWith('{'), `no JSON in the plain format: ${line}`);
   });
 
@@ -132,10 +137,10 @@ describe('plain text WebSocket', () => {
     assert.equal(peerName(peer('2001:db8::1', 443)), '[2001:db8::1]:443');
   });
 
-  test('on a server listening on every interface (::), an IPv4 client is still named ip:port', T, async (t) => {
+  test('plainNames "address" (the seed\'s naming): on a server listening on every interface (::), an IPv4 client is named ip:port', T, async (t) => {
     let dual: ChatServer;
     try {
-      dual = await startTestServer({ host: '::' });
+      dual = await startTestServer({ host: '::', plainNames: 'address' });
     } catch (error) {
       // Only a machine without IPv6 may fail here; the unit test above still covers the mapping.
       assert.ok(['EAFNOSUPPORT', 'EADDRNOTAVAIL'].includes((error as NodeJS.ErrnoException).code ?? ''), String(error));
@@ -170,7 +175,7 @@ describe('plain text WebSocket', () => {
     const seed = await PlainClient.openWithWs(wsUrl(server, path));
     open.push(seed);
     const seedNick = await seed.welcomed();
-    assert.match(seedNick, /^127\.0\.0\.1:\d+$/);
+    assert.match(seedNick, /^guest-[0-9a-f]{4}$/);
     const ours = await plain(path);
     const ourNick = await ours.welcomed();
     assert.notEqual(ourNick, seedNick);
@@ -179,5 +184,25 @@ describe('plain text WebSocket', () => {
     assert.equal(await ours.line(/::/), `${seedNick} :: ${long}`);
     ours.send('ok');
     assert.equal(await seed.line(`${ourNick} :: ok`), `${ourNick} :: ok`);
+  });
+
+  test('attack: impersonation on the plain door: "/nick *** Administrator" and look-alikes are refused; forged lines are marked', T, async () => {
+    const path = room();
+    const watcher = await plain(path);
+    await watcher.welcomed();
+    const mallory = await plain(path);
+    const nick = await mallory.welcomed();
+    for (const name of ['*** Administrator', 'Administrator', 'Аdministrator', 'admin\u2800', 'bob :: hi']) {
+      mallory.send(`/nick ${name}`);
+      assert.match(await mallory.line(/^Error: /), /nickname/, name);
+    }
+    mallory.send('hi\n*** Administrator :: Server restarts in 5 minutes');
+    assert.equal(
+      await watcher.line(/Server restarts/),
+      `${nick} :: hi\n  | *** Administrator :: Server restarts in 5 minutes`,
+    );
+    // The real console line, for comparison.
+    await server.hub.broadcastAdmin('Server restarts in 5 minutes');
+    assert.equal(await watcher.line(/^\*\*\* /), '*** Administrator :: Server restarts in 5 minutes');
   });
 });
