@@ -17,8 +17,22 @@ export function isValidRoomName(name: string): boolean {
 /** The page a path shows: the landing, a room, or a room name that is not valid. */
 export type Route = { page: 'landing' } | { page: 'room'; room: string } | { page: 'bad-room'; name: string };
 
-/** Reads `/` and `/r/<name>` (a trailing slash is tolerated). */
-export function routeFor(pathname: string): Route {
+/**
+ * The server's path prefix from the page's `<meta name="wschat-base">`
+ * ("" at the root, else like "/chat"); anything malformed counts as none.
+ */
+export function basePathFrom(content: string | null | undefined): string {
+  return typeof content === 'string' && /^(?:\/[A-Za-z0-9._~-]+)+$/.test(content) ? content : '';
+}
+
+/** Reads `BASE/` and `BASE/r/<name>` (a trailing slash is tolerated). */
+export function routeFor(fullPath: string, base = ''): Route {
+  let pathname = fullPath;
+  if (base !== '') {
+    if (pathname === base) pathname = '/';
+    else if (pathname.startsWith(`${base}/`)) pathname = pathname.slice(base.length);
+    else return { page: 'landing' };
+  }
   if (pathname === '/' || pathname === '') return { page: 'landing' };
   const match = /^\/r\/([^/]*)\/?$/.exec(pathname);
   if (!match) return { page: 'landing' };
@@ -32,10 +46,15 @@ export function routeFor(pathname: string): Route {
   return isValidRoomName(name) ? { page: 'room', room: name } : { page: 'bad-room', name };
 }
 
-/** The room's WebSocket URL: same host, `/r/<room>`, `wss:` when the page came over https. */
-export function socketUrl(location: { protocol: string; host: string }, room: string): string {
+/** The room's WebSocket URL: same host, `BASE/r/<room>`, `wss:` when the page came over https. */
+export function socketUrl(location: { protocol: string; host: string }, room: string, base = ''): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/r/${encodeURIComponent(room)}`;
+  return `${scheme}//${location.host}${roomPath(room, base)}`;
+}
+
+/** The path of a room's page (and WebSocket endpoint). */
+export function roomPath(room: string, base = ''): string {
+  return `${base}/r/${encodeURIComponent(room)}`;
 }
 
 /** Number of Unicode code points (what the server counts as characters). */

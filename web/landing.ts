@@ -1,7 +1,8 @@
 /** The landing page: "New room" and "open a room by name". */
 import { randomId } from '../src/client/random.js';
 import { byId, show } from './dom.js';
-import { isValidRoomName, NEW_ROOM_ID_LENGTH } from './format.js';
+import { BASE } from './base.js';
+import { isValidRoomName, NEW_ROOM_ID_LENGTH, roomPath } from './format.js';
 
 export function openLanding(error: string | null): void {
   const landing = byId('landing', HTMLElement);
@@ -21,7 +22,7 @@ export function openLanding(error: string | null): void {
 
   newRoom.addEventListener('click', () => {
     // 16 characters of A-Za-z0-9_- from crypto.getRandomValues: 96 bits, unguessable.
-    location.assign(`/r/${randomId(NEW_ROOM_ID_LENGTH)}`);
+    location.assign(roomPath(randomId(NEW_ROOM_ID_LENGTH), BASE));
   });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -35,7 +36,7 @@ export function openLanding(error: string | null): void {
       input.focus();
       return;
     }
-    location.assign(`/r/${name}`);
+    location.assign(roomPath(name, BASE));
   });
   input.addEventListener('input', () => {
     show(errorLine, false);

@@ -12,6 +12,7 @@ import {
   type StateDetail,
 } from '../src/client/session.js';
 import { fromEventSocket } from '../src/client/socket.js';
+import { BASE } from './base.js';
 import { byId, el, show } from './dom.js';
 import {
   checkDraft,
@@ -21,6 +22,7 @@ import {
   enterAction,
   isNearBottom,
   pageTitle,
+  roomPath,
   socketUrl,
   sortMembers,
   statusText,
@@ -145,7 +147,7 @@ export class RoomPage {
 
   private startSession(nick: string, resumeToken: string | undefined, lastSeq: number | undefined): void {
     const session = new ChatSession({
-      url: socketUrl(location, this.room),
+      url: socketUrl(location, this.room, BASE),
       nick,
       socketFactory: browserSocket,
       ...(resumeToken === undefined ? {} : { resumeToken }),
@@ -224,7 +226,7 @@ export class RoomPage {
     this.ui.bannerAction.textContent = message.action;
     this.ui.bannerAction.onclick = () => {
       if (reason === 'room-invalid') {
-        location.assign('/');
+        location.assign(`${BASE}/`);
       } else if (reason === 'replaced' && session) {
         // Take the seat back with the same token; the other tab gets 4001.
         this.startSession(session.nick, session.resumeToken, session.lastSeq);
@@ -515,7 +517,7 @@ export class RoomPage {
   }
 
   private async copyLink(): Promise<void> {
-    const link = `${location.origin}/r/${encodeURIComponent(this.room)}`;
+    const link = `${location.origin}${roomPath(this.room, BASE)}`;
     try {
       await navigator.clipboard.writeText(link);
       this.toast('Link copied. Anyone with it can join.');

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripBasePath } from './base-path.js';
 import { isValidRoomName } from './room-name.js';
 
 /** The bundled browser client: <package root>/dist/web, from src/chat or dist/chat alike. */
@@ -72,6 +73,8 @@ export interface HttpHandlerOptions {
   hostAllowed?: (host: string | undefined) => boolean;
   /** Origins the page may connect to besides its own (`--allowed-origin`). */
   connectOrigins?: readonly string[];
+  /** Serve under this prefix (normalised, see base-path.ts); default "" (the root). */
+  basePath?: string;
 }
 
 function securityHeaders(res: ServerResponse, policy: string): void {
@@ -92,6 +95,7 @@ export function createHttpHandler(options: HttpHandlerOptions = {}): (req: Incom
   const cache = new Map<string, Buffer>();
   const policy = contentSecurityPolicy(options.connectOrigins);
   const hostAllowed = options.hostAllowed ?? (() => true);
+  const base = options.basePath ?? '';
 
   async function serveFile(res: ServerResponse, relative: string, head: boolean): Promise<void> {
     const file = path.resolve(root, relative);
@@ -104,6 +108,7 @@ export function createHttpHandler(options: HttpHandlerOptions = {}): (req: Incom
       } catch {
         return sendText(res, 404, 'Not found\n');
       }
+      if (base !== '' && relative === 'index.html') body = underBasePath(body, base);
       cache.set(file, body);
     }
     const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
@@ -125,12 +130,23 @@ export function createHttpHandler(options: HttpHandlerOptions = {}): (req: Incom
       return sendText(res, 421, 'Misdirected Request: this server does not answer to that host name (see --allowed-host)\n');
     }
     const method = req.method ?? 'GET';
-    let pathname: string;
+    let url: URL;
+    let full: string;
     try {
-      pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+      url = new URL(req.url ?? '/', 'http://localhost');
+      full = decodeURIComponent(url.pathname);
     } catch {
       return sendText(res, 400, 'Bad request\n');
     }
+    // The bare prefix is the chat's root: send browsers to it with its slash,
+    // so that relative links resolve inside the prefix.
+    if (base !== '' && full === base && (method === 'GET' || method === 'HEAD')) {
+      res.writeHead(301, { Location: `${base}/${url.search}`, 'Content-Length': 0 });
+      return void res.end();
+    }
+    // /healthz answers at the root too: a load balancer may check a node directly.
+    const pathname = full === '/healthz' ? full : stripBasePath(full, base);
+    if (pathname === null) return sendText(res, 404, `Not found: the chat is at ${base}/\n`);
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return sendText(res, 405, 'Method not allowed\n');
@@ -156,4 +172,14 @@ export function createHttpHandler(options: HttpHandlerOptions = {}): (req: Incom
     if (pathname === '/favicon.ico') return void serveFile(res, 'assets/favicon.svg', head);
     return sendText(res, 404, 'Not found\n');
   };
+}
+
+/** index.html for a prefix: absolute links get it, and the page learns it from a meta element. */
+function underBasePath(html: Buffer, base: string): Buffer {
+  const meta = `<meta name="wschat-base" content="${base}">`;
+  let text = html.toString('utf8').replace(/\b(href|src)="\//g, `$1="${base}/`);
+  const head = /<head\b[^>]*>/i.exec(text) ?? /<!doctype html>/i.exec(text);
+  const at = head === null ? 0 : head.index + head[0].length;
+  text = `${text.slice(0, at)}${meta}${text.slice(at)}`;
+  return Buffer.from(text, 'utf8');
 }

@@ -17,6 +17,7 @@ import { type AcceptDecision, type HandshakeInfo, WebSocketServer } from '../web
 import { type AdminConsole, startAdminConsole } from './admin-console.js';
 import { type Clock, systemClock } from './clock.js';
 import { allowedHosts, originAllowed } from './host-check.js';
+import { normalizeBasePath, stripBasePath } from './base-path.js';
 import { createHttpHandler } from './http.js';
 import { Hub, type HubOptions } from './hub.js';
 import type { Logger } from './member.js';
@@ -50,6 +51,11 @@ export interface ChatServerOptions {
   redis?: { url: string; nodeId?: string; heartbeatMs?: number; nodeTimeoutMs?: number; maxEntriesPerRoom?: number };
   /** Raw TCP lines port; undefined: off. */
   tcpPort?: number;
+  /**
+   * Serve everything under this path prefix ("/chat"): the web client, its
+   * assets, room links and WebSocket URLs. Default: the root.
+   */
+  basePath?: string;
   /** Origins allowed besides the server's own (e.g. "https://chat.example.com"). */
   allowedOrigins?: string[];
   /**
@@ -92,8 +98,10 @@ export interface ChatServer {
   close(): Promise<void>;
 }
 
-/** The room a WebSocket path names, or null: `/` is the lobby, `/r/<name>` a room. */
-export function roomFromPath(pathname: string): string | null {
+/** The room a WebSocket path names, or null: `/` is the lobby, `/r/<name>` a room, both under the base path. */
+export function roomFromPath(path: string, basePath = ''): string | null {
+  const pathname = stripBasePath(path, basePath);
+  if (pathname === null) return null;
   if (pathname === '/' || pathname === '') return DEFAULT_ROOM;
   if (pathname.startsWith('/r/')) {
     const name = pathname.slice(3);
@@ -123,6 +131,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const log: Logger = options.log ?? (() => undefined);
   // Before anything is opened: a bad --allowed-host throws here.
   const allowedOrigins = options.allowedOrigins ?? [];
+  const basePath = normalizeBasePath(options.basePath);
   const hostAllowed = allowedHosts({ listenHost: options.host, allowedHosts: options.allowedHosts, allowedOrigins });
   const store = openStore(options.dataDir, options.redis, log);
   let hub: Hub;
@@ -148,6 +157,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     ready: () => store.health(),
     hostAllowed,
     connectOrigins: allowedOrigins,
+    basePath,
   });
   const http = options.tls ? createHttpsServer(options.tls, handler) : createHttpServer(handler);
   const secure = options.tls !== undefined;
@@ -163,8 +173,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       if (!hostAllowed(request.host)) {
         return { status: 421, message: 'this server does not answer to that host name (see --allowed-host)' };
       }
-      if (roomFromPath(request.path) === null) {
-        return { status: 404, message: 'WebSocket rooms are at /r/<room> (1-64 of A-Z a-z 0-9 _ -), or / for the lobby' };
+      if (roomFromPath(request.path, basePath) === null) {
+        return { status: 404, message: `WebSocket rooms are at ${basePath}/r/<room> (1-64 of A-Z a-z 0-9 _ -), or ${basePath}/ for the lobby` };
       }
       if (!originAllowed(origin, request.host, allowedOrigins, secure)) {
         return { status: 403, message: `Origin ${origin} is not allowed (see --allowed-origin)` };
@@ -180,7 +190,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     plainNames: options.plainNames ?? 'guest',
   };
   websocket.on('connection', (ws, request) => {
-    const room = roomFromPath(request.path) ?? DEFAULT_ROOM;
+    const room = roomFromPath(request.path, basePath) ?? DEFAULT_ROOM;
     if (ws.protocol === PROTOCOL) serveJson(ws, hub, room, transport);
     else servePlain(ws, hub, room, transport);
   });
@@ -237,5 +247,6 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
 
   const scheme = options.tls ? 'https' : 'http';
   const shownHost = options.host === undefined || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
-  return { hub, http, websocket, port, tcpPort, url: `${scheme}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`, close };
+  const origin = `${scheme}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  return { hub, http, websocket, port, tcpPort, url: `${origin}${basePath}`, close };
 }

@@ -13,6 +13,8 @@ Runs the chat at http://localhost:8080: the web client, the WebSocket endpoint
 Options:
   --host H               address to listen on (env HOST; default: every interface)
   --port N               HTTP/WebSocket port (env PORT; default 8080)
+  --base-path PATH       serve the chat under this path prefix, e.g. /chat (env BASE_PATH),
+                         for a reverse proxy that passes /chat/... through
   --data DIR             where the SQLite database lives (default ./data)
   --memory               keep nothing on disk (history is lost on restart)
   --redis URL            share rooms with other nodes through Redis 7+ (env REDIS_URL;
@@ -49,6 +51,7 @@ export async function runServe(args: string[]): Promise<void> {
       data: { type: 'string' },
       memory: { type: 'boolean', default: false },
       redis: { type: 'string' },
+      'base-path': { type: 'string' },
       'node-timeout': { type: 'string' },
       history: { type: 'string', default: '50' },
       'max-message': { type: 'string', default: '4000' },
@@ -97,6 +100,7 @@ export async function runServe(args: string[]): Promise<void> {
     port,
     dataDir: values.memory ? null : dataDir,
     redis: redisUrl === undefined ? undefined : { url: redisUrl, ...nodeTimeout },
+    basePath: values['base-path'] ?? (process.env.BASE_PATH || undefined),
     tcpPort: values['tcp-port'] === undefined ? undefined : parseInteger('--tcp-port', values['tcp-port'], 0, 65535),
     allowedOrigins: values['allowed-origin'],
     allowedHosts: values['allowed-host'],

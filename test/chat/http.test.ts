@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CONTENT_SECURITY_POLICY, contentSecurityPolicy, DEFAULT_WEB_ROOT } from '../../src/chat/http.js';
 import type { ChatServer } from '../../src/chat/server.js';
-import { startTestServer } from './support/clients.js';
+import { JsonClient, startTestServer } from './support/clients.js';
 
 const INDEX = '<!doctype html><title>wschat test page</title><script src="/assets/app.js"></script>';
 const APP = 'console.log("app");';
@@ -113,6 +113,58 @@ describe('the web client', () => {
 
   test('the default web root is the built bundle in dist/web', () => {
     assert.ok(DEFAULT_WEB_ROOT.endsWith(`${path.sep}dist${path.sep}web${path.sep}`), DEFAULT_WEB_ROOT);
+  });
+});
+
+describe('under a base path (--base-path /chat)', () => {
+  let prefixed: ChatServer;
+  before(async () => {
+    prefixed = await startTestServer({ webRoot: path.join(dir, 'web'), basePath: 'chat/' });
+  });
+  after(async () => {
+    await prefixed.close();
+  });
+  const at = (target: string): Promise<Response> =>
+    new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: prefixed.port, path: target }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  test('the page and its assets are under the prefix; the page says so and links inside it', async () => {
+    assert.equal(prefixed.url, `http://127.0.0.1:${prefixed.port}/chat`);
+    for (const target of ['/chat/', '/chat/r/team']) {
+      const page = await at(target);
+      assert.equal(page.status, 200, target);
+      assert.match(page.body, /<meta name="wschat-base" content="\/chat">/);
+      assert.match(page.body, /src="\/chat\/assets\/app\.js"/);
+      assert.doesNotMatch(page.body, /(href|src)="\/(?!chat\/)/, 'no link outside the prefix');
+    }
+    assert.equal((await at('/chat/assets/app.js')).body, APP);
+    const bare = await at('/chat?x=1');
+    assert.equal(bare.status, 301);
+    assert.equal(bare.headers.location, '/chat/?x=1');
+  });
+
+  test('outside the prefix: 404 saying where the chat is; /healthz answers at both', async () => {
+    for (const target of ['/', '/r/team', '/assets/app.js', '/chatroom/', '/other/chat/']) {
+      const res = await at(target);
+      assert.equal(res.status, 404, target);
+      assert.match(res.body, /the chat is at \/chat\//);
+    }
+    assert.equal((await at('/healthz')).status, 200);
+    assert.equal((await at('/chat/healthz')).status, 200);
+  });
+
+  test('WebSocket rooms are under the prefix too', async () => {
+    const client = await JsonClient.open(`ws://127.0.0.1:${prefixed.port}/chat/r/team`);
+    assert.equal((await client.join('alice')).room, 'team');
+    await client.close();
+    await assert.rejects(JsonClient.open(`ws://127.0.0.1:${prefixed.port}/r/team`), /404/);
   });
 });
 

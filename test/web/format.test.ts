@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
+  basePathFrom,
   checkDraft,
   codePointLength,
   dayKey,
@@ -15,6 +16,7 @@ import {
   nickHue,
   pageTitle,
   pendingText,
+  roomPath,
   routeFor,
   socketUrl,
   sortMembers,
@@ -43,6 +45,18 @@ describe('routes and URLs', () => {
   test('the WebSocket URL matches the page: ws for http, wss for https, same host and port', () => {
     assert.equal(socketUrl({ protocol: 'http:', host: 'localhost:8080' }, 'team'), 'ws://localhost:8080/r/team');
     assert.equal(socketUrl({ protocol: 'https:', host: 'chat.example' }, 'a_b-C'), 'wss://chat.example/r/a_b-C');
+  });
+
+  test('under a base path: routes, room paths and WebSocket URLs carry the prefix', () => {
+    assert.equal(basePathFrom('/chat'), '/chat');
+    assert.equal(basePathFrom('/apps/chat'), '/apps/chat');
+    for (const bad of [null, undefined, '', '/', 'chat', '/chat/', '//evil.example', '/a b', 'javascript:x']) assert.equal(basePathFrom(bad), '', String(bad));
+    assert.deepEqual(routeFor('/chat/', '/chat'), { page: 'landing' });
+    assert.deepEqual(routeFor('/chat', '/chat'), { page: 'landing' });
+    assert.deepEqual(routeFor('/chat/r/team', '/chat'), { page: 'room', room: 'team' });
+    assert.deepEqual(routeFor('/r/team', '/chat'), { page: 'landing' });
+    assert.equal(roomPath('team', '/chat'), '/chat/r/team');
+    assert.equal(socketUrl({ protocol: 'https:', host: 'example.org' }, 'team', '/chat'), 'wss://example.org/chat/r/team');
   });
 });
 

@@ -65,7 +65,7 @@ export async function startServeProcess(args: string[], options: { env?: NodeJS.
     run.child.kill('SIGKILL');
     throw new assert.AssertionError({ message: `wschat serve did not start: ${String(error)}\nstderr: ${run.stderr()}` });
   }
-  const match = /^wschat is running at http:\/\/127\.0\.0\.1:(\d+)\/ /.exec(line);
+  const match = /^wschat is running at http:\/\/127\.0\.0\.1:(\d+)\//.exec(line);
   assert.ok(match, line);
   return { ...run, port: Number(match[1]) };
 }
