@@ -11,17 +11,25 @@ import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-/** A free TCP port on 127.0.0.1 (free now; the caller binds it at once). */
+/**
+ * A free TCP port on 127.0.0.1 for a server the test starts later (Redis,
+ * nginx). It is taken below the kernel's ephemeral range (32768 and up on
+ * Linux): servers that bind port 0 meanwhile (the chat nodes) get ports from
+ * that range, so they can never take this one between now and its use.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address !== null && typeof address === 'object');
-  return address.port;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * 20_000);
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
+  assert.fail('no free port found between 10000 and 30000');
 }
 
 /** Resolves when something accepts TCP connections on the port. */
@@ -97,6 +105,9 @@ class RedisProcess implements RedisServer {
     await listening(this.port, 'redis-server');
     // A restarted server answers LOADING until it has read its AOF.
     for (let i = 0; i < 400 && /LOADING/.test(cli(this.port, ['PING'])); i++) await new Promise((r) => setTimeout(r, 25));
+    // The port answers, but is it ours? (Another process may have taken it.)
+    const info = cli(this.port, ['INFO', 'server']);
+    assert.match(info, new RegExp(`process_id:${child.pid}\\b`), `port ${this.port} is answered by another process`);
   }
 
   async kill(): Promise<void> {
