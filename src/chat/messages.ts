@@ -151,6 +151,20 @@ export interface WelcomeEvent {
   more: boolean;
   /** The longest message text accepted, in characters. */
   maxMessage: number;
+  /**
+   * This connection's request budget (`--rate`, `--burst`): a client that
+   * stays within it is never answered RATE_LIMITED. Absent from servers
+   * older than this field.
+   */
+  rateLimit?: AdvertisedRateLimit;
+}
+
+/** The token bucket every request but a connection's first `join` draws from. */
+export interface AdvertisedRateLimit {
+  /** Requests a connection may send at once. */
+  burst: number;
+  /** Requests per second after the burst (the bucket's refill rate); 0: never refilled. */
+  perSecond: number;
 }
 
 /** A `message` request succeeded; `seq` when it stored an entry. */
@@ -185,6 +199,11 @@ export interface ErrorEvent {
   message: string;
   /** The id of the request this answers, when it had one. */
   id?: string;
+  /**
+   * RATE_LIMITED only: milliseconds after which the refused request may be
+   * sent again with the same id. Absent when the budget never refills.
+   */
+  retryAfter?: number;
 }
 
 export interface HistoryEvent {
