@@ -165,7 +165,7 @@ export type SessionEvents = {
   /** The server refused an item (too long, rate limited, unknown command...). */
   failed: [item: OutboxItem, error: SessionError];
   /** The session stopped for good; nothing more will happen. */
-  ended: [reason: EndReason, code: number | undefined, text: string];
+  ended: [reason: EndReason, code: number | undefined, text: string, failure: ConnectFailure | undefined];
 };
 
 /** setTimeout/clearTimeout and a clock, injectable for tests. Handles are opaque. */
@@ -357,6 +357,10 @@ export class ChatSession extends Emitter<SessionEvents> {
   get needsNick(): boolean {
     return this.awaitingNick;
   }
+  /** `/quit` was sent or queued, or `leave()` called: `send()` would throw. */
+  get leaving(): boolean {
+    return this.quitting || this._ended !== undefined;
+  }
 
   // ---- what a UI does ----
 
@@ -508,7 +512,7 @@ export class ChatSession extends Emitter<SessionEvents> {
     this.stopPacing();
     const quitSent = this.quitting && this.sentQuit();
     for (const item of this._outbox.values()) item.status = 'queued';
-    if (failure?.permanent) this.end('refused', code, failure.message);
+    if (failure?.permanent) this.end('refused', code, failure.message, failure);
     else if (quitSent) this.end('quit', code, reason);
     else if (code === CLOSE_REPLACED) this.end('replaced', code, reason);
     else if (code === CLOSE_POLICY) this.end('policy', code, reason);
@@ -560,7 +564,7 @@ export class ChatSession extends Emitter<SessionEvents> {
     }
   }
 
-  private end(reason: EndReason, code: number | undefined, text: string): void {
+  private end(reason: EndReason, code: number | undefined, text: string, failure?: ConnectFailure): void {
     if (this._ended) return;
     this._ended = reason;
     this.clearRetry();
@@ -570,7 +574,7 @@ export class ChatSession extends Emitter<SessionEvents> {
     const detail: Omit<StateDetail, 'attempt'> = { reason: text };
     if (code !== undefined) detail.code = code;
     this.setState('offline', detail);
-    this.emit('ended', reason, code, text);
+    this.emit('ended', reason, code, text, failure);
   }
 
   private setState(state: ConnectionState, detail: Omit<StateDetail, 'attempt'>): void {

@@ -37,8 +37,14 @@ export interface ConnectFailure {
    * the host does not exist. The session then ends instead of retrying.
    */
   permanent: boolean;
-  /** What went wrong, as a sentence for the user, e.g. "Connection refused by 127.0.0.1:8080." */
+  /** What went wrong, as a sentence for the user, e.g. "Nothing is listening on 127.0.0.1:8080 (connection refused)." */
   message: string;
+  /**
+   * `certificate`: the server's TLS certificate is not trusted (a UI may say
+   * how to trust it); `http`: the server refused the handshake; `tls`: the
+   * TLS handshake failed otherwise; `network`: no connection.
+   */
+  kind?: 'certificate' | 'http' | 'tls' | 'network';
 }
 
 /**

@@ -133,7 +133,9 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
           // timeout) so the caller can show it.
           const type = parsed.head.headers.get('content-type') ?? '';
           const length = Number(parsed.head.headers.get('content-length') ?? Number.NaN);
-          if (error instanceof HandshakeError && error.code === 'UNEXPECTED_STATUS' && /^text\/plain\b/i.test(type)) {
+          // A body delimited by its length or by the close; a chunked one is not read.
+          const readable = parsed.head.headers.get('transfer-encoding') === undefined;
+          if (error instanceof HandshakeError && error.code === 'UNEXPECTED_STATUS' && readable && /^text\/plain\b/i.test(type)) {
             refusal = { error, body: Buffer.from(parsed.rest), length: Number.isSafeInteger(length) ? Math.min(length, MAX_REFUSAL_BODY) : MAX_REFUSAL_BODY };
             if (refusal.body.length >= refusal.length) refuse();
             return;
