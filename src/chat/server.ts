@@ -105,15 +105,60 @@ function serialisedOrigin(text: string): string | null {
   }
 }
 
-/** Open the configured store. @throws when the database cannot be opened. */
+/** Which part of the server failed to start. */
+export type StartPart = 'store' | 'http' | 'tcp';
+
+/**
+ * `startChatServer` failed: `part` says what (the store at `path`, or the
+ * HTTP/WebSocket or raw TCP listener on `port`), `cause` is the original
+ * error (its `code`: EADDRINUSE, EACCES, SQLITE_NOTADB...). The caller (the
+ * CLI) turns it into advice in its own terms.
+ */
+export class ChatServerStartError extends Error {
+  readonly part: StartPart;
+  /** The database file (part `store`). */
+  readonly path: string | undefined;
+  /** The port asked for (parts `http`, `tcp`). */
+  readonly port: number | undefined;
+  /** The original error's code (EADDRINUSE, SQLITE_CANTOPEN...), '' when it had none. */
+  readonly code: string;
+
+  constructor(part: StartPart, cause: unknown, where: { path?: string; port?: number }) {
+    const text = cause instanceof Error ? cause.message : String(cause);
+    const what = part === 'store' ? `the store ${where.path}` : `the ${part === 'http' ? 'HTTP' : 'TCP'} port ${where.port}`;
+    super(`${what}: ${text}`, { cause });
+    this.name = 'ChatServerStartError';
+    this.part = part;
+    this.path = where.path;
+    this.port = where.port;
+    const code = (cause as { code?: unknown } | null)?.code;
+    this.code = typeof code === 'string' ? code : '';
+  }
+}
+
+/** The database file used for `dataDir`. */
+export function databasePath(dataDir: string | undefined): string {
+  return path.join(dataDir ?? 'data', 'wschat.db');
+}
+
+/**
+ * Open the configured store.
+ * @throws ChatServerStartError (part `store`) when the database cannot be opened.
+ */
 export function openStore(dataDir: string | null | undefined): ChatStore {
   if (dataDir === null) return new MemoryStore();
-  return SqliteStore.open(path.join(dataDir ?? 'data', 'wschat.db'));
+  const file = databasePath(dataDir);
+  try {
+    return SqliteStore.open(file);
+  } catch (error) {
+    throw new ChatServerStartError('store', error, { path: file });
+  }
 }
 
 /**
  * Start the chat server.
- * @throws (rejects) when the store cannot be opened or a port cannot be bound.
+ * @throws (rejects) ChatServerStartError when the store cannot be opened or
+ *   a port cannot be bound; RangeError for hub options out of range.
  */
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
   const log: Logger = options.log ?? (() => undefined);
@@ -121,10 +166,16 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   let hub: Hub;
   try {
     hub = new Hub({ ...options.hub, store, clock: options.clock, log });
-    await hub.start();
   } catch (error) {
     await store.close();
     throw error;
+  }
+  try {
+    await hub.start();
+  } catch (error) {
+    await store.close();
+    // Starting reads and sweeps the store: a database it cannot write fails here.
+    throw options.dataDir === null ? error : new ChatServerStartError('store', error, { path: databasePath(options.dataDir) });
   }
 
   const handler = createHttpHandler({
@@ -164,15 +215,20 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   let tcpPort: number | null = null;
   try {
     await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
+      const failed = (error: unknown) => reject(new ChatServerStartError('http', error, { port: options.port ?? 8080 }));
+      http.once('error', failed);
       http.listen(options.port ?? 8080, options.host, () => {
-        http.off('error', reject);
+        http.off('error', failed);
         resolve();
       });
     });
     if (options.tcpPort !== undefined) {
       tcp = new TcpLinesServer({ hub, log });
-      tcpPort = (await tcp.listen(options.tcpPort, options.host)).port;
+      try {
+        tcpPort = (await tcp.listen(options.tcpPort, options.host)).port;
+      } catch (error) {
+        throw new ChatServerStartError('tcp', error, { port: options.tcpPort });
+      }
     }
   } catch (error) {
     // Release what was opened (the HTTP port above all): a caller that gives

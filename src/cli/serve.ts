@@ -1,8 +1,8 @@
 /** `wschat serve`: the chat server (what `npm start` runs). Parses options and wires; no chat logic here. */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startChatServer } from '../chat/server.js';
-import { MAX_TIMER_MS, parseDuration, parseInteger } from './options.js';
+import { ChatServerStartError, type ChatServer, startChatServer } from '../chat/server.js';
+import { MAX_TIMER_MS, parseDuration, parseInteger, parseOrigin, UsageError } from './options.js';
+import { explainStartError, loadTlsFiles } from './startup.js';
 
 export const serveHelp = `Usage: wschat serve [options]
 
@@ -13,7 +13,8 @@ Options:
   --host H               address to listen on (env HOST; default: every interface)
   --port N               HTTP/WebSocket port (env PORT; default 8080)
   --data DIR             where the SQLite database lives (default ./data)
-  --memory               keep nothing on disk (history is lost on restart)
+  --memory               keep nothing on disk (history is lost on restart;
+                         not with --data)
   --history N            messages a member gets on join (default 50)
   --max-message N        longest message, in characters (default 4000, at most 32768)
   --room-ttl DURATION    delete the history of rooms empty this long (default 24h)
@@ -27,7 +28,9 @@ Options:
   --no-console           don't read administrator commands from standard input
   --help                 this text
 
-Durations: 90s, 30m, 24h, 7d, or milliseconds.`;
+Durations: 90s, 30m, 24h, 7d, or milliseconds.
+Exit status: 1 when the server cannot start (the message says what failed
+and how to fix it), 2 for a bad command line.`;
 
 export async function runServe(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -35,7 +38,7 @@ export async function runServe(args: string[]): Promise<void> {
     options: {
       host: { type: 'string' },
       port: { type: 'string' },
-      data: { type: 'string', default: 'data' },
+      data: { type: 'string' },
       memory: { type: 'boolean', default: false },
       history: { type: 'string', default: '50' },
       'max-message': { type: 'string', default: '4000' },
@@ -55,43 +58,64 @@ export async function runServe(args: string[]): Promise<void> {
     console.log(serveHelp);
     return;
   }
+  // Everything about the command line first (exit status 2), then what needs the system (1).
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
-    throw new Error('--tls-cert and --tls-key go together');
+    throw new UsageError('--tls-cert and --tls-key go together');
   }
-  const host = values.host ?? process.env.HOST ?? undefined;
-  const port = parseInteger('--port', values.port ?? process.env.PORT ?? '8080', 0, 65535);
-  const server = await startChatServer({
-    host: host === '' ? undefined : host,
-    port,
-    dataDir: values.memory ? null : values.data,
-    tcpPort: values['tcp-port'] === undefined ? undefined : parseInteger('--tcp-port', values['tcp-port'], 0, 65535),
-    allowedOrigins: values['allowed-origin'],
-    tls:
-      values['tls-cert'] && values['tls-key']
-        ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) }
-        : undefined,
-    hub: {
-      historySize: parseInteger('--history', values.history, 0, 10_000),
-      // wschat.v1 refuses a string field over 65536 UTF-16 units (BAD_FIELD, a
-      // strike) whatever the configuration; 32768 characters fit in it even
-      // when every one is outside the BMP (two units each).
-      maxMessage: parseInteger('--max-message', values['max-message'], 1, 32_768),
-      roomTtlMs: parseDuration('--room-ttl', values['room-ttl']),
-      // The grace period is a timer: Node fires longer ones after 1 ms.
-      graceMs: parseDuration('--grace', values.grace, MAX_TIMER_MS),
-      rateLimit: {
-        perSecond: parseInteger('--rate', values.rate, 0, 1_000_000),
-        burst: parseInteger('--burst', values.burst, 1, 1_000_000),
+  if (values.memory && values.data !== undefined) {
+    throw new UsageError('--memory keeps nothing on disk and --data says where to keep it: give one of them');
+  }
+  const dataDir = values.data ?? 'data';
+  if (dataDir === '') throw new UsageError('--data must name a directory');
+  const hostText = values.host ?? process.env.HOST;
+  const host = hostText === undefined || hostText === '' ? undefined : hostText;
+  const port =
+    values.port === undefined && process.env.PORT !== undefined
+      ? parseInteger('PORT (environment)', process.env.PORT, 0, 65535)
+      : parseInteger('--port', values.port ?? '8080', 0, 65535);
+  const tcpPort = values['tcp-port'] === undefined ? undefined : parseInteger('--tcp-port', values['tcp-port'], 0, 65535);
+  if (tcpPort !== undefined && tcpPort !== 0 && tcpPort === port) {
+    throw new UsageError(`--tcp-port ${tcpPort} is also the web port (--port): give them different ports`);
+  }
+  const allowedOrigins = values['allowed-origin'].map((origin) => parseOrigin('--allowed-origin', origin));
+  const hub = {
+    historySize: parseInteger('--history', values.history, 0, 10_000),
+    // wschat.v1 refuses a string field over 65536 UTF-16 units (BAD_FIELD, a
+    // strike) whatever the configuration; 32768 characters fit in it even
+    // when every one is outside the BMP (two units each).
+    maxMessage: parseInteger('--max-message', values['max-message'], 1, 32_768),
+    roomTtlMs: parseDuration('--room-ttl', values['room-ttl']),
+    // The grace period is a timer: Node fires longer ones after 1 ms.
+    graceMs: parseDuration('--grace', values.grace, MAX_TIMER_MS),
+    rateLimit: {
+      perSecond: parseInteger('--rate', values.rate, 0, 1_000_000),
+      burst: parseInteger('--burst', values.burst, 1, 1_000_000),
+    },
+  };
+  const tls = values['tls-cert'] && values['tls-key'] ? loadTlsFiles(values['tls-cert'], values['tls-key']) : undefined;
+
+  let server: ChatServer;
+  try {
+    server = await startChatServer({
+      host,
+      port,
+      dataDir: values.memory ? null : dataDir,
+      tcpPort,
+      allowedOrigins,
+      tls,
+      hub,
+      console: values['no-console'] ? null : { input: process.stdin, output: process.stdout },
+      log: (level, message, fields) => {
+        const line = `${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`;
+        if (level === 'info') console.log(line);
+        else console.error(line);
       },
-    },
-    console: values['no-console'] ? null : { input: process.stdin, output: process.stdout },
-    log: (level, message, fields) => {
-      const line = `${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`;
-      if (level === 'info') console.log(line);
-      else console.error(line);
-    },
-  });
-  console.log(`wschat is running at ${server.url}/ (${values.memory ? 'in memory' : `data in ${values.data}/`})`);
+    });
+  } catch (error) {
+    if (error instanceof ChatServerStartError) throw new Error(explainStartError(error, { host, dataDir }));
+    throw error;
+  }
+  console.log(`wschat is running at ${server.url}/ (${values.memory ? 'in memory' : `data in ${dataDir}/`})`);
   if (server.tcpPort !== null) console.log(`raw TCP lines on port ${server.tcpPort} (try: nc localhost ${server.tcpPort})`);
   if (!values['no-console']) console.log('Type a line to speak to every room as Administrator; /help for console commands.');
 
