@@ -852,7 +852,8 @@ export class ChatSession extends Emitter<SessionEvents> {
     }
     while (this.joined && this.socket) {
       const page = this.catchUp !== null && this.catchUp.requestId === '' ? this.catchUp : null;
-      const next = page === null && this.inFlight === null ? this.nextQueued() : undefined;
+      // Nothing goes after a /quit that is out: the server closes once it is done.
+      const next = page === null && this.inFlight === null && !(this.quitting && this.sentQuit()) ? this.nextQueued() : undefined;
       if (page === null && next === undefined) return;
       const wait = this.waitMs();
       if (wait > 0) {

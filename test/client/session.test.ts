@@ -854,6 +854,7 @@ describe('leaving', () => {
     );
     t.net.last().receive({ type: 'ack', id: a.id, seq: 1 });
     t.net.last().receive({ type: 'ack', id: String(sent[1]!.id) });
+    assert.equal(t.net.last().sentOfType('message').length, 2, 'nothing after the /quit');
     t.net.last().drop(1000, 'bye');
     assert.deepEqual(t.log.ended, [['quit', 1000, 'bye']]);
     assert.deepEqual(
