@@ -88,7 +88,7 @@ export class AdminConsole {
   }
 
   async #rooms(): Promise<string> {
-    const rooms = this.#hub.rooms();
+    const rooms = await this.#hub.rooms();
     if (rooms.length === 0) return 'no room has members';
     const width = Math.max(...rooms.map((r) => r.name.length));
     return rooms

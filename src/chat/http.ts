@@ -42,6 +42,11 @@ export interface HttpHandlerOptions {
   webRoot?: string;
   /** Extra health facts for /healthz (rooms, members). */
   health?: () => Record<string, unknown>;
+  /**
+   * Whether the server can serve chat now (its store reachable). When not,
+   * /healthz answers 503 with the reason, so a load balancer drains the node.
+   */
+  ready?: () => { ok: true } | { ok: false; reason: string };
 }
 
 function securityHeaders(res: ServerResponse): void {
@@ -98,8 +103,11 @@ export function createHttpHandler(options: HttpHandlerOptions = {}): (req: Incom
     }
     const head = method === 'HEAD';
     if (pathname === '/healthz') {
-      const body = JSON.stringify({ status: 'ok', ...options.health?.() });
-      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+      const ready = options.ready?.() ?? { ok: true };
+      const body = JSON.stringify(
+        ready.ok ? { status: 'ok', ...options.health?.() } : { status: 'unavailable', reason: ready.reason, ...options.health?.() },
+      );
+      res.writeHead(ready.ok ? 200 : 503, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
       return void res.end(head ? undefined : body);
     }
     if (pathname === '/') return void serveFile(res, 'index.html', head);

@@ -5,8 +5,9 @@ import { type Logger, Member, type MemberConnection, type MemberHost, type Membe
 import { ChatCloseCode, ErrorCode } from './messages.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
 import { Room, type RoomHost, type RoomSettings } from './room.js';
+import { checkNickname } from './nickname.js';
 import { DEFAULT_ROOM, isValidRoomName } from './room-name.js';
-import type { ChatStore } from './store/store.js';
+import type { ChatStore, RoomSummary } from './store/store.js';
 import { checkMessageText, DEFAULT_MAX_MESSAGE } from './text.js';
 
 export interface HubOptions {
@@ -27,6 +28,14 @@ export interface HubOptions {
   roomTtlMs?: number;
   /** How often expired rooms are looked for. Default 1 minute (capped to roomTtlMs). */
   sweepIntervalMs?: number;
+  /**
+   * How often seats are swept: holds that ended with no local timer (after a
+   * restart, or on a node that died) and seats of nodes that are gone.
+   * Default 5 s.
+   */
+  seatSweepIntervalMs?: number;
+  /** How long a room's feed waits for a missing entry before reading it from the log. Default 50 ms. */
+  gapWaitMs?: number;
   /** Per-connection input rate limit. */
   rateLimit?: Partial<RateLimitOptions>;
   /** Seats per room (including away members). Default 10 000. */
@@ -43,17 +52,10 @@ export interface HubOptions {
 export interface HubConfig extends RoomSettings, MemberSettings {
   roomTtlMs: number;
   sweepIntervalMs: number;
+  seatSweepIntervalMs: number;
 }
 
-/** One line of `/rooms`. */
-export interface RoomSummary {
-  name: string;
-  /** Seats, including away members. */
-  members: number;
-  /** Members whose connection is live. */
-  connected: number;
-  lastSeq: number;
-}
+export type { RoomSummary };
 
 /** The result of a console action. */
 export type AdminOutcome = { ok: true; rooms: number } | { ok: false; code: ErrorCode; message: string };
@@ -81,6 +83,8 @@ export class Hub {
   readonly #roomHost: RoomHost;
   #sweepTimer: Timer | null = null;
   #sweeping: Promise<void> = Promise.resolve();
+  #seatTimer: Timer | null = null;
+  #seatSweeping: Promise<void> = Promise.resolve();
   #started = false;
   #closed = false;
 
@@ -98,6 +102,8 @@ export class Hub {
       sweepIntervalMs: Math.min(options.sweepIntervalMs ?? 60_000, Math.max(roomTtlMs, 1000)),
       maxMembersPerRoom: options.maxMembersPerRoom ?? 10_000,
       maxPendingPerMember: options.maxPendingPerMember ?? 64,
+      seatSweepIntervalMs: options.seatSweepIntervalMs ?? 5000,
+      gapWaitMs: options.gapWaitMs ?? 50,
       rateLimit,
     };
     requireRange('historySize', config.historySize, 0);
@@ -109,6 +115,8 @@ export class Hub {
     requireRange('sweepIntervalMs', config.sweepIntervalMs, 1);
     requireRange('maxMembersPerRoom', config.maxMembersPerRoom, 1);
     requireRange('maxPendingPerMember', config.maxPendingPerMember, 1);
+    requireRange('seatSweepIntervalMs', config.seatSweepIntervalMs, 1);
+    requireRange('gapWaitMs', config.gapWaitMs, 0);
     requireRange('rateLimit.burst', rateLimit.burst, 1);
     requireRange('rateLimit.perSecond', rateLimit.perSecond, 0);
     requireRange('rateLimit.maxStrikes', rateLimit.maxStrikes, 0);
@@ -136,21 +144,26 @@ export class Hub {
       roomIdle: (room) => {
         if (room.size === 0 && room.pendingOps === 0 && this.#rooms.get(room.name) === room) {
           this.#rooms.delete(room.name);
+          room.drop();
         }
       },
     };
   }
 
   /**
-   * Starts the expiry of empty rooms. Nobody is connected at startup, so rooms
-   * left flagged occupied by the previous run are marked empty from now.
+   * Starts the store (which takes over the seats a previous run left held:
+   * they are away from now for the grace period), then the periodic sweeps
+   * of seats and of expired rooms.
    * @throws whatever the store throws.
    */
   async start(): Promise<void> {
     if (this.#started || this.#closed) return;
     this.#started = true;
-    const reset = await this.store.resetOccupancy(this.clock.now());
-    if (reset > 0) this.#log('info', 'rooms left occupied by the previous run are now empty', { rooms: reset });
+    await this.store.start({ now: this.clock.now(), graceMs: this.config.graceMs });
+    this.store.onResync(() => {
+      for (const room of this.#rooms.values()) room.resync();
+    });
+    await this.#sweepSeatsNow();
     this.#scheduleSweep();
   }
 
@@ -176,45 +189,67 @@ export class Hub {
     return this.#members.size;
   }
 
-  /** Live rooms (with at least one seat, present or away), by name. */
-  rooms(): RoomSummary[] {
-    return [...this.#rooms.values()]
-      .filter((r) => r.size > 0)
-      .map((r) => ({ name: r.name, members: r.size, connected: r.connectedCount, lastSeq: r.lastSeq }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  /** Rooms with at least one seat (present or away), on every node, by name. */
+  rooms(): Promise<RoomSummary[]> {
+    return this.store.listRooms();
   }
 
-  /** The live member list of `room`, or null when it is not live. */
-  members(room: string): { nick: string; away: boolean }[] | null {
-    const r = this.#rooms.get(room);
-    return r === undefined || r.size === 0 ? null : r.memberList();
+  /** Rooms this node serves members of. */
+  get localRoomCount(): number {
+    return this.#rooms.size;
   }
 
-  /** A console line to every live room, from "Administrator". */
+  /** The member list of `room` (every node's members), or null when it has none. */
+  async members(room: string): Promise<{ nick: string; away: boolean; trip?: string }[] | null> {
+    const snapshot = await this.store.seats(room);
+    if (snapshot.seats.length === 0) return null;
+    return snapshot.seats.map((s) => (s.trip === null ? { nick: s.nick, away: s.holder === null } : { nick: s.nick, away: s.holder === null, trip: s.trip }));
+  }
+
+  /** A console line to every room with members, on every node, from "Administrator". */
   async broadcastAdmin(text: string): Promise<AdminOutcome> {
     const check = checkMessageText(text, this.config.maxMessage);
     if (!check.ok) return { ok: false, code: check.code, message: check.message };
-    const rooms = [...this.#rooms.values()].filter((r) => r.size > 0);
-    await Promise.all(rooms.map((r) => r.postAdmin(check.text)));
+    const rooms = await this.store.listRooms();
+    await Promise.all(rooms.map((r) => this.#postAdmin(r.name, check.text)));
     return { ok: true, rooms: rooms.length };
   }
 
-  /** A console line to one live room. */
+  /** A console line to one room with members. */
   async say(room: string, text: string): Promise<AdminOutcome> {
-    const r = this.#rooms.get(room);
-    if (r === undefined || r.size === 0) return { ok: false, code: ErrorCode.ROOM_INVALID, message: `no room ${room} with members` };
+    if (!isValidRoomName(room) || (await this.store.seats(room)).seats.length === 0) {
+      return { ok: false, code: ErrorCode.ROOM_INVALID, message: `no room ${room} with members` };
+    }
     const check = checkMessageText(text, this.config.maxMessage);
     if (!check.ok) return { ok: false, code: check.code, message: check.message };
-    await r.postAdmin(check.text);
+    await this.#postAdmin(room, check.text);
     return { ok: true, rooms: 1 };
   }
 
-  /** Removes `nick` from `room` (a "left" notice; its connection closes with 1008). */
+  /** Removes `nick` from `room`, on whichever node it is (a "left" notice; its connection closes with 1008). */
   async kick(room: string, nick: string): Promise<AdminOutcome> {
-    const r = this.#rooms.get(room);
-    if (r === undefined || r.size === 0) return { ok: false, code: ErrorCode.ROOM_INVALID, message: `no room ${room} with members` };
-    if (!(await r.kick(nick))) return { ok: false, code: ErrorCode.NICK_INVALID, message: `nobody called ${nick} in ${room}` };
-    return { ok: true, rooms: 1 };
+    if (!isValidRoomName(room) || (await this.store.seats(room)).seats.length === 0) {
+      return { ok: false, code: ErrorCode.ROOM_INVALID, message: `no room ${room} with members` };
+    }
+    const notFound: AdminOutcome = { ok: false, code: ErrorCode.NICK_INVALID, message: `nobody called ${nick} in ${room}` };
+    const check = checkNickname(nick);
+    if (!check.ok) return notFound;
+    const local = this.#rooms.get(room);
+    const kicked =
+      local !== undefined
+        ? await local.kick(check.key)
+        : (await this.store.releaseSeat({ room, key: check.key, reason: 'kicked', ts: this.clock.now() })) !== null;
+    return kicked ? { ok: true, rooms: 1 } : notFound;
+  }
+
+  async #postAdmin(room: string, text: string): Promise<void> {
+    const local = this.#rooms.get(room);
+    if (local !== undefined) {
+      await local.postAdmin(text);
+      return;
+    }
+    // Nobody here follows the room: the store announces it to the nodes that do.
+    await this.store.append({ room, ts: this.clock.now(), kind: 'admin', nick: 'Administrator', text });
   }
 
   /**
@@ -227,9 +262,10 @@ export class Hub {
     return expired;
   }
 
-  /** Resolves when every queued room operation and a running expiry sweep have finished (tests; shutdown). */
+  /** Resolves when every queued room operation and a running sweep have finished (tests; shutdown). */
   async idle(): Promise<void> {
     await this.#sweeping;
+    await this.#seatSweeping;
     for (;;) {
       const rooms = [...this.#rooms.values()];
       await Promise.all(rooms.map((r) => r.idle()));
@@ -238,19 +274,75 @@ export class Hub {
   }
 
   /**
-   * Graceful shutdown: stops expiry, closes every connection with 1001 (no
-   * "left" notices: members come back after the restart), waits for queued
-   * operations and flushes the store. The caller closes the store.
+   * Graceful shutdown: stops the sweeps, closes every connection with 1001
+   * (no "left" notices: members come back after the restart, or on another
+   * node), marks their seats away for the grace period (seats that cannot be
+   * resumed are freed), waits for queued operations and flushes the store.
+   * The caller closes the store.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#sweepTimer?.cancel();
     this.#sweepTimer = null;
-    for (const room of this.#rooms.values()) room.shutdown();
+    this.#seatTimer?.cancel();
+    this.#seatTimer = null;
+    const held: { room: string; id: string; holder: string; holdable: boolean }[] = [];
+    for (const room of this.#rooms.values()) {
+      for (const seat of room.shutdown()) held.push({ room: room.name, ...seat });
+    }
     for (const member of this.#members) member.closeConnection(ChatCloseCode.GOING_AWAY, 'server shutting down');
     await this.idle();
+    const now = this.clock.now();
+    const results = await Promise.allSettled(
+      held.map((s) =>
+        s.holdable && this.config.graceMs > 0
+          ? this.store.awaySeat(s.room, s.id, s.holder, now + this.config.graceMs)
+          : this.store.releaseSeat({ room: s.room, id: s.id, holder: s.holder, reason: 'lost', ts: now }),
+      ),
+    );
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    if (failed > 0) this.#log('warn', 'some seats could not be released at shutdown; the next start or another node will', { seats: failed });
+    for (const room of this.#rooms.values()) room.drop();
     await this.store.flush();
+  }
+
+  /** Sweeps the seats once (and schedules the next sweep). */
+  async sweepSeats(): Promise<void> {
+    await this.#sweepSeatsNow();
+  }
+
+  #sweepSeatsNow(): Promise<void> {
+    this.#seatTimer?.cancel();
+    this.#seatTimer = null;
+    const run = this.#seatSweeping.then(async () => {
+      let next: number | null = null;
+      try {
+        const sweep = await this.store.sweepSeats(this.clock.now(), this.config.graceMs);
+        next = sweep.nextHoldUntil;
+        if (sweep.orphaned > 0 || sweep.released > 0) {
+          this.#log('info', 'seats swept', { orphaned: sweep.orphaned, released: sweep.released });
+        }
+      } catch (error) {
+        this.#log('warn', 'sweeping seats failed', { error: String(error) });
+      } finally {
+        this.#scheduleSeatSweep(next);
+      }
+    });
+    this.#seatSweeping = run;
+    return run;
+  }
+
+  #scheduleSeatSweep(nextHoldUntil: number | null): void {
+    if (this.#closed) return;
+    const now = this.clock.now();
+    let delay = this.config.seatSweepIntervalMs;
+    if (nextHoldUntil !== null) delay = Math.min(delay, Math.max(0, nextHoldUntil - now));
+    this.#seatTimer?.cancel();
+    this.#seatTimer = this.clock.setTimeout(() => {
+      this.#seatTimer = null;
+      void this.#sweepSeatsNow();
+    }, delay);
   }
 
   #room(name: string): Room {

@@ -14,6 +14,7 @@ import { checkNickname } from './nickname.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import type { Room, Seat } from './room.js';
 import { isValidRoomName } from './room-name.js';
+import { StoreUnavailableError } from './store/store.js';
 import { checkMessageText } from './text.js';
 
 /**
@@ -32,6 +33,12 @@ export interface MemberConnection<Encoded = unknown> {
   readonly remote: string;
   /** True if the member may move between rooms (`/join`). Default false. */
   readonly canSwitchRooms?: boolean;
+  /**
+   * False for doors whose clients cannot resume (no resume token: plain
+   * WebSocket, TCP lines): their nickname is freed, with a "left" notice, as
+   * soon as the connection is lost. Default true.
+   */
+  readonly resumable?: boolean;
   /**
    * Turns an event into what `sendEncoded` takes (a string, a Buffer, a
    * prepared frame...), or null when this format does not carry that event
@@ -59,6 +66,8 @@ export interface JoinRequest {
   nick: string;
   resumeToken?: string;
   lastSeq?: number;
+  /** The room epoch `lastSeq` belongs to. */
+  epoch?: string;
   /**
    * When the nickname is taken, try "nick-2", "nick-3"... instead of failing
    * (for generated nicknames such as the plain clients' ip:port).
@@ -66,12 +75,38 @@ export interface JoinRequest {
   uniquify?: boolean;
 }
 
-export type JoinResult =
-  | { ok: true; room: string; nick: string; resumed: boolean }
-  | { ok: false; code: ErrorCode; message: string };
+/** Why a request was refused; `retryAfter` (ms) when trying again later may work. */
+export interface Refusal {
+  ok: false;
+  code: ErrorCode;
+  message: string;
+  retryAfter?: number;
+}
+
+export type JoinResult = { ok: true; room: string; nick: string; resumed: boolean } | Refusal;
 
 /** The result of an operation that may be refused. */
-export type Outcome = { ok: true } | { ok: false; code: ErrorCode; message: string };
+export type Outcome = { ok: true } | Refusal;
+
+/** How long a client should wait before retrying a request the store could not serve. */
+export const UNAVAILABLE_RETRY_MS = 2000;
+
+/**
+ * What to tell the client about a request that threw: the store being
+ * unreachable (Redis down) is worth retrying; anything else is a bug, and
+ * its text stays in the log.
+ */
+export function failureOf(error: unknown, what: string): Refusal {
+  if (error instanceof StoreUnavailableError) {
+    return {
+      ok: false,
+      code: ErrorCode.UNAVAILABLE,
+      message: `${what}: the chat's storage is unavailable for a moment; trying again will work once it is back`,
+      retryAfter: UNAVAILABLE_RETRY_MS,
+    };
+  }
+  return { ok: false, code: ErrorCode.INTERNAL, message: `${what}: internal error; try again` };
+}
 
 /** Logger shared by the hub, rooms and members. */
 export type Logger = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -98,7 +133,7 @@ export interface MemberHost {
 
 /** When a request refused because 64 are already queued may come again, ms. */
 const RETRY_QUEUE_FULL_MS = 1000;
-const closedResult = { ok: false, code: ErrorCode.NOT_JOINED, message: 'connection closed' } as const;
+const closedResult: Refusal = { ok: false, code: ErrorCode.NOT_JOINED, message: 'connection closed' };
 let nextMemberId = 1;
 
 /**
@@ -169,6 +204,7 @@ export class Member {
         const request: JoinRequest = { nick: message.nick };
         if (message.resumeToken !== undefined) request.resumeToken = message.resumeToken;
         if (message.lastSeq !== undefined) request.lastSeq = message.lastSeq;
+        if (message.epoch !== undefined) request.epoch = message.epoch;
         return this.join(request).then(() => undefined);
       }
       case 'message':
@@ -188,7 +224,7 @@ export class Member {
     const refused = this.#gate(undefined, !this.#joinAsked);
     this.#joinAsked = true;
     if (refused !== null) return Promise.resolve(refused);
-    return this.#serial(closedResult, () => this.#join(request));
+    return this.#serial<JoinResult>(closedResult, () => this.#join(request));
   }
 
   /**
@@ -286,6 +322,11 @@ export class Member {
     this.#seat = seat;
   }
 
+  /** @internal Whether this member sits in `seat` now. */
+  holdsSeat(seat: Seat): boolean {
+    return this.#seat === seat;
+  }
+
   /** @internal The member no longer holds `seat` (left, kicked, resumed elsewhere, moved). */
   detach(seat: Seat): void {
     if (this.#seat !== seat) return;
@@ -313,7 +354,7 @@ export class Member {
    * A refusal says when to retry: when the bucket holds a token again, or,
    * when the queue is full, after RETRY_QUEUE_FULL_MS.
    */
-  #gate(id: string | undefined, free = false): JoinResult | null {
+  #gate(id: string | undefined, free = false): Refusal | null {
     if (this.#closed) return closedResult;
     const queueFull = this.#pending >= this.#host.settings.maxPendingPerMember;
     const verdict = queueFull ? this.#limiter.strike() : free ? 'ok' : this.#limiter.check();
@@ -322,12 +363,11 @@ export class Member {
     const message = queueFull
       ? 'Slow down: the server is still working on your earlier requests.'
       : `Slow down: too many messages${retryAfter === null ? '.' : `; try again in ${(retryAfter / 1000).toFixed(1)} s.`}`;
-    const event: ErrorEvent = { type: 'error', code: ErrorCode.RATE_LIMITED, message };
-    if (id !== undefined) event.id = id;
-    if (retryAfter !== null) event.retryAfter = retryAfter;
-    this.send(event);
+    this.#error(ErrorCode.RATE_LIMITED, message, id, retryAfter ?? undefined);
     if (verdict === 'flood') this.#terminate('flooding', 'flood');
-    return { ok: false, code: ErrorCode.RATE_LIMITED, message };
+    return retryAfter === null
+      ? { ok: false, code: ErrorCode.RATE_LIMITED, message }
+      : { ok: false, code: ErrorCode.RATE_LIMITED, message, retryAfter };
   }
 
   /** What the welcome advertises: the bucket #gate draws from. */
@@ -349,8 +389,12 @@ export class Member {
         if (this.#closed && !always) return skipped;
         return await op();
       } catch (error) {
-        this.#host.log('error', 'request failed', { remote: this.conn.remote, error: String(error) });
-        this.#error(ErrorCode.INTERNAL, 'internal error; try again');
+        this.#host.log(error instanceof StoreUnavailableError ? 'warn' : 'error', 'request failed', {
+          remote: this.conn.remote,
+          error: String(error),
+        });
+        const failure = failureOf(error, 'the request failed');
+        this.#error(failure.code, failure.message, undefined, failure.retryAfter);
         return skipped;
       } finally {
         this.#pending--;
@@ -370,14 +414,22 @@ export class Member {
     if (!isValidRoomName(name)) return this.#refuse(ErrorCode.ROOM_INVALID, 'room names are 1-64 characters of A-Za-z0-9_-');
     const check = checkNickname(request.nick);
     if (!check.ok) return this.#refuse(check.code, check.message);
-    const result = await this.#host.room(name).admit(this, {
-      nick: check.nick,
-      key: check.key,
-      resumeToken: request.resumeToken,
-      lastSeq: request.lastSeq,
-      uniquify: request.uniquify === true,
-    });
-    if (!result.ok) this.#error(result.code, result.message);
+    let result: JoinResult;
+    try {
+      result = await this.#host.room(name).admit(this, {
+        nick: check.nick,
+        key: check.key,
+        resumeToken: request.resumeToken,
+        lastSeq: request.lastSeq,
+        epoch: request.epoch,
+        uniquify: request.uniquify === true,
+      });
+    } catch (error) {
+      // Not seated (the room gave the seat back): the client may try again.
+      this.#host.log('warn', 'join failed', { room: name, error: String(error) });
+      result = failureOf(error, 'could not join');
+    }
+    if (!result.ok) this.#error(result.code, result.message, undefined, result.retryAfter);
     return result;
   }
 
@@ -397,7 +449,7 @@ export class Member {
       return;
     }
     const outcome = await this.#post('message', check.text, clientId);
-    if (!outcome.ok) this.#error(outcome.code, outcome.message, clientId);
+    if (!outcome.ok) this.#error(outcome.code, outcome.message, clientId, outcome.retryAfter);
   }
 
   async #command(name: string, args: string, clientId: string | null): Promise<void> {
@@ -472,7 +524,11 @@ export class Member {
       await command.run(context);
     } catch (error) {
       this.#host.log('error', 'command failed', { command: command.name, error: String(error) });
-      fail(ErrorCode.INTERNAL, 'internal error; try again');
+      const failure = failureOf(error, `/${command.name} failed`);
+      if (!answered) {
+        answered = true;
+        this.#error(failure.code, failure.message, clientId, failure.retryAfter);
+      }
     }
     ack();
   }
@@ -486,7 +542,7 @@ export class Member {
       return await room.post(this, seat, kind, text, clientId);
     } catch (error) {
       this.#host.log('error', 'storing a message failed', { room: room.name, error: String(error) });
-      return { ok: false, code: ErrorCode.INTERNAL, message: 'the message could not be stored; try again' };
+      return failureOf(error, 'the message could not be stored');
     }
   }
 
@@ -505,6 +561,7 @@ export class Member {
     const result = await this.#host.room(name).admit(this, {
       nick: seat.nick,
       key: seat.key,
+      trip: seat.trip,
       resumeToken: undefined,
       lastSeq: undefined,
       uniquify: false,
@@ -542,9 +599,10 @@ export class Member {
     return { ok: false, code, message };
   }
 
-  #error(code: ErrorCode, message: string, id?: string | null): void {
+  #error(code: ErrorCode, message: string, id?: string | null, retryAfter?: number): void {
     const event: ErrorEvent = { type: 'error', code, message };
     if (id !== undefined && id !== null) event.id = id;
+    if (retryAfter !== undefined) event.retryAfter = retryAfter;
     this.send(event);
   }
 }

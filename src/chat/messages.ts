@@ -1,4 +1,3 @@
-import type { StoredEntry } from './store/store.js';
 
 /**
  * The `wschat.v1` wire protocol: one JSON object per WebSocket text message,
@@ -41,6 +40,8 @@ export const ErrorCode = {
   EMPTY_MESSAGE: 'EMPTY_MESSAGE',
   MESSAGE_TOO_LONG: 'MESSAGE_TOO_LONG',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** The chat's storage (Redis) cannot be reached for a moment: retry after `retryAfter` ms. */
+  UNAVAILABLE: 'UNAVAILABLE',
   UNKNOWN_COMMAND: 'UNKNOWN_COMMAND',
   BAD_COMMAND: 'BAD_COMMAND',
   INTERNAL: 'INTERNAL',
@@ -58,6 +59,8 @@ export interface JoinMessage {
   resumeToken?: string;
   /** The last sequence number the client saw: the welcome carries exactly what came after it. */
   lastSeq?: number;
+  /** The room epoch of that `lastSeq` (from the welcome): if the room's numbering started over since, the welcome says `reset`. */
+  epoch?: string;
 }
 
 /** A chat line, or a command when `text` starts with `/` (`//` sends a literal `/`). */
@@ -85,6 +88,8 @@ export type ClientMessage = JoinMessage | SendMessage | HistoryRequest;
 export interface MemberInfo {
   nick: string;
   away: boolean;
+  /** The member's tripcode, when it joined with one. */
+  trip?: string;
 }
 
 /** What a `leave` notice says happened. */
@@ -152,6 +157,11 @@ export interface WelcomeEvent {
   /** The longest message text accepted, in characters. */
   maxMessage: number;
   /**
+   * Changes when the room's numbering starts over (its storage lost it):
+   * send it back with `lastSeq` on the next join.
+   */
+  epoch: string;
+  /**
    * This connection's request budget (`--rate`, `--burst`): a client that
    * stays within it is never answered RATE_LIMITED. Absent from servers
    * older than this field.
@@ -200,8 +210,9 @@ export interface ErrorEvent {
   /** The id of the request this answers, when it had one. */
   id?: string;
   /**
-   * RATE_LIMITED only: milliseconds after which the refused request may be
-   * sent again with the same id. Absent when the budget never refills.
+   * When trying again may work (RATE_LIMITED, UNAVAILABLE): how long to wait
+   * first, in milliseconds; the same id may be sent again then. Absent on
+   * RATE_LIMITED when the budget never refills.
    */
   retryAfter?: number;
 }
@@ -244,6 +255,7 @@ const clientId: FieldCheck = (v) =>
   typeof v === 'string' && CLIENT_ID_PATTERN.test(v) ? null : 'must be 1-64 characters of A-Za-z0-9_.:-';
 const resumeToken: FieldCheck = (v) =>
   typeof v === 'string' && RESUME_TOKEN_PATTERN.test(v) ? null : 'must be a token from a welcome';
+const epochField: FieldCheck = (v) => (typeof v === 'string' && /^[A-Za-z0-9_-]{0,32}$/.test(v) ? null : 'must be an epoch from a welcome');
 const sequence: FieldCheck = (v) =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? null : 'must be a non-negative integer';
 const positive: FieldCheck = (v) =>
@@ -259,6 +271,7 @@ const SCHEMAS: Record<ClientMessage['type'], Record<string, FieldSpec>> = {
     nick: { required: true, check: boundedString },
     resumeToken: { required: false, check: resumeToken },
     lastSeq: { required: false, check: sequence },
+    epoch: { required: false, check: epochField },
   },
   message: {
     id: { required: true, check: clientId },
@@ -396,8 +409,21 @@ export function formatPlain(event: ServerEvent): string[] {
   }
 }
 
+/**
+ * The parts of a stored history entry (the store's `StoredEntry`) that make
+ * its wire form. Written out rather than imported: the browser bundle reads
+ * this file's types, and the store module needs node:crypto.
+ */
+export interface EntryRecord {
+  seq: number;
+  ts: number;
+  kind: 'message' | 'action' | 'admin' | 'join' | 'leave' | 'rename';
+  nick: string;
+  text: string;
+}
+
 /** The wire form of a stored history entry. */
-export function entryToEvent(entry: StoredEntry): EntryEvent {
+export function entryToEvent(entry: EntryRecord): EntryEvent {
   const { seq, ts, nick, text } = entry;
   switch (entry.kind) {
     case 'message':

@@ -11,8 +11,18 @@ import {
   type ServerEvent,
   type WelcomeEvent,
 } from './messages.js';
-import { checkNickname, NICK_MAX_LENGTH, nicknameKey } from './nickname.js';
-import type { AppendResult, ChatStore, EntryKind, StoredEntry } from './store/store.js';
+import { checkNickname, NICK_MAX_LENGTH } from './nickname.js';
+import {
+  type AppendResult,
+  type ChatStore,
+  type EntryKind,
+  type ReleaseResult,
+  type RoomEvent,
+  type SeatChange,
+  type SeatRecord,
+  type StoredEntry,
+  seatId,
+} from './store/store.js';
 
 /** Limits and timings of a room (a subset of the hub's configuration). */
 export interface RoomSettings {
@@ -26,6 +36,8 @@ export interface RoomSettings {
   /** How long a dropped member's nickname is held. */
   graceMs: number;
   maxMembersPerRoom: number;
+  /** How long a gap in a room's feed may wait for the missing entries to arrive before they are read from the log. */
+  gapWaitMs: number;
 }
 
 /** What the hub provides to its rooms. */
@@ -34,23 +46,36 @@ export interface RoomHost {
   readonly clock: Clock;
   readonly log: Logger;
   readonly settings: RoomSettings;
-  /** Called after an operation when the room has no seat and nothing queued: the hub may drop it. */
+  /** Called when the room has no local seat and nothing queued: the hub may drop it. */
   roomIdle(room: Room): void;
 }
 
 /**
- * A nickname held in a room. `member` is the connection using it, or null
- * while the member is away (connection lost, grace period running).
+ * This node's side of a seat (the seat itself lives in the store): the local
+ * connection using it, the grace timer while it is away, and how far its
+ * member has been given the room's entries.
  */
 export class Seat {
   member: Member | null = null;
+  /** The connection id this node holds the seat with in the store, or null while away. */
+  holder: string | null = null;
   graceTimer: Timer | null = null;
+  /** The highest seq sent to the member (in its welcome or live). */
+  cursor = 0;
+  /** Entries that arrived while the welcome was being put together; sent right after it. Null once welcomed. */
+  pending: StoredEntry[] | null = null;
+  /** This node is freeing the seat (its own quit, move, expiry): the store's announcement of it is no news. */
+  leaving = false;
 
   constructor(
+    /** `seatId(token)`. */
+    readonly id: string,
+    /** Given to the client in its welcome; presenting it again takes the seat back. */
+    public token: string,
     public nick: string,
     public key: string,
-    /** Given to the client in its welcome; presenting it again takes the seat back. */
-    readonly token: string,
+    public trip: string | null,
+    readonly holdable: boolean,
   ) {}
 }
 
@@ -58,8 +83,11 @@ export class Seat {
 export interface AdmitRequest {
   nick: string;
   key: string;
+  trip?: string | null;
   resumeToken: string | undefined;
   lastSeq: number | undefined;
+  /** The room epoch the client's `lastSeq` belongs to, when it knows it. */
+  epoch?: string | undefined;
   uniquify: boolean;
 }
 
@@ -76,51 +104,80 @@ interface PendingPost {
 
 /** Members' flushes of the live list are coalesced over at most this many queued operations. */
 const MEMBERS_COALESCE = 32;
+/** Attempts at "nick-2", "nick-3"... when a generated nickname is taken. */
+const UNIQUIFY_ATTEMPTS = 98;
 
 /**
- * One live room: its seats (nicknames in use, including held ones), the
- * broadcast, and a queue that runs the room's operations one at a time. Every
- * operation that stores an entry or changes who is seated goes through the
- * queue, so sequence numbers, acknowledgements, broadcasts and welcomes leave
- * in one order: a joiner's welcome holds exactly the entries before it, and
- * every later entry reaches it live.
+ * One room as this node serves it: the local members and their seats, a
+ * cache of every node's seats (the member list), the room's feed (every
+ * entry delivered to the local members once, in seq order, whichever node
+ * appended it), and a queue that runs the local operations one at a time.
+ *
+ * The seats themselves, the log and the numbering live in the store, which
+ * changes them atomically; this object keeps only what is cheap to rebuild.
+ *
+ * Ordering. Each local member has a cursor: an entry reaches it only if its
+ * seq is above the cursor, and entries are released to members strictly in
+ * seq order. A welcome is put together at one snapshot seq (the member's
+ * "joined" notice, or the room's last seq when resuming) and holds exactly
+ * the entries up to it; everything after reaches the member live, after the
+ * welcome. When entries arrive out of order (two nodes appending at once),
+ * the later ones wait for the gap to close, and a gap still open after
+ * `gapWaitMs` is filled from the log: a node that missed an announcement
+ * (a blip of its Redis connection) loses nothing.
  */
 export class Room {
   readonly name: string;
   readonly #host: RoomHost;
-  /** In seating order; keyed by resume token. */
-  readonly #seats = new Map<string, Seat>();
-  /** Keyed by nickname fold key, for uniqueness. */
-  readonly #byKey = new Map<string, Seat>();
-  #lastSeq = 0;
+  /** The store's connection-id prefix for this node. */
+  readonly #node: string;
+  /** Seats this node serves (held by a local connection, or away with a local grace timer), in seating order. */
+  readonly #local = new Map<string, Seat>();
+  /** Every node's seats, in joining order, at `#seatVersion`. */
+  #seats = new Map<string, SeatRecord>();
+  #seatVersion = 0;
+  /** Seat changes that arrived ahead of a missing one, by version. */
+  readonly #seatBacklog = new Map<number, SeatChange>();
+  #seatRefresh: Promise<void> | null = null;
+  /** The highest seq released to the local members; null until the room follows its feed. */
+  #cursor: number | null = null;
+  /** Entries above the cursor waiting for the ones before them, by seq. */
+  readonly #buffer = new Map<number, StoredEntry>();
+  #gapTimer: Timer | null = null;
+  #filling: Promise<void> | null = null;
+  #following: Promise<void> | null = null;
+  #unfollow: (() => void) | null = null;
   #tail: Promise<void> = Promise.resolve();
   #pending = 0;
   #membersDirty = false;
+  #membersFlushScheduled = false;
   #deferred = 0;
   /** Posts waiting to be stored together; null when the next post must open a new batch. */
   #openBatch: PendingPost[] | null = null;
   /** Set by shutdown(): no new seats, no grace periods. */
   #shutDown = false;
+  #dropped = false;
 
   constructor(name: string, host: RoomHost) {
     this.name = name;
     this.#host = host;
+    this.#node = `${host.store.nodeId}/`;
   }
 
-  /** The last sequence number handed out in this room (as far as this process knows). */
+  /** The highest sequence number delivered here (0 before the room follows its feed). */
   get lastSeq(): number {
-    return this.#lastSeq;
+    return this.#cursor ?? 0;
   }
 
-  /** Seats, including members who are away. */
+  /** Seats this node serves, including away ones with a local grace timer. */
   get size(): number {
-    return this.#seats.size;
+    return this.#local.size;
   }
 
-  /** Members with a live connection. */
+  /** Local members with a live connection. */
   get connectedCount(): number {
     let n = 0;
-    for (const seat of this.#seats.values()) if (seat.member !== null) n++;
+    for (const seat of this.#local.values()) if (seat.member !== null) n++;
     return n;
   }
 
@@ -129,14 +186,20 @@ export class Room {
     return this.#pending;
   }
 
-  /** The live member list, in seating order. */
+  /** The member list (every node's members), in joining order. */
   memberList(): MemberInfo[] {
-    return [...this.#seats.values()].map((s) => ({ nick: s.nick, away: s.member === null }));
+    return [...this.#seats.values()].map((s) => memberInfo(s));
   }
 
-  /** Resolves once every operation queued so far has finished. */
-  idle(): Promise<void> {
-    return this.#tail;
+  /** Resolves once every operation queued so far, and any catching up of the feed, has finished. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const tail = this.#tail;
+      await tail;
+      if (this.#filling !== null) await this.#filling;
+      if (this.#seatRefresh !== null) await this.#seatRefresh;
+      if (tail === this.#tail && this.#filling === null && this.#seatRefresh === null) return;
+    }
   }
 
   /**
@@ -173,74 +236,192 @@ export class Room {
   admit(member: Member, request: AdmitRequest): Promise<JoinResult> {
     return this.run(async () => {
       if (member.closed || this.#shutDown) return { ok: false, code: ErrorCode.NOT_JOINED, message: 'connection closed' };
-      const held = request.resumeToken === undefined ? undefined : this.#seats.get(request.resumeToken);
-      let seat: Seat;
+      await this.#follow();
+      const store = this.#host.store;
+      const holder = `${this.#node}${member.id}`;
+      const now = this.#host.clock.now();
+      let seat: Seat | null = null;
+      let snapshot = 0;
       let resumed = false;
-      if (held !== undefined) {
-        seat = held;
-        resumed = true;
-        const previous = held.member;
-        if (previous !== null && previous !== member) {
-          // The same client came back before its old connection was noticed dead (a flaky mobile link).
-          previous.detach(held);
-          previous.closeConnection(ChatCloseCode.REPLACED, 'resumed on another connection');
-        }
-        if (previous === null) this.#membersDirty = true;
-        held.graceTimer?.cancel();
-        held.graceTimer = null;
-        held.member = member;
-        member.attach(this, held);
-      } else {
-        let { nick, key } = request;
-        if (this.#byKey.has(key)) {
-          const free = request.uniquify ? this.#freeVariant(nick) : null;
-          if (free === null) {
-            return { ok: false, code: ErrorCode.NICK_TAKEN, message: `the nickname ${nick} is taken in this room` };
+      let epoch = '';
+      if (request.resumeToken !== undefined) {
+        const id = seatId(request.resumeToken);
+        const result = await store.resumeSeat(this.name, id, holder, now);
+        if (result !== null) {
+          resumed = true;
+          snapshot = result.lastSeq;
+          epoch = result.epoch;
+          const record = result.seat;
+          seat = this.#local.get(id) ?? null;
+          if (seat === null) {
+            seat = new Seat(id, request.resumeToken, record.nick, record.key, record.trip, record.holdable);
+            this.#local.set(id, seat);
           }
-          ({ nick, key } = free);
+          const previous = seat.member;
+          if (previous !== null && previous !== member) {
+            // The same client came back before its old connection was noticed dead (a flaky mobile link).
+            previous.detach(seat);
+            previous.closeConnection(ChatCloseCode.REPLACED, 'resumed on another connection');
+          }
+          seat.graceTimer?.cancel();
+          seat.graceTimer = null;
+          seat.member = member;
+          seat.holder = holder;
+          seat.cursor = snapshot;
+          seat.pending = [];
+          member.attach(this, seat);
+          this.#applySeat(result.version, { op: 'set', seat: record });
         }
+      }
+      if (seat === null) {
         if (this.#seats.size >= this.#host.settings.maxMembersPerRoom) {
           return { ok: false, code: ErrorCode.ROOM_FULL, message: 'this room is full' };
         }
-        const entry = await this.#withOccupancy(async () => {
-          if (this.#seats.size === 0) {
-            const record = await this.#host.store.openRoom(this.name, this.#host.clock.now());
-            this.#lastSeq = Math.max(this.#lastSeq, record.lastSeq);
+        const token = randomBytes(24).toString('base64url');
+        const id = seatId(token);
+        const holdable = member.conn.resumable !== false;
+        const trip = request.trip ?? null;
+        const candidates = request.uniquify ? this.#variants(request.nick, request.key) : [{ nick: request.nick, key: request.key }];
+        let claimed: { nick: string; key: string; entry: StoredEntry; version: number; record: SeatRecord } | null = null;
+        for (const candidate of candidates) {
+          const result = await store.claimSeat({
+            room: this.name,
+            seat: { id, nick: candidate.nick, key: candidate.key, trip, holder, holdable },
+            ts: now,
+            maxSeats: this.#host.settings.maxMembersPerRoom,
+          });
+          if (result.ok) {
+            claimed = { ...candidate, entry: result.entry, version: result.version, record: result.seat };
+            epoch = result.epoch;
+            break;
           }
-          return (await this.#append('join', nick, '', null)).entry;
-        });
-        this.#broadcast(entryToEvent(entry));
-        seat = new Seat(nick, key, randomBytes(24).toString('base64url'));
-        this.#seats.set(seat.token, seat);
-        this.#byKey.set(key, seat);
+          if (result.reason === 'full') return { ok: false, code: ErrorCode.ROOM_FULL, message: 'this room is full' };
+        }
+        if (claimed === null) {
+          return { ok: false, code: ErrorCode.NICK_TAKEN, message: `the nickname ${request.nick} is taken in this room` };
+        }
+        // Everyone already here sees the notice; the joiner sees it in its welcome.
+        this.#receive([claimed.entry]);
+        seat = new Seat(id, token, claimed.nick, claimed.key, trip, holdable);
         seat.member = member;
+        seat.holder = holder;
+        seat.cursor = claimed.entry.seq;
+        seat.pending = [];
+        snapshot = claimed.entry.seq;
+        this.#local.set(id, seat);
         member.attach(this, seat);
-        this.#membersDirty = true;
+        this.#applySeat(claimed.version, { op: 'set', seat: claimed.record });
       }
-      let history: EntryEvent[];
-      let more = false;
-      const reset = request.lastSeq !== undefined && request.lastSeq > this.#lastSeq;
-      if (request.lastSeq !== undefined && !reset) {
-        ({ entries: history, more } = await this.#page(request.lastSeq, this.#host.settings.maxReplay));
-      } else {
-        const last = await this.#host.store.lastEntries(this.name, this.#host.settings.historySize);
-        history = this.#budget(last).entries;
+      // Entries this node already released to its members (a feed ahead of
+      // the snapshot) go into the welcome too; the rest reach the member live.
+      snapshot = Math.max(snapshot, this.#cursor ?? 0);
+      seat.cursor = snapshot;
+      try {
+        // A lastSeq from another epoch numbers entries that no longer exist.
+        const lastSeq = request.epoch !== undefined && request.epoch !== epoch ? Number.POSITIVE_INFINITY : request.lastSeq;
+        await this.#welcome(member, seat, lastSeq, snapshot, resumed, epoch);
+      } catch (error) {
+        this.#abandon(seat, resumed);
+        throw error;
       }
-      const welcome: WelcomeEvent = {
-        type: 'welcome',
-        room: this.name,
-        nick: seat.nick,
-        resumeToken: seat.token,
-        resumed,
-        reset,
-        members: this.memberList(),
-        history,
-        lastSeq: this.#lastSeq,
-        more,
-        maxMessage: this.#host.settings.maxMessage,
-      };
-      member.send(welcome);
       return { ok: true, room: this.name, nick: seat.nick, resumed };
+    });
+  }
+
+  async #welcome(member: Member, seat: Seat, lastSeq: number | undefined, snapshot: number, resumed: boolean, epoch: string): Promise<void> {
+    const store = this.#host.store;
+    let history: EntryEvent[];
+    let more = false;
+    const reset = lastSeq !== undefined && lastSeq > snapshot;
+    if (lastSeq !== undefined && !reset) {
+      ({ entries: history, more } = await this.#page(lastSeq, this.#host.settings.maxReplay, snapshot));
+    } else {
+      const last = await store.lastEntries(this.name, this.#host.settings.historySize, snapshot);
+      history = this.#budget(last).entries;
+    }
+    await this.#seatsAtLeast();
+    const welcome: WelcomeEvent = {
+      type: 'welcome',
+      room: this.name,
+      nick: seat.nick,
+      resumeToken: seat.token,
+      resumed,
+      reset,
+      members: this.memberList(),
+      history,
+      lastSeq: snapshot,
+      more,
+      maxMessage: this.#host.settings.maxMessage,
+      epoch,
+    };
+    if (seat.member !== member) return;
+    member.send(welcome);
+    const pending = seat.pending ?? [];
+    seat.pending = null;
+    for (const entry of pending) this.#deliverTo(seat, entry, entryToEvent(entry), new Map());
+  }
+
+  /**
+   * A seat taken whose welcome could not be sent (the store failed): the
+   * member is not seated. A resumed seat goes back to being away (the client
+   * retries with its token); a fresh one is freed, since its client never
+   * got the token.
+   */
+  #abandon(seat: Seat, resumed: boolean): void {
+    const member = seat.member;
+    if (member !== null) member.detach(seat);
+    seat.member = null;
+    seat.pending = null;
+    const holder = seat.holder;
+    if (holder === null) return;
+    if (resumed && seat.holdable && this.#host.settings.graceMs > 0) this.#goAway(seat, holder);
+    else this.#releaseHeld(seat, holder, 'lost');
+  }
+
+  /**
+   * Marks the seat away in the store for the grace period, then starts its
+   * timer. If the store cannot be reached, tries again: a seat must not stay
+   * held by a connection that is gone.
+   */
+  #goAway(seat: Seat, holder: string, attempt = 0): void {
+    const holdUntil = this.#host.clock.now() + this.#host.settings.graceMs;
+    this.#retrying(seat, attempt, async () => {
+      const result = await this.#host.store.awaySeat(this.name, seat.id, holder, holdUntil);
+      if (seat.member !== null) return;
+      if (result === null) {
+        // Taken back on another connection (another node) meanwhile.
+        this.#forget(seat);
+        return;
+      }
+      seat.holder = null;
+      this.#applySeat(result.version, { op: 'set', seat: result.seat });
+      this.#startGrace(seat, Math.max(0, holdUntil - this.#host.clock.now()));
+    }, (next) => this.#goAway(seat, holder, next));
+  }
+
+  /** Frees a seat still held by `holder` (with its notice), trying again while the store cannot be reached. */
+  #releaseHeld(seat: Seat, holder: string, reason: string, attempt = 0): void {
+    this.#retrying(seat, attempt, async () => {
+      if (seat.member !== null) return;
+      await this.#release(seat, reason, { holder });
+      if (seat.member === null) this.#forget(seat);
+    }, (next) => this.#releaseHeld(seat, holder, reason, next));
+  }
+
+  /** Runs `op` in the queue; on failure keeps the seat served here and calls `again` after a backoff. */
+  #retrying(seat: Seat, attempt: number, op: () => Promise<void>, again: (attempt: number) => void): void {
+    void this.run(async () => {
+      if (this.#local.get(seat.id) !== seat) return;
+      try {
+        await op();
+      } catch (error) {
+        this.#host.log('warn', 'updating a seat failed; trying again', this.#fields(error));
+        seat.graceTimer?.cancel();
+        seat.graceTimer = this.#host.clock.setTimeout(() => {
+          seat.graceTimer = null;
+          again(attempt + 1);
+        }, Math.min(1000 * 2 ** attempt, 15_000));
+      }
     });
   }
 
@@ -277,7 +458,15 @@ export class Room {
     }
     if (live.length === 0) return;
     const ts = this.#host.clock.now();
-    const inputs = live.map((p) => ({ room: this.name, ts, kind: p.kind, nick: p.seat.nick, text: p.text, clientId: p.clientId }));
+    const inputs = live.map((p) => ({
+      room: this.name,
+      ts,
+      kind: p.kind,
+      nick: p.seat.nick,
+      text: p.text,
+      clientId: p.clientId,
+      trip: p.seat.trip,
+    }));
     let results: AppendResult[];
     try {
       const store = this.#host.store;
@@ -288,74 +477,82 @@ export class Room {
     }
     for (let i = 0; i < live.length; i++) {
       const post = live[i]!;
-      const { entry, duplicate } = results[i]!;
-      if (!duplicate) this.#lastSeq = Math.max(this.#lastSeq, entry.seq);
+      const { entry } = results[i]!;
       if (post.clientId !== null) post.member.send({ type: 'ack', id: post.clientId, seq: entry.seq });
-      // A resend of a stored message: the room saw it already.
-      if (!duplicate) this.#broadcast(entryToEvent(entry));
-      post.resolve({ ok: true });
     }
+    // A resend of a stored message is acknowledged again, but the room saw it already.
+    this.#receive(results.filter((r) => !r.duplicate).map((r) => r.entry));
+    for (const post of live) post.resolve({ ok: true });
   }
 
   /** Gives the seat a new nickname (validated by the caller), with a notice. */
   rename(member: Member, seat: Seat, nick: string, key: string): Promise<Outcome> {
     return this.run(async () => {
-      if (!this.#holds(member, seat)) return notJoined();
+      if (!this.#holds(member, seat) || seat.holder === null) return notJoined();
       if (nick === seat.nick) {
         member.send({ type: 'info', text: `You are already ${nick}` });
         return { ok: true };
       }
-      const other = this.#byKey.get(key);
-      if (other !== undefined && other !== seat) {
+      const result = await this.#host.store.renameSeat(this.name, seat.id, seat.holder, nick, key, this.#host.clock.now());
+      if (!result.ok) {
+        if (result.reason === 'gone') return notJoined();
         return { ok: false, code: ErrorCode.NICK_TAKEN, message: `the nickname ${nick} is taken in this room` };
       }
       const from = seat.nick;
-      const { entry } = await this.#append('rename', nick, from, null);
-      this.#byKey.delete(seat.key);
       seat.nick = nick;
       seat.key = key;
-      this.#byKey.set(key, seat);
       member.send({ type: 'renamed', nick, from });
-      this.#broadcast(entryToEvent(entry));
-      this.#membersDirty = true;
+      this.#applySeat(result.version, { op: 'set', seat: result.seat });
+      this.#receive([result.entry]);
       return { ok: true };
     });
   }
 
-  /** The member's connection is gone: hold its seat for the grace period, then leave. */
+  /**
+   * The member's connection is gone: hold its seat for the grace period, then
+   * leave. A seat that cannot be resumed (no token on its door) is freed at once.
+   */
   away(member: Member, seat: Seat): Promise<void> {
     return this.run(async () => {
       if (!this.#holds(member, seat) || this.#shutDown) return;
+      const holder = seat.holder;
       seat.member = null;
       member.detach(seat);
       this.#membersDirty = true;
-      const graceMs = this.#host.settings.graceMs;
-      if (graceMs <= 0) {
-        await this.#depart(seat, 'lost');
-        return;
-      }
-      seat.graceTimer = this.#host.clock.setTimeout(() => {
-        this.run(async () => {
-          if (seat.member === null && this.#present(seat)) await this.#depart(seat, 'lost');
-        }).catch((error: unknown) => this.#host.log('error', 'ending a grace period failed', this.#fields(error)));
-      }, graceMs);
+      if (holder === null) return;
+      if (this.#host.settings.graceMs <= 0 || !seat.holdable) this.#releaseHeld(seat, holder, 'lost');
+      else this.#goAway(seat, holder);
     });
+  }
+
+  #startGrace(seat: Seat, ms: number): void {
+    seat.graceTimer?.cancel();
+    seat.graceTimer = this.#host.clock.setTimeout(() => {
+      seat.graceTimer = null;
+      this.run(async () => {
+        if (seat.member !== null || this.#local.get(seat.id) !== seat) return;
+        await this.#release(seat, 'lost', { expired: true });
+        // Whether or not we freed it (another node's sweep may have), this node no longer serves it.
+        if (seat.member === null && this.#local.get(seat.id) === seat) this.#forget(seat);
+      }).catch((error: unknown) => this.#host.log('error', 'ending a grace period failed', this.#fields(error)));
+    }, ms);
   }
 
   /** Frees the seat now, with a "left" notice. */
   depart(seat: Seat, reason: LeaveReason): Promise<void> {
-    return this.run(() => this.#depart(seat, reason));
+    return this.run(async () => {
+      if (this.#local.get(seat.id) !== seat) return;
+      await this.#release(seat, reason, seat.holder === null ? {} : { holder: seat.holder });
+    });
   }
 
-  /** Removes the member called `nick` (present or away) and closes its connection with 1008. */
-  kick(nick: string): Promise<boolean> {
+  /** Removes the member called `nick` (present or away, on any node) and closes its connection with 1008. */
+  kick(key: string): Promise<boolean> {
     return this.run(async () => {
-      const seat = this.#byKey.get(nicknameKey(nick));
-      if (seat === undefined) return false;
-      const member = seat.member;
-      member?.send({ type: 'info', text: 'You were removed from the room by the administrator' });
-      await this.#depart(seat, 'kicked');
-      member?.closeConnection(ChatCloseCode.POLICY_VIOLATION, 'kicked by the administrator');
+      await this.#follow();
+      const result = await this.#host.store.releaseSeat({ room: this.name, key, reason: 'kicked', ts: this.#host.clock.now() });
+      if (result === null) return false;
+      this.#released(result.version, result.seat.id, 'kicked', [result.entry]);
       return true;
     });
   }
@@ -363,8 +560,15 @@ export class Room {
   /** Stores and broadcasts a line from the server console. */
   postAdmin(text: string): Promise<number> {
     return this.run(async () => {
-      const { entry } = await this.#append('admin', 'Administrator', text, null);
-      this.#broadcast(entryToEvent(entry));
+      await this.#follow();
+      const { entry } = await this.#host.store.append({
+        room: this.name,
+        ts: this.#host.clock.now(),
+        kind: 'admin',
+        nick: 'Administrator',
+        text,
+      });
+      this.#receive([entry]);
       return entry.seq;
     });
   }
@@ -375,69 +579,318 @@ export class Room {
   }
 
   /**
-   * Server shutdown: cancels grace periods and closes every connection with
-   * 1001, without notices (the members will be back after the restart).
+   * Server shutdown: cancels grace periods and closes every local connection
+   * with 1001, without notices (the members will be back after the restart,
+   * or on another node). Their seats stay held in the store; `release()`
+   * marks them away.
    */
-  shutdown(): void {
+  shutdown(): { id: string; holder: string; holdable: boolean }[] {
     this.#shutDown = true;
-    for (const seat of this.#seats.values()) {
+    const held: { id: string; holder: string; holdable: boolean }[] = [];
+    for (const seat of this.#local.values()) {
       seat.graceTimer?.cancel();
       seat.graceTimer = null;
+      if (seat.holder !== null) held.push({ id: seat.id, holder: seat.holder, holdable: seat.holdable });
       const member = seat.member;
       if (member === null) continue;
       seat.member = null;
       member.detach(seat);
       member.closeConnection(ChatCloseCode.GOING_AWAY, 'server shutting down');
     }
+    this.#gapTimer?.cancel();
+    this.#gapTimer = null;
+    return held;
+  }
+
+  /** Stops following the feed (the hub dropped the room). */
+  drop(): void {
+    this.#dropped = true;
+    this.#gapTimer?.cancel();
+    this.#gapTimer = null;
+    this.#unfollow?.();
+    this.#unfollow = null;
+  }
+
+  /**
+   * The store may have lost events (a reconnection): read the seats again
+   * and catch up on the log.
+   */
+  resync(): void {
+    if (this.#dropped || this.#cursor === null) return;
+    this.#refreshSeats();
+    this.#fill();
+  }
+
+  // -------------------------------------------------------------------------
+  // Following the store
+
+  /** Starts following the room's events, once; sets the feed's starting point. */
+  #follow(): Promise<void> {
+    this.#following ??= (async () => {
+      try {
+        const unfollow = await this.#host.store.follow(this.name, (event) => this.#onEvent(event));
+        if (this.#dropped) {
+          unfollow();
+          return;
+        }
+        this.#unfollow = unfollow;
+        const [record, snapshot] = await Promise.all([this.#host.store.getRoom(this.name), this.#host.store.seats(this.name)]);
+        this.#cursor = Math.max(this.#cursor ?? 0, record?.lastSeq ?? 0);
+        if (snapshot.version >= this.#seatVersion) this.#resetSeats(snapshot.version, snapshot.seats);
+        this.#drain();
+      } catch (error) {
+        this.#following = null;
+        this.#unfollow?.();
+        this.#unfollow = null;
+        throw error;
+      }
+    })();
+    return this.#following;
+  }
+
+  #onEvent(event: RoomEvent): void {
+    if (this.#dropped) return;
+    switch (event.type) {
+      case 'entries':
+        this.#receive(event.entries);
+        break;
+      case 'seat':
+        this.#applySeat(event.version, event.change);
+        this.#scheduleMembersFlush();
+        break;
+      case 'signal':
+        break;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // The feed: entries to local members, once each, in seq order
+
+  #receive(entries: readonly StoredEntry[]): void {
+    for (const entry of entries) {
+      if (this.#cursor !== null && entry.seq <= this.#cursor) continue;
+      this.#buffer.set(entry.seq, entry);
+    }
+    this.#drain();
+  }
+
+  #drain(): void {
+    if (this.#cursor === null) return;
+    for (;;) {
+      const entry = this.#buffer.get(this.#cursor + 1);
+      if (entry === undefined) break;
+      this.#buffer.delete(entry.seq);
+      this.#cursor = entry.seq;
+      this.#deliver(entry);
+    }
+    // Entries at or below the cursor (delivered through another path meanwhile).
+    for (const seq of this.#buffer.keys()) if (seq <= this.#cursor) this.#buffer.delete(seq);
+    if (this.#buffer.size === 0) {
+      this.#gapTimer?.cancel();
+      this.#gapTimer = null;
+    } else if (this.#gapTimer === null && this.#filling === null) {
+      this.#gapTimer = this.#host.clock.setTimeout(() => {
+        this.#gapTimer = null;
+        this.#fill();
+      }, this.#host.settings.gapWaitMs);
+    }
+  }
+
+  /** Reads what the feed is missing from the log. */
+  #fill(): void {
+    if (this.#filling !== null || this.#cursor === null || this.#dropped) return;
+    const from = this.#cursor;
+    this.#filling = (async () => {
+      try {
+        const entries = await this.#host.store.entriesAfter(this.name, from, this.#host.settings.maxReplay);
+        const first = entries[0];
+        if (first !== undefined && this.#cursor !== null && first.seq > this.#cursor + 1) {
+          // The log no longer has them (trimmed): nothing can be done but move on.
+          this.#host.log('warn', 'entries missing from the log were skipped', { room: this.name, from: this.#cursor, to: first.seq - 1 });
+          this.#cursor = first.seq - 1;
+        }
+        this.#filling = null;
+        this.#receive(entries);
+        if (entries.length >= this.#host.settings.maxReplay) this.#fill();
+      } catch (error) {
+        this.#filling = null;
+        this.#host.log('warn', 'catching up on a room failed; trying again', this.#fields(error));
+        if (!this.#dropped && this.#gapTimer === null) {
+          this.#gapTimer = this.#host.clock.setTimeout(() => {
+            this.#gapTimer = null;
+            this.#fill();
+          }, Math.max(this.#host.settings.gapWaitMs, 1000));
+        }
+      }
+    })();
+  }
+
+  #deliver(entry: StoredEntry): void {
+    const event = entryToEvent(entry);
+    const cache = new Map<string, unknown>();
+    for (const seat of this.#local.values()) this.#deliverTo(seat, entry, event, cache);
+  }
+
+  #deliverTo(seat: Seat, entry: StoredEntry, event: ServerEvent, cache: Map<string, unknown>): void {
+    const member = seat.member;
+    if (member === null || entry.seq <= seat.cursor) return;
+    if (seat.pending !== null) {
+      seat.pending.push(entry);
+      return;
+    }
+    seat.cursor = entry.seq;
+    member.deliver(event, cache);
+  }
+
+  // -------------------------------------------------------------------------
+  // Seats
+
+  /** Applies a seat change at `version`; a change from the future waits for the ones before it (or a fresh read). */
+  #applySeat(version: number, change: SeatChange): void {
+    if (version <= this.#seatVersion) return;
+    if (version > this.#seatVersion + 1) {
+      this.#seatBacklog.set(version, change);
+      this.#refreshSeats();
+      return;
+    }
+    this.#change(change);
+    this.#seatVersion = version;
+    for (;;) {
+      const next = this.#seatBacklog.get(this.#seatVersion + 1);
+      if (next === undefined) break;
+      this.#seatBacklog.delete(this.#seatVersion + 1);
+      this.#change(next);
+      this.#seatVersion++;
+    }
+    for (const v of this.#seatBacklog.keys()) if (v <= this.#seatVersion) this.#seatBacklog.delete(v);
+  }
+
+  #change(change: SeatChange): void {
+    this.#membersDirty = true;
+    if (change.op === 'set') {
+      this.#seats.set(change.seat.id, change.seat);
+      this.#checkLocal(change.seat.id, change.seat, '');
+    } else {
+      this.#seats.delete(change.id);
+      this.#checkLocal(change.id, null, change.reason);
+    }
+  }
+
+  #resetSeats(version: number, seats: readonly SeatRecord[]): void {
+    this.#seats = new Map(seats.map((s) => [s.id, s]));
+    this.#seatVersion = version;
+    this.#membersDirty = true;
+    for (const v of this.#seatBacklog.keys()) if (v <= version) this.#seatBacklog.delete(v);
+    for (const seat of [...this.#local.values()]) this.#checkLocal(seat.id, this.#seats.get(seat.id) ?? null, '');
+  }
+
+  /** Reads the seat list again (a change was missed); coalesced. */
+  #refreshSeats(): void {
+    if (this.#seatRefresh !== null || this.#dropped) return;
+    this.#seatRefresh = (async () => {
+      try {
+        const snapshot = await this.#host.store.seats(this.name);
+        if (snapshot.version > this.#seatVersion) this.#resetSeats(snapshot.version, snapshot.seats);
+        this.#scheduleMembersFlush();
+      } catch (error) {
+        this.#host.log('warn', 'reading the member list failed', this.#fields(error));
+      } finally {
+        this.#seatRefresh = null;
+      }
+    })();
+  }
+
+  /** Before a welcome: the cached list is at least as new as the store's (it may lag behind a missed change). */
+  async #seatsAtLeast(): Promise<void> {
+    if (this.#seatBacklog.size === 0) return;
+    this.#refreshSeats();
+    if (this.#seatRefresh !== null) await this.#seatRefresh;
+  }
+
+  /**
+   * What a seat change means for the local member in that seat: freed
+   * elsewhere (the console kicked it, a sweep released it) or taken over by
+   * another connection (resumed on another node).
+   */
+  #checkLocal(id: string, record: SeatRecord | null, reason: string): void {
+    const seat = this.#local.get(id);
+    if (seat === undefined) return;
+    const member = seat.member;
+    if (record === null) {
+      // Our own release, announced before its reply came back: the reply handles it.
+      if (seat.leaving) return;
+      this.#forget(seat);
+      seat.member = null;
+      if (member === null || !member.holdsSeat(seat)) return;
+      member.detach(seat);
+      if (reason === 'kicked') {
+        member.send({ type: 'info', text: 'You were removed from the room by the administrator' });
+        member.closeConnection(ChatCloseCode.POLICY_VIOLATION, 'kicked by the administrator');
+      } else {
+        member.closeConnection(ChatCloseCode.POLICY_VIOLATION, 'removed from the room');
+      }
+      return;
+    }
+    // Held by another connection now (resumed elsewhere, maybe on another
+    // node). A seat going away (holder null) is only ever this node's doing.
+    if (record.holder !== null && record.holder !== seat.holder) {
+      this.#forget(seat);
+      seat.member = null;
+      if (member === null || !member.holdsSeat(seat)) return;
+      member.detach(seat);
+      member.closeConnection(ChatCloseCode.REPLACED, 'resumed on another connection');
+    }
+  }
+
+  /** This node stops serving the seat. */
+  #forget(seat: Seat): void {
+    seat.graceTimer?.cancel();
+    seat.graceTimer = null;
+    seat.holder = null;
+    if (this.#local.get(seat.id) === seat) this.#local.delete(seat.id);
+  }
+
+  async #release(seat: Seat, reason: string, condition: { holder?: string; expired?: boolean }): Promise<void> {
+    seat.leaving = true;
+    let result: ReleaseResult | null;
+    try {
+      result = await this.#host.store.releaseSeat({
+        room: this.name,
+        id: seat.id,
+        reason,
+        ts: this.#host.clock.now(),
+        ...condition,
+      });
+    } finally {
+      seat.leaving = false;
+    }
+    if (result === null) return;
+    this.#released(result.version, seat.id, reason, [result.entry]);
+  }
+
+  /** A seat was freed by an operation of this node: its notice and the change. */
+  #released(version: number, id: string, reason: string, entries: StoredEntry[]): void {
+    const seat = this.#local.get(id);
+    if (seat !== undefined) {
+      this.#forget(seat);
+      const member = seat.member;
+      seat.member = null;
+      if (member !== null) {
+        member.detach(seat);
+        if (reason === 'kicked') {
+          member.send({ type: 'info', text: 'You were removed from the room by the administrator' });
+          member.closeConnection(ChatCloseCode.POLICY_VIOLATION, 'kicked by the administrator');
+        }
+      }
+    }
+    this.#receive(entries);
+    this.#applySeat(version, { op: 'delete', id, reason });
   }
 
   // -------------------------------------------------------------------------
 
-  async #depart(seat: Seat, reason: LeaveReason): Promise<void> {
-    if (!this.#present(seat)) return;
-    this.#seats.delete(seat.token);
-    this.#byKey.delete(seat.key);
-    seat.graceTimer?.cancel();
-    seat.graceTimer = null;
-    const member = seat.member;
-    seat.member = null;
-    member?.detach(seat);
-    this.#membersDirty = true;
-    try {
-      const { entry } = await this.#append('leave', seat.nick, reason, null);
-      this.#broadcast(entryToEvent(entry));
-    } finally {
-      if (this.#seats.size === 0) await this.#host.store.markEmptied(this.name, this.#host.clock.now());
-    }
-  }
-
-  /** Runs `op`; if it fails while nobody is seated, the room is marked empty again so its history can expire. */
-  async #withOccupancy<T>(op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (error) {
-      if (this.#seats.size === 0) {
-        await this.#host.store.markEmptied(this.name, this.#host.clock.now()).catch(() => undefined);
-      }
-      throw error;
-    }
-  }
-
-  async #append(kind: EntryKind, nick: string, text: string, clientId: string | null) {
-    const result = await this.#host.store.append({
-      room: this.name,
-      ts: this.#host.clock.now(),
-      kind,
-      nick,
-      text,
-      clientId,
-    });
-    if (!result.duplicate) this.#lastSeq = Math.max(this.#lastSeq, result.entry.seq);
-    return result;
-  }
-
-  async #page(afterSeq: number, limit: number): Promise<{ entries: EntryEvent[]; more: boolean }> {
-    const rows = await this.#host.store.entriesAfter(this.name, afterSeq, limit + 1);
+  async #page(afterSeq: number, limit: number, maxSeq?: number): Promise<{ entries: EntryEvent[]; more: boolean }> {
+    const rows = await this.#host.store.entriesAfter(this.name, afterSeq, limit + 1, maxSeq);
     const page = this.#budget(rows.slice(0, limit));
     return { entries: page.entries, more: rows.length > limit || page.cut };
   }
@@ -456,39 +909,58 @@ export class Room {
 
   #broadcast(event: ServerEvent): void {
     const cache = new Map<string, unknown>();
-    for (const seat of this.#seats.values()) seat.member?.deliver(event, cache);
+    for (const seat of this.#local.values()) {
+      if (seat.pending === null) seat.member?.deliver(event, cache);
+    }
   }
 
   #afterOp(): void {
     if (this.#membersDirty) {
       this.#deferred++;
-      if (this.#pending === 0 || this.#deferred >= MEMBERS_COALESCE) {
-        this.#membersDirty = false;
-        this.#deferred = 0;
-        this.#broadcast({ type: 'members', members: this.memberList() });
-      }
+      if (this.#pending === 0 || this.#deferred >= MEMBERS_COALESCE) this.#flushMembers();
     }
-    if (this.#pending === 0 && this.#seats.size === 0) this.#host.roomIdle(this);
+    this.#maybeIdle();
   }
 
-  #present(seat: Seat): boolean {
-    return this.#seats.get(seat.token) === seat;
+  #flushMembers(): void {
+    this.#membersDirty = false;
+    this.#deferred = 0;
+    this.#broadcast({ type: 'members', members: this.memberList() });
   }
 
+  /** Seat changes from other nodes: one member list per burst. */
+  #scheduleMembersFlush(): void {
+    if (this.#membersFlushScheduled || !this.#membersDirty) return;
+    this.#membersFlushScheduled = true;
+    setImmediate(() => {
+      this.#membersFlushScheduled = false;
+      if (this.#membersDirty && this.#pending === 0) this.#flushMembers();
+      this.#maybeIdle();
+    });
+  }
+
+  #maybeIdle(): void {
+    if (this.#pending === 0 && this.#local.size === 0 && this.#filling === null) this.#host.roomIdle(this);
+  }
+
+  /** Whether `member` still sits in `seat` here. */
   #holds(member: Member, seat: Seat): boolean {
-    return this.#present(seat) && seat.member === member;
+    return this.#local.get(seat.id) === seat && seat.member === member;
   }
 
-  /** "nick-2", "nick-3"... shortened to fit, the first one free and valid. */
-  #freeVariant(nick: string): { nick: string; key: string } | null {
+  /** The nickname asked for, then "nick-2", "nick-3"... shortened to fit, skipping those the cache knows are taken. */
+  #variants(nick: string, key: string): { nick: string; key: string }[] {
+    const taken = new Set([...this.#seats.values()].map((s) => s.key));
+    const out: { nick: string; key: string }[] = [];
+    if (!taken.has(key)) out.push({ nick, key });
     const chars = Array.from(nick);
-    for (let i = 2; i < 100; i++) {
+    for (let i = 2; i < 2 + UNIQUIFY_ATTEMPTS && out.length < 4; i++) {
       const suffix = `-${i}`;
       const candidate = `${chars.slice(0, NICK_MAX_LENGTH - suffix.length).join('').trimEnd()}${suffix}`;
       const check = checkNickname(candidate);
-      if (check.ok && !this.#byKey.has(check.key)) return { nick: check.nick, key: check.key };
+      if (check.ok && !taken.has(check.key)) out.push({ nick: check.nick, key: check.key });
     }
-    return null;
+    return out;
   }
 
   #fields(error: unknown): Record<string, unknown> {
@@ -496,6 +968,14 @@ export class Room {
   }
 }
 
+/** A seat as the member list shows it. */
+function memberInfo(seat: SeatRecord): MemberInfo {
+  return seat.trip === null ? { nick: seat.nick, away: seat.holder === null } : { nick: seat.nick, away: seat.holder === null, trip: seat.trip };
+}
+
 function notJoined(): Outcome {
   return { ok: false, code: ErrorCode.NOT_JOINED, message: 'join a room first' };
 }
+
+/** Entry kinds a member may post. */
+export type PostKind = Extract<EntryKind, 'message' | 'action'>;

@@ -22,6 +22,7 @@ import type { Logger } from './member.js';
 import { PROTOCOL } from './messages.js';
 import { DEFAULT_ROOM, isValidRoomName } from './room-name.js';
 import { MemoryStore } from './store/memory.js';
+import { RedisStore } from './store/redis.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { ChatStore } from './store/store.js';
 import { TcpLinesServer } from './transports/tcp-lines.js';
@@ -36,6 +37,11 @@ export interface ChatServerOptions {
   port?: number;
   /** Directory of the SQLite database (`wschat.db`); null keeps everything in memory. Default "./data". */
   dataDir?: string | null;
+  /**
+   * Share the chat with other nodes through Redis (`redis://...`, a Cluster
+   * is detected); `dataDir` is then not used. See docs/scaling.md.
+   */
+  redis?: { url: string; nodeId?: string; heartbeatMs?: number; nodeTimeoutMs?: number; maxEntriesPerRoom?: number };
   /** Raw TCP lines port; undefined: off. */
   tcpPort?: number;
   /** Origins allowed besides the server's own (e.g. "https://chat.example.com"). */
@@ -142,10 +148,12 @@ export function databasePath(dataDir: string | undefined): string {
 }
 
 /**
- * Open the configured store.
- * @throws ChatServerStartError (part `store`) when the database cannot be opened.
+ * Open the configured store: Redis when asked, else SQLite in `dataDir`, else memory.
+ * @throws ChatServerStartError (part `store`) when the SQLite database cannot
+ *   be opened (or its directory is in use by another server).
  */
-export function openStore(dataDir: string | null | undefined): ChatStore {
+export function openStore(dataDir: string | null | undefined, redis?: ChatServerOptions['redis'], log?: Logger): ChatStore {
+  if (redis !== undefined) return new RedisStore({ ...redis, ...(log === undefined ? {} : { log }) });
   if (dataDir === null) return new MemoryStore();
   const file = databasePath(dataDir);
   try {
@@ -162,10 +170,18 @@ export function openStore(dataDir: string | null | undefined): ChatStore {
  */
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
   const log: Logger = options.log ?? (() => undefined);
-  const store = openStore(options.dataDir);
+  const store = openStore(options.dataDir, options.redis, log);
   let hub: Hub;
   try {
-    hub = new Hub({ ...options.hub, store, clock: options.clock, log });
+    hub = new Hub({
+      // Seats of a node that died are found by the sweep: sweep often enough
+      // that its members leave about one grace period after it died.
+      ...(options.redis === undefined ? {} : { seatSweepIntervalMs: 2000 }),
+      ...options.hub,
+      store,
+      clock: options.clock,
+      log,
+    });
   } catch (error) {
     await store.close();
     throw error;
@@ -175,12 +191,15 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   } catch (error) {
     await store.close();
     // Starting reads and sweeps the store: a database it cannot write fails here.
-    throw options.dataDir === null ? error : new ChatServerStartError('store', error, { path: databasePath(options.dataDir) });
+    const { dataDir } = options;
+    if (options.redis === undefined && dataDir !== null) throw new ChatServerStartError('store', error, { path: databasePath(dataDir) });
+    throw error;
   }
 
   const handler = createHttpHandler({
     webRoot: options.webRoot,
-    health: () => ({ rooms: hub.rooms().length, connections: hub.connectionCount }),
+    health: () => ({ rooms: hub.localRoomCount, connections: hub.connectionCount }),
+    ready: () => store.health(),
   });
   const http = options.tls ? createHttpsServer(options.tls, handler) : createHttpServer(handler);
   const allowedOrigins = options.allowedOrigins ?? [];

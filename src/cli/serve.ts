@@ -1,6 +1,7 @@
 /** `wschat serve`: the chat server (what `npm start` runs). Parses options and wires; no chat logic here. */
 import { parseArgs } from 'node:util';
-import { ChatServerStartError, type ChatServer, startChatServer } from '../chat/server.js';
+import { type ChatServer, ChatServerStartError, startChatServer } from '../chat/server.js';
+import { redactUrl } from '../chat/store/redis.js';
 import { MAX_TIMER_MS, parseDuration, parseInteger, parseOrigin, UsageError } from './options.js';
 import { explainStartError, loadTlsFiles } from './startup.js';
 
@@ -15,6 +16,10 @@ Options:
   --data DIR             where the SQLite database lives (default ./data)
   --memory               keep nothing on disk (history is lost on restart;
                          not with --data)
+  --redis URL            share rooms with other nodes through Redis 7+ (env REDIS_URL;
+                         redis://[user:password@]host:port; a Cluster is detected)
+  --node-timeout DURATION  with --redis: a node silent this long is gone and its
+                         members' nicknames start their grace period (default 10s)
   --history N            messages a member gets on join (default 50)
   --max-message N        longest message, in characters (default 4000, at most 32768)
   --room-ttl DURATION    delete the history of rooms empty this long (default 24h)
@@ -40,6 +45,8 @@ export async function runServe(args: string[]): Promise<void> {
       port: { type: 'string' },
       data: { type: 'string' },
       memory: { type: 'boolean', default: false },
+      redis: { type: 'string' },
+      'node-timeout': { type: 'string' },
       history: { type: 'string', default: '50' },
       'max-message': { type: 'string', default: '4000' },
       'room-ttl': { type: 'string', default: '24h' },
@@ -62,11 +69,23 @@ export async function runServe(args: string[]): Promise<void> {
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
     throw new UsageError('--tls-cert and --tls-key go together');
   }
+  const redisUrl = values.redis ?? (process.env.REDIS_URL || undefined);
+  if (redisUrl !== undefined && (values.memory || values.data !== undefined)) {
+    throw new UsageError('--redis keeps the chat in Redis: it cannot be combined with --memory or --data');
+  }
   if (values.memory && values.data !== undefined) {
     throw new UsageError('--memory keeps nothing on disk and --data says where to keep it: give one of them');
   }
   const dataDir = values.data ?? 'data';
   if (dataDir === '') throw new UsageError('--data must name a directory');
+  if (values['node-timeout'] !== undefined && redisUrl === undefined) throw new UsageError('--node-timeout goes with --redis');
+  let nodeTimeout = {};
+  if (values['node-timeout'] !== undefined) {
+    const ms = parseDuration('--node-timeout', values['node-timeout'], MAX_TIMER_MS);
+    if (ms < 500) throw new UsageError('--node-timeout must be at least 500ms');
+    // Beat five times per timeout: a node is judged gone only after several missed beats.
+    nodeTimeout = { nodeTimeoutMs: ms, heartbeatMs: Math.floor(ms / 5) };
+  }
   const hostText = values.host ?? process.env.HOST;
   const host = hostText === undefined || hostText === '' ? undefined : hostText;
   const port =
@@ -100,6 +119,7 @@ export async function runServe(args: string[]): Promise<void> {
       host,
       port,
       dataDir: values.memory ? null : dataDir,
+      redis: redisUrl === undefined ? undefined : { url: redisUrl, ...nodeTimeout },
       tcpPort,
       allowedOrigins,
       tls,
@@ -115,7 +135,8 @@ export async function runServe(args: string[]): Promise<void> {
     if (error instanceof ChatServerStartError) throw new Error(explainStartError(error, { host, dataDir }));
     throw error;
   }
-  console.log(`wschat is running at ${server.url}/ (${values.memory ? 'in memory' : `data in ${dataDir}/`})`);
+  const where = redisUrl !== undefined ? `state in Redis at ${redactUrl(redisUrl)}` : values.memory ? 'in memory' : `data in ${dataDir}/`;
+  console.log(`wschat is running at ${server.url}/ (${where})`);
   if (server.tcpPort !== null) console.log(`raw TCP lines on port ${server.tcpPort} (try: nc localhost ${server.tcpPort})`);
   if (!values['no-console']) console.log('Type a line to speak to every room as Administrator; /help for console commands.');
 

@@ -49,6 +49,9 @@ export function explainStartError(error: ChatServerStartError, flags: ServeFlags
 function explainStore(code: string, cause: string, file: string, dir: string): string {
   const data = `--data ${dir}`;
   switch (code) {
+    case 'DATA_DIR_LOCKED':
+      // The store's own message names the directory, the holder and the option.
+      return cause;
     case 'EEXIST':
       return `${data} is a file, not a directory: give a directory (it is created if needed), or --memory to keep nothing on disk`;
     case 'ENOTDIR':

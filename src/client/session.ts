@@ -29,9 +29,10 @@
  *   rate), so that requests the network bunches up still fit the server's.
  * - One outbox entry is on the wire at a time; the next goes after its ack or
  *   its final error. A refused entry can then not be overtaken by a later one.
- * - RATE_LIMITED with `retryAfter` keeps the entry at the head of the outbox
- *   and sends it again after that delay; INTERNAL is retried after a backoff,
- *   MAX_INTERNAL_RETRIES times. Every other error for an entry is final.
+ * - RATE_LIMITED and UNAVAILABLE with `retryAfter` keep the entry at the
+ *   head of the outbox and send it again after that delay; INTERNAL is
+ *   retried after a backoff, MAX_INTERNAL_RETRIES times. Every other error
+ *   for an entry is final.
  *
  * Close codes (ChatCloseCode in src/chat/messages.ts):
  * - 1000 after this client sent `/quit` (or called `close()`): ended, no reconnect.
@@ -801,12 +802,15 @@ export class ChatSession extends Emitter<SessionEvents> {
   /**
    * For an error answering an outbox entry: the delay before sending it
    * again, or null when the error is final. RATE_LIMITED: the server's
-   * `retryAfter` (none means the budget never refills: final). INTERNAL:
-   * the server failed to store it; a few resends after a backoff.
+   * `retryAfter` (none means the budget never refills: final). UNAVAILABLE:
+   * after `retryAfter`, for as long as it lasts. INTERNAL: the server failed
+   * to store it; a few resends after a backoff.
    */
   private retryDelay(error: SessionError): number | null {
     if (error.id === undefined) return null;
     if (error.code === 'RATE_LIMITED') return error.retryAfter ?? null;
+    // The store is down for a moment (Redis): as long as it takes.
+    if (error.code === 'UNAVAILABLE') return error.retryAfter ?? backoffDelay(this.attempt, this.backoff, this.random);
     if (error.code !== 'INTERNAL') return null;
     const failures = (this.internalFailures.get(error.id) ?? 0) + 1;
     this.internalFailures.set(error.id, failures);

@@ -38,7 +38,7 @@ describe('console powers', () => {
     await t.join('c', { room: 'alpha' });
     b.conn.drop();
     await t.hub.idle();
-    assert.deepEqual(t.hub.rooms(), [
+    assert.deepEqual(await t.hub.rooms(), [
       { name: 'alpha', members: 2, connected: 1, lastSeq: 2 },
       { name: 'beta', members: 1, connected: 1, lastSeq: 1 },
     ]);
@@ -84,7 +84,7 @@ describe('console powers', () => {
     const notice = alice.conn.last('notice');
     assert.equal(notice.text, 'bob was removed by the administrator');
     await t.hub.idle();
-    assert.deepEqual(t.hub.members('lobby'), [{ nick: 'alice', away: false }]);
+    assert.deepEqual(await t.hub.members('lobby'), [{ nick: 'alice', away: false }]);
     assert.equal((await t.hub.kick('lobby', 'bob')).ok, false);
     assert.equal((await t.hub.kick('nowhere', 'bob')).ok, false);
     assert.ok((await t.connect().member.join({ nick: 'bob' })).ok);
@@ -141,15 +141,24 @@ describe('room expiry (--room-ttl)', () => {
     assert.deepEqual(await t.hub.sweep(), ['r']);
   });
 
-  test('start(): rooms left occupied by a crash start their TTL now', async () => {
+  test('start(): seats a crashed run left held are away for the grace period, then leave once each', async () => {
     const store = new MemoryStore();
-    await store.openRoom('orphan', 0);
-    await store.append({ room: 'orphan', ts: 0, kind: 'message', nick: 'x', text: 'left behind' });
-    const t = makeHub({ store, roomTtlMs: HOUR });
+    const seat = { trip: null, holder: 'crashed-run/1', holdable: true };
+    await store.claimSeat({ room: 'r', seat: { ...seat, id: 'bob', nick: 'bob', key: 'bob' }, ts: 0, maxSeats: 10 });
+    await store.claimSeat({ room: 'r', seat: { ...seat, id: 'pat', nick: 'pat', key: 'pat', holdable: false }, ts: 0, maxSeats: 10 });
+    const t = makeHub({ store, graceMs: 60_000, roomTtlMs: HOUR });
     await t.hub.start();
-    assert.equal((await store.getRoom('orphan'))?.emptiedAt, t.clock.now());
+    await t.hub.idle();
+    assert.deepEqual(await t.hub.members('r'), [{ nick: 'bob', away: true }], 'a seat without a token leaves at once');
+    const thief = t.connect({ room: 'r' });
+    assert.equal((await thief.member.join({ nick: 'bob' })).ok, false, 'the nickname is still held');
+    t.clock.advance(60_000);
+    await t.hub.idle();
+    assert.equal(await t.hub.members('r'), null);
+    const leaves = (await store.lastEntries('r', 10)).filter((e) => e.kind === 'leave').map((e) => `${e.nick} ${e.text}`);
+    assert.deepEqual(leaves, ['pat lost', 'bob lost']);
     t.clock.advance(HOUR);
-    assert.deepEqual(await t.hub.sweep(), ['orphan']);
+    assert.deepEqual(await t.hub.sweep(), ['r']);
   });
 });
 
@@ -207,7 +216,7 @@ describe('shutdown races', () => {
     bob.conn.drop();
     await t.hub.close();
     assert.equal(t.clock.pendingTimers, 0);
-    assert.deepEqual(t.hub.rooms().map((r) => r.members), [2], 'no one was made to leave');
+    assert.deepEqual((await t.hub.rooms()).map((r) => r.members), [2], 'no one was made to leave');
   });
 
   test('a join still queued at close() is refused', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MemoryStore } from '../../src/chat/store/memory.js';
-import type { AppendResult, NewEntry } from '../../src/chat/store/store.js';
+import { type AppendResult, type ClaimResult, type NewEntry, type SeatClaim, StoreUnavailableError } from '../../src/chat/store/store.js';
 import { makeHub } from './helpers.js';
 
 describe('requests', () => {
@@ -197,7 +197,7 @@ describe('connection end', () => {
     assert.equal((await member.join({ nick: 'ghost' })).ok, false);
     await member.input('boo');
     await t.hub.idle();
-    assert.deepEqual(t.hub.rooms(), []);
+    assert.deepEqual(await t.hub.rooms(), []);
     assert.equal(conn.received.length, 0);
   });
 
@@ -233,7 +233,7 @@ describe('connection end', () => {
     assert.deepEqual(alice.conn.last('error'), {
       type: 'error',
       code: 'INTERNAL',
-      message: 'the message could not be stored; try again',
+      message: 'the message could not be stored: internal error; try again',
       id: 'x1',
     });
     assert.equal(bob.conn.of('message').length, 0);
@@ -241,6 +241,38 @@ describe('connection end', () => {
     await alice.member.input('lost?', 'x1');
     assert.equal(alice.conn.last('ack').id, 'x1');
     assert.equal(bob.conn.last('message').text, 'lost?');
+  });
+
+  test('storage that cannot be reached: UNAVAILABLE with a delay to retry after, for posts and joins; nobody is seated', async () => {
+    class DownStore extends MemoryStore {
+      down = false;
+      override async append(entry: NewEntry): Promise<AppendResult> {
+        if (this.down) throw new StoreUnavailableError('Redis is down');
+        return super.append(entry);
+      }
+      override async claimSeat(claim: SeatClaim): Promise<ClaimResult> {
+        if (this.down) throw new StoreUnavailableError('Redis is down');
+        return super.claimSeat(claim);
+      }
+    }
+    const store = new DownStore();
+    const t = makeHub({ store, log: () => undefined });
+    const alice = await t.join('alice');
+    store.down = true;
+    await alice.member.input('kept in the outbox', 'u1');
+    const refused = alice.conn.last('error');
+    assert.equal(refused.code, 'UNAVAILABLE');
+    assert.equal(refused.id, 'u1');
+    assert.equal(refused.retryAfter, 2000);
+    const { conn, member } = t.connect();
+    const join = await member.join({ nick: 'bob' });
+    assert.equal(join.ok === false && join.code, 'UNAVAILABLE');
+    assert.equal(conn.last('error').retryAfter, 2000);
+    assert.equal(member.joined, false, 'not seated');
+    store.down = false;
+    assert.ok((await member.join({ nick: 'bob' })).ok, 'the same join works once the store is back');
+    await alice.member.input('kept in the outbox', 'u1');
+    assert.equal(alice.conn.last('ack').id, 'u1');
   });
 
   test('a transport whose send throws is closed with 1011 and does not disturb the others', async () => {

@@ -133,7 +133,7 @@ describe('parseClientMessage: refused messages', () => {
   });
 });
 
-const base = { room: 'r', ts: 1000, clientId: null } as const;
+const base = { room: 'r', ts: 1000, clientId: null, trip: null } as const;
 const entry = (e: Partial<StoredEntry>): StoredEntry => ({ ...base, seq: 1, kind: 'message', nick: 'alice', text: '', ...e });
 
 describe('entryToEvent', () => {
@@ -197,6 +197,7 @@ describe('formatPlain', () => {
       room: 'lobby',
       nick: '127.0.0.1:5000',
       resumeToken: 'x'.repeat(32),
+      epoch: 'e',
       resumed: false,
       reset: false,
       members: [

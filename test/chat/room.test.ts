@@ -301,7 +301,7 @@ describe('resume', () => {
     assert.equal(alice.conn.last('message').nick, 'bob');
     assert.equal(old.conn.of('message').length, 0);
     await t.hub.idle();
-    assert.deepEqual(t.hub.members('lobby'), [
+    assert.deepEqual(await t.hub.members('lobby'), [
       { nick: 'alice', away: false },
       { nick: 'bob', away: false },
     ]);
@@ -327,6 +327,28 @@ describe('resume', () => {
     assert.deepEqual(
       welcome.history.map((e) => e.seq),
       [1, 2],
+    );
+  });
+
+  test('a lastSeq from another epoch (the room started over) is a reset, whatever its number', async () => {
+    const t = makeHub();
+    await t.join('alice');
+    const first = await t.join('bob');
+    const { epoch } = first.conn.last('welcome');
+    assert.match(epoch, /^[A-Za-z0-9_-]+$/);
+    const same = await t.join('carol', { lastSeq: 1, epoch });
+    assert.equal(same.conn.last('welcome').reset, false);
+    assert.deepEqual(
+      same.conn.last('welcome').history.map((e) => e.seq),
+      [2, 3],
+    );
+    const other = await t.join('dave', { lastSeq: 1, epoch: 'another' });
+    const welcome = other.conn.last('welcome');
+    assert.equal(welcome.reset, true);
+    assert.equal(welcome.epoch, epoch);
+    assert.deepEqual(
+      welcome.history.map((e) => e.seq),
+      [1, 2, 3, 4],
     );
   });
 
@@ -370,13 +392,13 @@ describe('room lifecycle', () => {
     const a = await t.join('a', { room: 'r1' });
     assert.equal((await t.store.getRoom('r1'))?.emptiedAt, null);
     assert.deepEqual(
-      t.hub.rooms().map((r) => r.name),
+      (await t.hub.rooms()).map((r) => r.name),
       ['r1'],
     );
     a.conn.drop();
     await t.hub.idle();
     assert.equal((await t.store.getRoom('r1'))?.emptiedAt, t.clock.now());
-    assert.deepEqual(t.hub.rooms(), []);
+    assert.deepEqual(await t.hub.rooms(), []);
     const again = await t.join('b', { room: 'r1' });
     assert.deepEqual(
       again.conn.last('welcome').history.map((e) => e.seq),

@@ -205,5 +205,7 @@ describe('explainStartError: every cause has its advice', () => {
       'cannot open the database data/wschat.db (--data data): the database has schema version 9, newer than this wschat (1)',
     );
     assert.match(failure('store', 'EROFS', 'read-only file system', store), /^cannot create the data directory data \(--data\): read-only file system \(EROFS\)/);
+    const locked = 'the data directory data is in use by another wschat server (process 42 on host); stop it, or give this one another --data directory';
+    assert.equal(failure('store', 'DATA_DIR_LOCKED', locked, store), locked, 'the lock names holder and option itself');
   });
 });

@@ -142,6 +142,7 @@ export function welcome(overrides: Partial<WelcomeEvent> = {}): WelcomeEvent {
     resumeToken: 'token-0123456789abcdef',
     resumed: false,
     reset: false,
+    epoch: 'epoch0',
     members,
     history: [],
     lastSeq: overrides.history?.at(-1)?.seq ?? 0,

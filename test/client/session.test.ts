@@ -747,6 +747,21 @@ describe('pacing: whatever is queued arrives, in order, without flooding', () =>
     assert.equal(t.socket.sentOfType('message').at(-1)?.id, b!.id, 'the next one still goes; the server decides');
   });
 
+  test('UNAVAILABLE (the store is down) is resent after retryAfter, as long as it lasts', () => {
+    const t = queued(1, { burst: 50, perSecond: 10 });
+    const [a] = t.items;
+    for (let i = 1; i <= 10; i++) {
+      t.socket.receive({ type: 'error', code: 'UNAVAILABLE', message: 'storage unavailable', id: a!.id, retryAfter: 2000 });
+      t.timers.advance(1999);
+      assert.equal(t.socket.sentOfType('message').length, i);
+      t.timers.advance(1);
+      assert.equal(t.socket.sentOfType('message').length, i + 1);
+    }
+    t.socket.receive({ type: 'ack', id: a!.id, seq: 1 });
+    assert.deepEqual(t.log.failed, []);
+    assert.equal(t.log.acked.length, 1);
+  });
+
   test('INTERNAL is resent after a backoff, then failed after 5 tries', () => {
     const t = queued(1, { burst: 50, perSecond: 10 });
     const [a] = t.items;

@@ -49,6 +49,35 @@ function probe(command: string, args: string[]): { ok: boolean; out: string } {
 let chromium: Peer | undefined;
 let python: Peer | undefined;
 let pythonPty: Peer | undefined;
+let redis: Peer | undefined;
+let nginx: Peer | undefined;
+
+/** Debian's redis-server and redis-cli (`apt-get install redis-server`), 7.0 or later. */
+export function findRedis(): Peer {
+  if (redis) return redis;
+  const server = probe('redis-server', ['--version']);
+  const cli = probe('redis-cli', ['--version']);
+  const major = Number(/v=(\d+)\./.exec(server.out)?.[1] ?? 0);
+  redis = !server.ok || !cli.ok
+    ? { name: 'redis-server', available: false, detail: `redis-server or redis-cli not found (apt-get install redis-server): ${server.ok ? cli.out : server.out}` }
+    : major < 7
+      ? { name: 'redis-server', available: false, detail: `Redis 7.0 or later is needed, found ${server.out}` }
+      : { name: 'redis-server', available: true, detail: server.out };
+  return redis;
+}
+
+/** Debian's nginx (`apt-get install nginx`). */
+export function findNginx(): Peer {
+  if (nginx) return nginx;
+  // nginx -v prints its version on standard error.
+  const result = spawnSync('nginx', ['-v'], { encoding: 'utf8', timeout: 15_000 });
+  const version = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
+  nginx =
+    result.status === 0 && /nginx version/.test(version)
+      ? { name: 'nginx', available: true, detail: version }
+      : { name: 'nginx', available: false, detail: `nginx not found (apt-get install nginx): ${result.error?.message ?? version}` };
+  return nginx;
+}
 
 /** Debian's /usr/bin/chromium (`apt-get install chromium`). */
 export function findChromium(): Peer {

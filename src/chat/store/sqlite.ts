@@ -1,7 +1,32 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AppendResult, ChatStore, EntryKind, NewEntry, RoomRecord, StoredEntry } from './store.js';
+import { DataDirLock } from './data-dir-lock.js';
+import { LocalBus } from './local-bus.js';
+import type {
+  AppendResult,
+  AwayResult,
+  ChatStore,
+  ClaimResult,
+  EntryKind,
+  NewEntry,
+  ReleaseRequest,
+  ReleaseResult,
+  RenameResult,
+  ResumeResult,
+  RoomEvent,
+  RoomListener,
+  RoomRecord,
+  RoomSummary,
+  SeatChange,
+  SeatClaim,
+  SeatRecord,
+  SeatSnapshot,
+  SeatSweep,
+  StoreHealth,
+  StoredEntry,
+} from './store.js';
 
 /**
  * The embedded store: SQLite through better-sqlite3, in WAL mode.
@@ -19,6 +44,13 @@ import type { AppendResult, ChatStore, EntryKind, NewEntry, RoomRecord, StoredEn
  * Sequence numbers are kept in `rooms.last_seq` and bumped in the same
  * transaction as the insert, so they are gap-free and never reused, even after
  * a room's history expired.
+ *
+ * Seats live in the `seats` table, changed in the same transaction as the
+ * notice they cause; `rooms.seat_version` numbers the changes. One server
+ * uses a database at a time: `open` takes the data directory's lock
+ * (./data-dir-lock.ts). Seats held by connections of an earlier run (a crash,
+ * `kill -9`) are found by `sweepSeats`: their holders' node id is not this
+ * process's.
  */
 
 export interface SqliteStoreOptions {
@@ -26,6 +58,10 @@ export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** How long a statement waits for a lock held by another connection, in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /** Take the data directory's lock (see ./data-dir-lock.ts). Default true; `:memory:` never locks. */
+  lock?: boolean;
+  /** Default: random. */
+  nodeId?: string;
 }
 
 /** One schema change; applied once, in order, inside a transaction. */
@@ -64,7 +100,44 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: 'seats (nickname holds and resume tokens), room epochs, tripcodes',
+    up(db) {
+      db.exec(`
+        ALTER TABLE rooms ADD COLUMN epoch TEXT NOT NULL DEFAULT '';
+        ALTER TABLE rooms ADD COLUMN seat_version INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE messages ADD COLUMN trip TEXT;
+        CREATE TABLE seats (
+          room TEXT NOT NULL,
+          id TEXT NOT NULL,
+          nick TEXT NOT NULL,
+          key TEXT NOT NULL,
+          trip TEXT,
+          holder TEXT,
+          hold_until INTEGER,
+          holdable INTEGER NOT NULL,
+          joined_at INTEGER NOT NULL
+        );
+        CREATE UNIQUE INDEX seats_id ON seats (room, id);
+        CREATE UNIQUE INDEX seats_key ON seats (room, key);
+        CREATE INDEX seats_hold_until ON seats (hold_until) WHERE hold_until IS NOT NULL;
+        CREATE INDEX seats_holder ON seats (holder) WHERE holder IS NOT NULL;
+      `);
+      // Version 1 kept no seats: whoever was present when it stopped is gone.
+      const now = Date.now();
+      db.prepare('UPDATE rooms SET emptied_at = ? WHERE emptied_at IS NULL').run(now);
+      const setEpoch = db.prepare('UPDATE rooms SET epoch = ? WHERE name = ?');
+      for (const { name } of db.prepare('SELECT name FROM rooms').all() as { name: string }[]) {
+        setEpoch.run(newEpoch(), name);
+      }
+    },
+  },
 ];
+
+function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}
 
 /** The version a fully migrated database has. */
 export const SCHEMA_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);
@@ -99,6 +172,8 @@ interface RoomRow {
   last_activity: number;
   emptied_at: number | null;
   last_seq: number;
+  epoch: string;
+  seat_version: number;
 }
 
 interface EntryRow {
@@ -109,6 +184,19 @@ interface EntryRow {
   nick: string;
   text: string;
   client_id: string | null;
+  trip: string | null;
+}
+
+interface SeatRow {
+  room: string;
+  id: string;
+  nick: string;
+  key: string;
+  trip: string | null;
+  holder: string | null;
+  hold_until: number | null;
+  holdable: number;
+  joined_at: number;
 }
 
 const toRoom = (r: RoomRow): RoomRecord => ({
@@ -117,6 +205,7 @@ const toRoom = (r: RoomRow): RoomRecord => ({
   lastActivity: r.last_activity,
   emptiedAt: r.emptied_at,
   lastSeq: r.last_seq,
+  epoch: r.epoch,
 });
 
 const toEntry = (r: EntryRow): StoredEntry => ({
@@ -127,65 +216,119 @@ const toEntry = (r: EntryRow): StoredEntry => ({
   nick: r.nick,
   text: r.text,
   clientId: r.client_id,
+  trip: r.trip,
+});
+
+const toSeat = (r: SeatRow): SeatRecord => ({
+  id: r.id,
+  nick: r.nick,
+  key: r.key,
+  trip: r.trip,
+  holder: r.holder,
+  holdUntil: r.hold_until,
+  holdable: r.holdable === 1,
+  joinedAt: r.joined_at,
 });
 
 /** The SQLite store. Open with `SqliteStore.open(path)`. */
 export class SqliteStore implements ChatStore {
+  readonly nodeId: string;
   readonly #db: Database.Database;
+  readonly #lock: DataDirLock | null;
+  readonly #bus = new LocalBus();
   readonly #s;
-  readonly #appendTx: (input: NewEntry) => AppendResult;
+  /** Events of the transaction running now, announced once it has committed. */
+  #events: RoomEvent[] = [];
   readonly #appendManyTx: (inputs: readonly NewEntry[]) => AppendResult[];
   readonly #expireTx: (cutoff: number) => string[];
+  readonly #claimTx: (claim: SeatClaim) => ClaimResult;
+  readonly #resumeTx: (room: string, id: string, holder: string) => ResumeResult | null;
+  readonly #awayTx: (room: string, id: string, holder: string, holdUntil: number) => AwayResult | null;
+  readonly #renameTx: (room: string, id: string, holder: string, nick: string, key: string, ts: number) => RenameResult;
+  readonly #releaseTx: (request: ReleaseRequest) => ReleaseResult | null;
+  readonly #sweepTx: (now: number, graceMs: number) => SeatSweep;
   #closed = false;
 
   /**
-   * Opens (creating if needed, with its directory) the database at `path` and migrates it.
-   * @throws Error if the file cannot be opened or its schema is newer than this code.
+   * Opens (creating if needed, with its directory) the database at `path`,
+   * takes its directory's lock and migrates it.
+   * @throws DataDirLockedError when another server uses the directory;
+   *   Error if the file cannot be opened or its schema is newer than this code.
    */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path);
+    let lock: DataDirLock | null = null;
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true });
+      if (options.lock !== false) lock = DataDirLock.acquire(dirname(path));
+    }
+    let db: Database.Database | null = null;
     try {
+      db = new Database(path);
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
       db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
       migrate(db);
-      return new SqliteStore(db);
+      return new SqliteStore(db, lock, options.nodeId ?? randomBytes(6).toString('base64url'));
     } catch (error) {
-      db.close();
+      db?.close();
+      lock?.release();
       throw error;
     }
   }
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, lock: DataDirLock | null, nodeId: string) {
     this.#db = db;
+    this.#lock = lock;
+    this.nodeId = nodeId;
     this.#s = {
       getRoom: db.prepare<[string], RoomRow>('SELECT * FROM rooms WHERE name = ?'),
-      createRoom: db.prepare<[string, number, number, number | null]>(
-        'INSERT OR IGNORE INTO rooms (name, created_at, last_activity, emptied_at) VALUES (?, ?, ?, ?)',
+      createRoom: db.prepare<[string, number, number, number | null, string]>(
+        'INSERT OR IGNORE INTO rooms (name, created_at, last_activity, emptied_at, epoch) VALUES (?, ?, ?, ?, ?)',
       ),
       occupy: db.prepare<[string]>('UPDATE rooms SET emptied_at = NULL WHERE name = ?'),
       empty: db.prepare<[number, string]>('UPDATE rooms SET emptied_at = ? WHERE name = ?'),
-      resetOccupancy: db.prepare<[number]>(
-        'UPDATE rooms SET emptied_at = ? WHERE emptied_at IS NULL AND EXISTS (SELECT 1 FROM messages WHERE messages.room = rooms.name)',
-      ),
       byClientId: db.prepare<[string, string], EntryRow>('SELECT * FROM messages WHERE room = ? AND client_id = ?'),
       bumpSeq: db.prepare<[number, string], { last_seq: number }>(
         'UPDATE rooms SET last_seq = last_seq + 1, last_activity = ? WHERE name = ? RETURNING last_seq',
       ),
-      insert: db.prepare<[string, number, number, string, string, string, string | null]>(
-        'INSERT INTO messages (room, seq, ts, kind, nick, text, client_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      bumpSeats: db.prepare<[string], { seat_version: number }>(
+        'UPDATE rooms SET seat_version = seat_version + 1 WHERE name = ? RETURNING seat_version',
       ),
-      last: db.prepare<[string, number], EntryRow>(
-        'SELECT * FROM (SELECT * FROM messages WHERE room = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC',
+      insert: db.prepare<[string, number, number, string, string, string, string | null, string | null]>(
+        'INSERT INTO messages (room, seq, ts, kind, nick, text, client_id, trip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      after: db.prepare<[string, number, number], EntryRow>(
-        'SELECT * FROM messages WHERE room = ? AND seq > ? ORDER BY seq ASC LIMIT ?',
+      last: db.prepare<[string, number, number], EntryRow>(
+        'SELECT * FROM (SELECT * FROM messages WHERE room = ? AND seq <= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC',
+      ),
+      after: db.prepare<[string, number, number, number], EntryRow>(
+        'SELECT * FROM messages WHERE room = ? AND seq > ? AND seq <= ? ORDER BY seq ASC LIMIT ?',
       ),
       expiring: db.prepare<[number], { name: string }>(
-        'SELECT name FROM rooms WHERE emptied_at IS NOT NULL AND emptied_at <= ?',
+        'SELECT name FROM rooms WHERE emptied_at IS NOT NULL AND emptied_at <= ? AND NOT EXISTS (SELECT 1 FROM seats WHERE seats.room = rooms.name)',
       ),
       deleteHistory: db.prepare<[string]>('DELETE FROM messages WHERE room = ?'),
+      listRooms: db.prepare<[], { name: string; members: number; connected: number; last_seq: number }>(
+        `SELECT seats.room AS name, COUNT(*) AS members, COUNT(seats.holder) AS connected, rooms.last_seq AS last_seq
+         FROM seats JOIN rooms ON rooms.name = seats.room GROUP BY seats.room ORDER BY seats.room`,
+      ),
+      seat: db.prepare<[string, string], SeatRow>('SELECT * FROM seats WHERE room = ? AND id = ?'),
+      seatByKey: db.prepare<[string, string], SeatRow>('SELECT * FROM seats WHERE room = ? AND key = ?'),
+      seatCount: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM seats WHERE room = ?'),
+      seats: db.prepare<[string], SeatRow>('SELECT * FROM seats WHERE room = ? ORDER BY rowid'),
+      insertSeat: db.prepare<[string, string, string, string, string | null, string, number, number]>(
+        'INSERT INTO seats (room, id, nick, key, trip, holder, hold_until, holdable, joined_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)',
+      ),
+      holdSeat: db.prepare<[string, string, string]>('UPDATE seats SET holder = ?, hold_until = NULL WHERE room = ? AND id = ?'),
+      awaySeat: db.prepare<[number, string, string]>('UPDATE seats SET holder = NULL, hold_until = ? WHERE room = ? AND id = ?'),
+      renameSeat: db.prepare<[string, string, string, string]>('UPDATE seats SET nick = ?, key = ? WHERE room = ? AND id = ?'),
+      deleteSeat: db.prepare<[string, string]>('DELETE FROM seats WHERE room = ? AND id = ?'),
+      orphans: db.prepare<[{ prefix: string }], SeatRow>(
+        'SELECT * FROM seats WHERE holder IS NOT NULL AND substr(holder, 1, length(@prefix)) <> @prefix ORDER BY rowid',
+      ),
+      expiredHolds: db.prepare<[number], SeatRow>(
+        'SELECT * FROM seats WHERE holder IS NULL AND hold_until IS NOT NULL AND hold_until <= ? ORDER BY rowid',
+      ),
+      nextHold: db.prepare<[], { next: number | null }>('SELECT MIN(hold_until) AS next FROM seats WHERE holder IS NULL'),
     };
     const s = this.#s;
     const appendOne = (input: NewEntry): AppendResult => {
@@ -194,24 +337,38 @@ export class SqliteStore implements ChatStore {
         const earlier = s.byClientId.get(input.room, clientId);
         if (earlier !== undefined) return { entry: toEntry(earlier), duplicate: true };
       }
-      s.createRoom.run(input.room, input.ts, input.ts, input.ts);
+      s.createRoom.run(input.room, input.ts, input.ts, input.ts, newEpoch());
       const bumped = s.bumpSeq.get(input.ts, input.room);
       if (bumped === undefined) throw new Error(`room ${input.room} vanished during append`);
-      s.insert.run(input.room, bumped.last_seq, input.ts, input.kind, input.nick, input.text, clientId);
-      return {
-        entry: {
-          room: input.room,
-          seq: bumped.last_seq,
-          ts: input.ts,
-          kind: input.kind,
-          nick: input.nick,
-          text: input.text,
-          clientId,
-        },
-        duplicate: false,
+      const trip = input.trip ?? null;
+      s.insert.run(input.room, bumped.last_seq, input.ts, input.kind, input.nick, input.text, clientId, trip);
+      const entry: StoredEntry = {
+        room: input.room,
+        seq: bumped.last_seq,
+        ts: input.ts,
+        kind: input.kind,
+        nick: input.nick,
+        text: input.text,
+        clientId,
+        trip,
       };
+      this.#events.push({ type: 'entries', room: input.room, entries: [entry] });
+      return { entry, duplicate: false };
     };
-    this.#appendTx = db.transaction(appendOne);
+    const seatChanged = (room: string, change: SeatChange): number => {
+      const bumped = s.bumpSeats.get(room);
+      if (bumped === undefined) throw new Error(`room ${room} vanished during a seat change`);
+      this.#events.push({ type: 'seat', room, version: bumped.seat_version, change });
+      return bumped.seat_version;
+    };
+    const release = (room: string, row: SeatRow, reason: string, ts: number): ReleaseResult => {
+      s.deleteSeat.run(room, row.id);
+      const version = seatChanged(room, { op: 'delete', id: row.id, reason });
+      const { entry } = appendOne({ room, ts, kind: 'leave', nick: row.nick, text: reason, trip: row.trip });
+      const emptied = s.seatCount.get(room)?.n === 0;
+      if (emptied) s.empty.run(ts, room);
+      return { entry, seat: toSeat(row), version, emptied };
+    };
     // One transaction, so one WAL fsync under synchronous=FULL, for the batch.
     this.#appendManyTx = db.transaction((inputs: readonly NewEntry[]) => inputs.map(appendOne));
     this.#expireTx = db.transaction((cutoff: number): string[] => {
@@ -221,6 +378,73 @@ export class SqliteStore implements ChatStore {
         s.occupy.run(name);
       }
       return names;
+    });
+    this.#claimTx = db.transaction((claim: SeatClaim): ClaimResult => {
+      const { room, seat, ts } = claim;
+      if (s.seatByKey.get(room, seat.key) !== undefined) return { ok: false, reason: 'taken' };
+      if ((s.seatCount.get(room)?.n ?? 0) >= claim.maxSeats) return { ok: false, reason: 'full' };
+      s.createRoom.run(room, ts, ts, null, newEpoch());
+      s.occupy.run(room);
+      s.insertSeat.run(room, seat.id, seat.nick, seat.key, seat.trip, seat.holder, seat.holdable ? 1 : 0, ts);
+      const record: SeatRecord = { ...seat, holdUntil: null, joinedAt: ts };
+      const version = seatChanged(room, { op: 'set', seat: record });
+      const { entry } = appendOne({ room, ts, kind: 'join', nick: seat.nick, text: '', trip: seat.trip });
+      return { ok: true, entry, version, seat: record, epoch: s.getRoom.get(room)?.epoch ?? '' };
+    });
+    this.#resumeTx = db.transaction((room: string, id: string, holder: string): ResumeResult | null => {
+      const row = s.seat.get(room, id);
+      if (row === undefined) return null;
+      s.holdSeat.run(holder, room, id);
+      const seat = { ...toSeat(row), holder, holdUntil: null };
+      const version = seatChanged(room, { op: 'set', seat });
+      const record = s.getRoom.get(room);
+      return { seat, previousHolder: row.holder, lastSeq: record?.last_seq ?? 0, version, epoch: record?.epoch ?? '' };
+    });
+    this.#awayTx = db.transaction((room: string, id: string, holder: string, holdUntil: number): AwayResult | null => {
+      const row = s.seat.get(room, id);
+      if (row === undefined || row.holder !== holder) return null;
+      s.awaySeat.run(holdUntil, room, id);
+      const seat = { ...toSeat(row), holder: null, holdUntil };
+      return { seat, version: seatChanged(room, { op: 'set', seat }) };
+    });
+    this.#renameTx = db.transaction((room: string, id: string, holder: string, nick: string, key: string, ts: number): RenameResult => {
+      const row = s.seat.get(room, id);
+      if (row === undefined || row.holder !== holder) return { ok: false, reason: 'gone' };
+      const other = s.seatByKey.get(room, key);
+      if (other !== undefined && other.id !== id) return { ok: false, reason: 'taken' };
+      s.renameSeat.run(nick, key, room, id);
+      const seat = { ...toSeat(row), nick, key };
+      const version = seatChanged(room, { op: 'set', seat });
+      const { entry } = appendOne({ room, ts, kind: 'rename', nick, text: row.nick, trip: row.trip });
+      return { ok: true, entry, version, seat };
+    });
+    this.#releaseTx = db.transaction((request: ReleaseRequest): ReleaseResult | null => {
+      const { room } = request;
+      const row =
+        request.id !== undefined ? s.seat.get(room, request.id) : request.key !== undefined ? s.seatByKey.get(room, request.key) : undefined;
+      if (row === undefined) return null;
+      if (request.holder !== undefined && row.holder !== request.holder) return null;
+      if (request.expired === true && (row.holder !== null || row.hold_until === null || row.hold_until > request.ts)) return null;
+      return release(room, row, request.reason, request.ts);
+    });
+    this.#sweepTx = db.transaction((now: number, graceMs: number): SeatSweep => {
+      let released = 0;
+      let orphaned = 0;
+      for (const row of s.orphans.all({ prefix: `${this.nodeId}/` })) {
+        orphaned++;
+        if (row.holdable === 0 || graceMs <= 0) {
+          release(row.room, row, 'lost', now);
+          released++;
+        } else {
+          s.awaySeat.run(now + graceMs, row.room, row.id);
+          seatChanged(row.room, { op: 'set', seat: { ...toSeat(row), holder: null, holdUntil: now + graceMs } });
+        }
+      }
+      for (const row of s.expiredHolds.all(now)) {
+        release(row.room, row, 'lost', now);
+        released++;
+      }
+      return { released, orphaned, nextHoldUntil: s.nextHold.get()?.next ?? null };
     });
   }
 
@@ -234,56 +458,95 @@ export class SqliteStore implements ChatStore {
     };
   }
 
+  async start(): Promise<void> {
+    this.#check();
+  }
+
+  health(): StoreHealth {
+    return this.#closed ? { ok: false, reason: 'store closed' } : { ok: true };
+  }
+
   async getRoom(room: string): Promise<RoomRecord | null> {
     this.#check();
     const row = this.#s.getRoom.get(room);
     return row === undefined ? null : toRoom(row);
   }
 
-  async openRoom(room: string, now: number): Promise<RoomRecord> {
-    this.#check();
-    this.#s.createRoom.run(room, now, now, null);
-    this.#s.occupy.run(room);
-    const row = this.#s.getRoom.get(room);
-    if (row === undefined) throw new Error(`room ${room} vanished while opening`);
-    return toRoom(row);
-  }
-
-  async markEmptied(room: string, now: number): Promise<void> {
-    this.#check();
-    this.#s.empty.run(now, room);
-  }
-
-  async resetOccupancy(now: number): Promise<number> {
-    this.#check();
-    return this.#s.resetOccupancy.run(now).changes;
-  }
-
   async append(entry: NewEntry): Promise<AppendResult> {
-    this.#check();
-    return this.#appendTx(entry);
+    return (await this.appendMany([entry]))[0]!;
   }
 
   async appendMany(entries: readonly NewEntry[]): Promise<AppendResult[]> {
-    this.#check();
-    return this.#appendManyTx(entries);
+    return this.#tx(() => this.#appendManyTx(entries));
   }
 
-  async lastEntries(room: string, limit: number): Promise<StoredEntry[]> {
+  async lastEntries(room: string, limit: number, maxSeq = Number.MAX_SAFE_INTEGER): Promise<StoredEntry[]> {
     this.#check();
     if (limit <= 0) return [];
-    return this.#s.last.all(room, limit).map(toEntry);
+    return this.#s.last.all(room, maxSeq, limit).map(toEntry);
   }
 
-  async entriesAfter(room: string, afterSeq: number, limit: number): Promise<StoredEntry[]> {
+  async entriesAfter(room: string, afterSeq: number, limit: number, maxSeq = Number.MAX_SAFE_INTEGER): Promise<StoredEntry[]> {
     this.#check();
     if (limit <= 0) return [];
-    return this.#s.after.all(room, afterSeq, limit).map(toEntry);
+    return this.#s.after.all(room, afterSeq, maxSeq, limit).map(toEntry);
   }
 
   async expireRooms(cutoff: number): Promise<string[]> {
     this.#check();
     return this.#expireTx(cutoff);
+  }
+
+  async listRooms(): Promise<RoomSummary[]> {
+    this.#check();
+    return this.#s.listRooms.all().map((r) => ({ name: r.name, members: r.members, connected: r.connected, lastSeq: r.last_seq }));
+  }
+
+  async claimSeat(claim: SeatClaim): Promise<ClaimResult> {
+    return this.#tx(() => this.#claimTx(claim));
+  }
+
+  async resumeSeat(room: string, id: string, holder: string, _ts: number): Promise<ResumeResult | null> {
+    return this.#tx(() => this.#resumeTx(room, id, holder));
+  }
+
+  async awaySeat(room: string, id: string, holder: string, holdUntil: number): Promise<AwayResult | null> {
+    return this.#tx(() => this.#awayTx(room, id, holder, holdUntil));
+  }
+
+  async renameSeat(room: string, id: string, holder: string, nick: string, key: string, ts: number): Promise<RenameResult> {
+    return this.#tx(() => this.#renameTx(room, id, holder, nick, key, ts));
+  }
+
+  async releaseSeat(request: ReleaseRequest): Promise<ReleaseResult | null> {
+    return this.#tx(() => this.#releaseTx(request));
+  }
+
+  async seats(room: string): Promise<SeatSnapshot> {
+    this.#check();
+    const read = this.#db.transaction(() => ({
+      version: this.#s.getRoom.get(room)?.seat_version ?? 0,
+      seats: this.#s.seats.all(room).map(toSeat),
+    }));
+    return read();
+  }
+
+  async sweepSeats(now: number, graceMs: number): Promise<SeatSweep> {
+    return this.#tx(() => this.#sweepTx(now, graceMs));
+  }
+
+  async follow(room: string, listener: RoomListener): Promise<() => void> {
+    this.#check();
+    return this.#bus.follow(room, listener);
+  }
+
+  async signal(room: string, data: Record<string, unknown>): Promise<void> {
+    this.#check();
+    this.#bus.emit({ type: 'signal', room, data });
+  }
+
+  onResync(): void {
+    // One process: nothing is ever missed.
   }
 
   async flush(): Promise<void> {
@@ -298,6 +561,36 @@ export class SqliteStore implements ChatStore {
     await this.flush();
     this.#closed = true;
     this.#db.close();
+    this.#lock?.release();
+  }
+
+  /** Runs a write transaction and announces its events once it has committed (none if it rolled back). */
+  #tx<T>(transaction: () => T): T {
+    this.#check();
+    this.#events = [];
+    let result: T;
+    try {
+      result = transaction();
+    } catch (error) {
+      this.#events = [];
+      throw error;
+    }
+    const events = this.#events;
+    this.#events = [];
+    // A batch's entries go out as one event per room run.
+    let run: (RoomEvent & { type: 'entries' }) | null = null;
+    for (const event of events) {
+      if (event.type === 'entries' && run !== null && run.room === event.room) {
+        run.entries.push(...event.entries);
+        continue;
+      }
+      if (run !== null) this.#bus.emit(run);
+      run = null;
+      if (event.type === 'entries') run = { ...event, entries: [...event.entries] };
+      else this.#bus.emit(event);
+    }
+    if (run !== null) this.#bus.emit(run);
+    return result;
   }
 
   #check(): void {

@@ -1,12 +1,29 @@
+import { createHash } from 'node:crypto';
+
 /**
- * The storage interface of the chat: rooms and their history. The embedded
- * SQLite store (`sqlite.ts`), the in-memory store (`memory.ts`, for `--memory`
- * and tests) and later ones (Redis) implement it, and one contract test suite
- * runs against each.
+ * The state seam of the chat: everything that must outlive a process or be
+ * seen by another node sits behind `ChatStore`.
  *
- * Methods are asynchronous so that a networked store fits; the hub serialises
- * the operations of one room, so a store need not order concurrent calls for
- * the same room beyond what each call promises.
+ * - The room log: sequence numbers, idempotency by client message id,
+ *   history, trimming and expiry.
+ * - Seats: a nickname held in a room, by a live connection on some node or,
+ *   for the grace period after its connection was lost, by nobody. A seat is
+ *   found again by its resume token (stored only as a hash) on any node.
+ * - The room bus: every change above is announced to the nodes that follow
+ *   the room, so their members see it live.
+ *
+ * Three implementations pass one contract suite (test/chat/store/contract.ts):
+ * `MemoryStore` (tests, `--memory`), `SqliteStore` (the embedded default, one
+ * node) and `RedisStore` (several nodes). The hub and rooms keep only what is
+ * cheap to rebuild from the store: which local connection sits in which seat,
+ * a cache of the seat list, and how far each room's feed has been delivered.
+ *
+ * Every operation that changes a seat does it atomically with the notice it
+ * causes (a "joined", "left" or rename entry): a seat is never freed without
+ * its "left" notice, and never freed twice, whichever node asks and however
+ * many ask at once. Seat changes carry a per-room version so a cache can tell
+ * a missed change from a repeated one; entries carry their sequence number for
+ * the same reason.
  */
 
 /**
@@ -30,6 +47,8 @@ export interface StoredEntry {
   text: string;
   /** The sender's message id, for deduplication; null when the sender gave none. */
   clientId: string | null;
+  /** The tripcode shown after the nickname, or null. */
+  trip: string | null;
 }
 
 /** An entry to append; the store assigns `seq`. */
@@ -40,6 +59,7 @@ export interface NewEntry {
   nick: string;
   text: string;
   clientId?: string | null;
+  trip?: string | null;
 }
 
 export interface AppendResult {
@@ -54,61 +74,259 @@ export interface RoomRecord {
   createdAt: number;
   /** Time of the last append. */
   lastActivity: number;
-  /** Since when the room has had no members and still has history to expire; null while occupied. */
+  /** Since when the room has had no seat and still has history to expire; null while occupied. */
   emptiedAt: number | null;
   /** The last sequence number handed out (0 before the first entry). */
   lastSeq: number;
+  /**
+   * Changes when the room's numbering starts again from nothing (a store
+   * that lost its data): a client holding a `lastSeq` from another epoch
+   * must drop what it shows instead of trusting the numbers.
+   */
+  epoch: string;
+}
+
+/** One line of the cluster-wide room list. */
+export interface RoomSummary {
+  name: string;
+  /** Seats, including away members. */
+  members: number;
+  /** Seats held by a live connection. */
+  connected: number;
+  lastSeq: number;
+}
+
+/** A nickname held in a room. */
+export interface SeatRecord {
+  /** The hash of the seat's resume token (see `seatId`); the token itself is never stored. */
+  id: string;
+  nick: string;
+  /** The nickname's comparison key: unique per room. */
+  key: string;
+  trip: string | null;
+  /** The connection holding the seat ("node/connection"), or null while the member is away. */
+  holder: string | null;
+  /** While away: when the hold ends (ms since the epoch); null while held. */
+  holdUntil: number | null;
+  /**
+   * Whether the seat outlives its connection for the grace period. Doors
+   * without resume tokens (plain WebSocket, TCP lines) have nothing to come
+   * back with, so their seats are freed as soon as the connection is lost.
+   */
+  holdable: boolean;
+  joinedAt: number;
+}
+
+/** A change to a room's seats, numbered by the room's seat version. */
+export type SeatChange =
+  | { op: 'set'; seat: SeatRecord }
+  | { op: 'delete'; id: string; reason: string };
+
+/** What a room's followers receive. */
+export type RoomEvent =
+  /** Entries appended, in seq order (a node's own appends come back too; followers drop what they have). */
+  | { type: 'entries'; room: string; entries: StoredEntry[] }
+  /** A seat changed; `version` is the room's seat version after the change. */
+  | { type: 'seat'; room: string; version: number; change: SeatChange }
+  /** An ephemeral signal between nodes (not stored). */
+  | { type: 'signal'; room: string; data: Record<string, unknown> };
+
+export type RoomListener = (event: RoomEvent) => void;
+
+/** The seats of a room at one version. */
+export interface SeatSnapshot {
+  version: number;
+  seats: SeatRecord[];
+}
+
+/** A seat to take. */
+export interface SeatClaim {
+  room: string;
+  seat: Omit<SeatRecord, 'holdUntil' | 'joinedAt'> & { holder: string };
+  ts: number;
+  /** Refused with `full` when the room already has this many seats. */
+  maxSeats: number;
+}
+
+export type ClaimResult =
+  | { ok: true; entry: StoredEntry; version: number; seat: SeatRecord; epoch: string }
+  | { ok: false; reason: 'taken' | 'full' };
+
+/** A seat taken back by its token. */
+export interface ResumeResult {
+  seat: SeatRecord;
+  /** The connection that held it until now (a stale one), or null if it was away. */
+  previousHolder: string | null;
+  /** The room's last seq at the moment of resuming: history up to it, live after it. */
+  lastSeq: number;
+  version: number;
+  /** The room's epoch (see `RoomRecord.epoch`). */
+  epoch: string;
+}
+
+export type RenameResult =
+  | { ok: true; entry: StoredEntry; version: number; seat: SeatRecord }
+  | { ok: false; reason: 'taken' | 'gone' };
+
+/** Which seat `releaseSeat` frees, and on what condition. */
+export interface ReleaseRequest {
+  room: string;
+  /** The seat by id, or by nickname key (the console's `/kick`). */
+  id?: string;
+  key?: string;
+  /** The `leave` notice's reason. */
+  reason: string;
+  ts: number;
+  /** Only if the seat is still held by this connection. */
+  holder?: string;
+  /** Only if the seat is away and its hold ended at or before `ts`. */
+  expired?: boolean;
+}
+
+export interface ReleaseResult {
+  entry: StoredEntry;
+  seat: SeatRecord;
+  version: number;
+  /** The room has no seat left. */
+  emptied: boolean;
+}
+
+export interface AwayResult {
+  seat: SeatRecord;
+  version: number;
+}
+
+/** What a sweep of the seats did. */
+export interface SeatSweep {
+  /** Seats freed (with their "left" notices). */
+  released: number;
+  /** Seats whose node is gone, now away (or freed, when not holdable). */
+  orphaned: number;
+  /** The earliest hold still running, or null. */
+  nextHoldUntil: number | null;
+}
+
+/** Whether the store can serve requests right now. */
+export type StoreHealth = { ok: true } | { ok: false; reason: string };
+
+/**
+ * The store could not be reached (Redis down): the request may be retried.
+ * Posts answered with this stay in the client's outbox.
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'STORE_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
 }
 
 export interface ChatStore {
+  /** This process's id among the nodes sharing the store. Connection ids (`holder`) start with it and a "/". */
+  readonly nodeId: string;
+
+  /**
+   * Connects, and takes over what a previous run of a single-node store left
+   * behind: seats held by connections of a process that is gone become away
+   * for `graceMs` (or are freed at once when not holdable).
+   * @throws when the store cannot be opened or reached.
+   */
+  start(options: { now: number; graceMs: number }): Promise<void>;
+
+  health(): StoreHealth;
+
+  // ---- the room log ----
+
   /** The room's record, or null if the name was never used. */
   getRoom(room: string): Promise<RoomRecord | null>;
 
-  /** Creates the room if needed and marks it occupied (`emptiedAt` = null): its history no longer expires. */
-  openRoom(room: string, now: number): Promise<RoomRecord>;
-
-  /** Marks the room as empty since `now`: its history expires `ttl` after that. */
-  markEmptied(room: string, now: number): Promise<void>;
-
   /**
-   * At startup nobody is connected: marks every room still flagged occupied
-   * (the server stopped while it had members) as emptied at `now`.
-   * Returns the number of rooms changed.
-   */
-  resetOccupancy(now: number): Promise<number>;
-
-  /**
-   * Stores an entry durably and returns it with its new sequence number; when
-   * the promise resolves the entry survives a crash of the process. A `clientId`
-   * already stored in the room returns the earlier entry with `duplicate: true`.
-   * Creates the room (as emptied at `ts`) if it does not exist.
-   */
-  append(entry: NewEntry): Promise<AppendResult>;
-  /**
-   * Group commit: stores the entries as `append` would, one after another
-   * (a `clientId` repeated within the batch is a duplicate of the first), in
-   * one durable step; all or nothing. One fsync for many messages is what
-   * lets a busy room keep up with a disk.
+   * Stores entries durably, one after another (a `clientId` repeated within
+   * the batch is a duplicate of the first), in one durable step: all or
+   * nothing. When the promise resolves the entries survive a crash of the
+   * process (and, for Redis with `appendfsync always`, of Redis). A
+   * `clientId` already stored in the room returns the earlier entry with
+   * `duplicate: true`. Creates the room (as emptied at `ts`) if needed.
+   * Followers of the room receive the new entries.
    */
   appendMany(entries: readonly NewEntry[]): Promise<AppendResult[]>;
+  /** `appendMany` of one entry. */
+  append(entry: NewEntry): Promise<AppendResult>;
 
-  /** The last `limit` entries of the room, oldest first. */
-  lastEntries(room: string, limit: number): Promise<StoredEntry[]>;
+  /** The last `limit` entries of the room with seq <= `maxSeq` (default: all), oldest first. */
+  lastEntries(room: string, limit: number, maxSeq?: number): Promise<StoredEntry[]>;
 
-  /** Up to `limit` entries with seq > `afterSeq`, oldest first. */
-  entriesAfter(room: string, afterSeq: number, limit: number): Promise<StoredEntry[]>;
+  /** Up to `limit` entries with `afterSeq` < seq <= `maxSeq` (default: all), oldest first. */
+  entriesAfter(room: string, afterSeq: number, limit: number, maxSeq?: number): Promise<StoredEntry[]>;
 
   /**
-   * Deletes the history of every room empty since `cutoff` or earlier and
-   * returns their names. The room's sequence counter is kept, so numbers are
-   * never reused: a client holding an old `lastSeq` cannot mistake new entries
-   * for ones it has seen.
+   * Deletes the history of every room without seats since `cutoff` or
+   * earlier and returns their names. The room's sequence counter and epoch
+   * are kept, so numbers are never reused.
    */
   expireRooms(cutoff: number): Promise<string[]>;
+
+  /** Rooms with at least one seat, across every node. */
+  listRooms(): Promise<RoomSummary[]>;
+
+  // ---- seats ----
+
+  /** Takes a free nickname: the seat and its "joined" notice, atomically. The room becomes occupied. */
+  claimSeat(claim: SeatClaim): Promise<ClaimResult>;
+
+  /** Takes the seat back by id for `holder`, whoever held it; null when there is no such seat. No notice. */
+  resumeSeat(room: string, id: string, holder: string, ts: number): Promise<ResumeResult | null>;
+
+  /** The connection `holder` was lost: its seat is away until `holdUntil`. Null if it no longer holds the seat. */
+  awaySeat(room: string, id: string, holder: string, holdUntil: number): Promise<AwayResult | null>;
+
+  /** A new nickname for the seat held by `holder`, with its notice. */
+  renameSeat(room: string, id: string, holder: string, nick: string, key: string, ts: number): Promise<RenameResult>;
+
+  /** Frees a seat with its "left" notice, atomically; null if no seat matched the request. */
+  releaseSeat(request: ReleaseRequest): Promise<ReleaseResult | null>;
+
+  /** The room's seats, in joining order. */
+  seats(room: string): Promise<SeatSnapshot>;
+
+  /**
+   * Frees seats whose hold ended by `now`, and makes away (for `graceMs`)
+   * seats held by connections of nodes that are gone. Safe to run on every
+   * node at once: each seat is freed once.
+   */
+  sweepSeats(now: number, graceMs: number): Promise<SeatSweep>;
+
+  // ---- the room bus ----
+
+  /**
+   * Follows a room: `listener` receives its events from now on (possibly
+   * some from just before). Resolves once following has begun.
+   * @returns a function that stops following.
+   */
+  follow(room: string, listener: RoomListener): Promise<() => void>;
+
+  /** Sends an ephemeral signal to every follower of the room, on every node (this one included). */
+  signal(room: string, data: Record<string, unknown>): Promise<void>;
+
+  /**
+   * Called when followers may have missed events (a reconnection to Redis):
+   * each room's follower should catch up from the log and the seat list.
+   */
+  onResync(listener: () => void): void;
+
+  // ---- lifecycle ----
 
   /** Makes everything written so far durable and compacts what can be compacted. */
   flush(): Promise<void>;
 
-  /** Flushes and releases resources; the store is unusable afterwards. */
+  /** Flushes and releases resources (and the data directory's lock); the store is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/**
+ * The id of the seat a resume token opens: a hash, so that whoever reads the
+ * store (a Redis dump, a copied database) cannot take a member's nickname.
+ */
+export function seatId(token: string): string {
+  return createHash('sha256').update(token).digest('base64url').slice(0, 32);
 }

@@ -95,6 +95,8 @@ type State = 'login' | 'chat' | 'closing';
 
 class TcpLinesConnection implements MemberConnection<Buffer> {
   readonly format = TCP_FORMAT;
+  /** A TCP client has no resume token: its nickname is freed when it goes. */
+  readonly resumable = false;
   readonly remote: string;
   readonly canSwitchRooms = true;
   readonly member: Member;

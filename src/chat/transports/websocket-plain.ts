@@ -16,6 +16,8 @@ export const PLAIN_FORMAT = 'plain';
 
 class WebSocketPlainConnection implements MemberConnection<PreparedMessage[]> {
   readonly format = PLAIN_FORMAT;
+  /** A plain client has no resume token: its nickname is freed when it goes. */
+  readonly resumable = false;
   readonly remote: string;
   readonly member: Member;
   readonly #ws: WebSocket;
@@ -37,10 +39,11 @@ class WebSocketPlainConnection implements MemberConnection<PreparedMessage[]> {
     void this.member.join({ nick: addressNickname(peerAddress(ws), ws.remotePort), uniquify: true }).then((result) => {
       // Nor can it ever join again: rather than leave it connected to no room,
       // answering every line with "join a room first", close after the error
-      // line. A full room is worth retrying later: 1013 (Try Again Later, in
-      // the IANA registry of RFC 6455 §11.7).
+      // line. A full room or storage that is briefly down is worth retrying
+      // later: 1013 (Try Again Later, in the IANA registry of RFC 6455 §11.7).
       if (!result.ok && !this.member.closed) {
-        this.close(result.code === ErrorCode.ROOM_FULL ? 1013 : ChatCloseCode.POLICY_VIOLATION, 'could not join');
+        const later = result.code === ErrorCode.ROOM_FULL || result.code === ErrorCode.UNAVAILABLE;
+        this.close(later ? 1013 : ChatCloseCode.POLICY_VIOLATION, 'could not join');
       }
     });
   }

@@ -23,7 +23,7 @@ describe('/join', () => {
     assert.equal(stay.conn.last('notice').text, 'mover went to another room');
     assert.equal(there.conn.last('notice').text, 'mover joined');
     await t.hub.idle();
-    assert.deepEqual(t.hub.members('lobby'), [{ nick: 'stay', away: false }]);
+    assert.deepEqual(await t.hub.members('lobby'), [{ nick: 'stay', away: false }]);
     await mover.member.input('hello games');
     assert.equal(there.conn.last('message').text, 'hello games');
     assert.equal(stay.conn.of('message').length, 0);

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { DataDirLockedError } from '../../../src/chat/store/data-dir-lock.js';
 import { type Migration, MIGRATIONS, migrate, SCHEMA_VERSION, SqliteStore } from '../../../src/chat/store/sqlite.js';
 import type { NewEntry } from '../../../src/chat/store/store.js';
 import { storeContract } from './contract.js';
@@ -32,20 +33,71 @@ describe('SqliteStore', () => {
     }
   });
 
-  test('history survives closing and reopening', async () => {
+  test('history and seats survive closing and reopening', async () => {
     const path = freshPath();
-    const first = SqliteStore.open(path);
-    await first.openRoom('r', 1);
+    const first = SqliteStore.open(path, { nodeId: 'first' });
+    await first.claimSeat({
+      room: 'r',
+      seat: { id: 's1', nick: '김', key: '김', trip: null, holder: 'first/1', holdable: true },
+      ts: 1,
+      maxSeats: 10,
+    });
     await first.append({ room: 'r', ts: 2, kind: 'message', nick: '김', text: '안녕', clientId: 'x1' });
-    await first.markEmptied('r', 3);
     await first.close();
-    const second = SqliteStore.open(path);
+    const second = SqliteStore.open(path, { nodeId: 'second' });
     try {
-      assert.deepEqual(await second.getRoom('r'), { name: 'r', createdAt: 1, lastActivity: 2, emptiedAt: 3, lastSeq: 1 });
+      const room = await second.getRoom('r');
+      assert.deepEqual({ ...room, epoch: undefined }, { name: 'r', createdAt: 1, lastActivity: 2, emptiedAt: null, lastSeq: 2, epoch: undefined });
       assert.equal((await second.append({ room: 'r', ts: 4, kind: 'message', nick: '김', text: 'again', clientId: 'x1' })).duplicate, true);
-      assert.equal((await second.append({ room: 'r', ts: 4, kind: 'message', nick: '김', text: 'new' })).entry.seq, 2);
+      assert.equal((await second.append({ room: 'r', ts: 4, kind: 'message', nick: '김', text: 'new' })).entry.seq, 3);
+      const seats = await second.seats('r');
+      assert.equal(seats.seats[0]?.holder, 'first/1', 'held by the previous run until swept');
+      const sweep = await second.sweepSeats(10, 1000);
+      assert.deepEqual(sweep, { released: 0, orphaned: 1, nextHoldUntil: 1010 });
+      assert.ok(await second.resumeSeat('r', 's1', 'second/1', 20), 'the token still works after the restart');
     } finally {
       await second.close();
+    }
+  });
+
+  test('one server per data directory: a second open is refused, naming the directory and the holder', async () => {
+    const path = freshPath();
+    const first = SqliteStore.open(path);
+    try {
+      assert.throws(
+        () => SqliteStore.open(path),
+        (error: unknown) =>
+          error instanceof DataDirLockedError &&
+          error.directory === dirname(path) &&
+          error.message.includes(dirname(path)) &&
+          error.message.includes(`process ${process.pid}`),
+      );
+    } finally {
+      await first.close();
+    }
+    const again = SqliteStore.open(path);
+    await again.close();
+  });
+
+  test('a database of schema version 1 is migrated: rooms left occupied become empty, epochs are set', async () => {
+    const path = freshPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    migrate(db, MIGRATIONS.slice(0, 1));
+    db.prepare("INSERT INTO rooms (name, created_at, last_activity, emptied_at, last_seq) VALUES ('old', 1, 2, NULL, 1)").run();
+    db.prepare("INSERT INTO messages (room, seq, ts, kind, nick, text, client_id) VALUES ('old', 1, 2, 'message', 'a', 'kept', 'c1')").run();
+    db.close();
+    const store = SqliteStore.open(path);
+    try {
+      const room = await store.getRoom('old');
+      assert.notEqual(room?.emptiedAt, null);
+      assert.match(room?.epoch ?? '', /^[A-Za-z0-9_-]{8}$/);
+      assert.deepEqual(
+        (await store.lastEntries('old', 5)).map((e) => [e.text, e.trip]),
+        [['kept', null]],
+      );
+    } finally {
+      await store.close();
     }
   });
 
