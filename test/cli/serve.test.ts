@@ -51,6 +51,8 @@ describe('wschat serve', () => {
       [['--allowed-origin', 'https://chat.example/room'], /--allowed-origin must be an origin .*\(no path, query or user\), got "https:\/\/chat\.example\/room"/],
       [['--allowed-origin', 'ftp://chat.example'], /--allowed-origin must be an origin .*\(http: or https: only\)/],
       [['--port', '9999', '--tcp-port', '9999'], /--tcp-port 9999 is also the web port \(--port\): give them different ports/],
+      [['--redis', 'redis://127.0.0.1:1'], /--redis keeps the chat in Redis: it cannot be combined with --memory or --data/],
+      [['--node-timeout', '5s'], /--node-timeout goes with --redis/],
     ];
     await Promise.all(
       cases.map(async ([args, message]) => {
