@@ -90,6 +90,7 @@ const END_MESSAGES: Record<EndReason, { text: string; action: string }> = {
   replaced: { text: 'This chat is now open in another tab or window.', action: 'Use it here' },
   policy: { text: 'The server disconnected you', action: 'Join again' },
   'room-invalid': { text: 'This room name is not valid.', action: 'Go home' },
+  refused: { text: 'The server refused the connection.', action: 'Try again' },
 };
 
 export class RoomPage {
@@ -589,5 +590,11 @@ export class RoomPage {
       this.session?.retryNow();
     });
     window.addEventListener('online', () => this.session?.retryNow());
+    // A tab closed (or left for another page) on purpose leaves at once: the
+    // others see "left" now, not "away" for the grace period. A page kept in
+    // the back/forward cache (persisted) may come back, so it stays.
+    window.addEventListener('pagehide', (event) => {
+      if (!event.persisted) this.session?.leave();
+    });
   }
 }

@@ -2,6 +2,7 @@ import type { Clock } from './clock.js';
 import type { Command, CommandContext } from './commands/command.js';
 import { findCommand, parseCommandLine } from './commands/index.js';
 import {
+  type AdvertisedRateLimit,
   ChatCloseCode,
   type ClientMessage,
   ErrorCode,
@@ -132,6 +133,10 @@ export interface MemberHost {
   tripcode(secret: string): Promise<string>;
 }
 
+/** When a request refused because 64 are already queued may come again, ms. */
+const RETRY_QUEUE_FULL_MS = 1000;
+/** `/quit`, alone or with arguments, in any case (as commands/quit.ts reads it). */
+const QUIT_LINE = /^\/quit(?:\s|$)/i;
 const closedResult: Refusal = { ok: false, code: ErrorCode.NOT_JOINED, message: 'connection closed' };
 let nextMemberId = 1;
 
@@ -159,6 +164,8 @@ export class Member {
   #gone = false;
   #tail: Promise<void> = Promise.resolve();
   #pending = 0;
+  /** A `join` was asked for on this connection: only the first one is free of the rate limit. */
+  #joinAsked = false;
 
   /** Created by `Hub.connect`. */
   constructor(host: MemberHost, conn: MemberConnection, defaultRoom: string) {
@@ -218,7 +225,8 @@ export class Member {
    * after it.
    */
   join(request: JoinRequest): Promise<JoinResult> {
-    const refused = this.#gate(undefined);
+    const refused = this.#gate(undefined, !this.#joinAsked);
+    this.#joinAsked = true;
     if (refused !== null) return Promise.resolve(refused);
     return this.#serial<JoinResult>(closedResult, () => this.#join(request));
   }
@@ -229,7 +237,9 @@ export class Member {
    * `error`, carrying `clientId` when given.
    */
   input(text: string, clientId: string | null = null): Promise<void> {
-    if (this.#gate(clientId ?? undefined) !== null) return Promise.resolve();
+    // Leaving costs no token: a tab closing with an empty bucket must still
+    // be able to say goodbye (else it shows as away for the grace period).
+    if (this.#gate(clientId ?? undefined, QUIT_LINE.test(text)) !== null) return Promise.resolve();
     return this.#serial(undefined, () => this.#input(text, clientId));
   }
 
@@ -281,6 +291,9 @@ export class Member {
 
   /** @internal Sends one event to this member only. */
   send(event: ServerEvent): void {
+    // The welcome tells the client its request budget (see #gate); the room
+    // builds the welcome and knows nothing of rate limits.
+    if (event.type === 'welcome' && event.rateLimit === undefined) event = { ...event, rateLimit: this.#advertisedRateLimit() };
     this.deliver(event, new Map());
   }
 
@@ -340,15 +353,33 @@ export class Member {
 
   // -------------------------------------------------------------------------
 
-  /** Rate limit and queue bound, checked when a request arrives. Returns the refusal, or null to go ahead. */
-  #gate(id: string | undefined): JoinResult | null {
+  /**
+   * Rate limit and queue bound, checked when a request arrives. Returns the
+   * refusal, or null to go ahead. `free`: the connection's first join, which
+   * takes no token, so the advertised burst is all the client's to use.
+   * A refusal says when to retry: when the bucket holds a token again, or,
+   * when the queue is full, after RETRY_QUEUE_FULL_MS.
+   */
+  #gate(id: string | undefined, free = false): Refusal | null {
     if (this.#closed) return closedResult;
-    const verdict = this.#pending >= this.#host.settings.maxPendingPerMember ? this.#limiter.strike() : this.#limiter.check();
+    const queueFull = this.#pending >= this.#host.settings.maxPendingPerMember;
+    const verdict = queueFull ? this.#limiter.strike() : free ? 'ok' : this.#limiter.check();
     if (verdict === 'ok') return null;
-    const message = 'slow down: too many messages';
-    this.#error(ErrorCode.RATE_LIMITED, message, id);
+    const retryAfter = queueFull ? RETRY_QUEUE_FULL_MS : this.#limiter.retryAfterMs();
+    const message = queueFull
+      ? 'Slow down: the server is still working on your earlier requests.'
+      : `Slow down: too many messages${retryAfter === null ? '.' : `; try again in ${(retryAfter / 1000).toFixed(1)} s.`}`;
+    this.#error(ErrorCode.RATE_LIMITED, message, id, retryAfter ?? undefined);
     if (verdict === 'flood') this.#terminate('flooding', 'flood');
-    return { ok: false, code: ErrorCode.RATE_LIMITED, message };
+    return retryAfter === null
+      ? { ok: false, code: ErrorCode.RATE_LIMITED, message }
+      : { ok: false, code: ErrorCode.RATE_LIMITED, message, retryAfter };
+  }
+
+  /** What the welcome advertises: the bucket #gate draws from. */
+  #advertisedRateLimit(): AdvertisedRateLimit {
+    const { burst, perSecond } = this.#host.settings.rateLimit;
+    return { burst, perSecond };
   }
 
   /**

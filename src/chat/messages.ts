@@ -175,6 +175,20 @@ export interface WelcomeEvent {
    * send it back with `lastSeq` on the next join.
    */
   epoch: string;
+  /**
+   * This connection's request budget (`--rate`, `--burst`): a client that
+   * stays within it is never answered RATE_LIMITED. Absent from servers
+   * older than this field.
+   */
+  rateLimit?: AdvertisedRateLimit;
+}
+
+/** The token bucket every request but a connection's first `join` draws from. */
+export interface AdvertisedRateLimit {
+  /** Requests a connection may send at once. */
+  burst: number;
+  /** Requests per second after the burst (the bucket's refill rate); 0: never refilled. */
+  perSecond: number;
 }
 
 /** A `message` request succeeded; `seq` when it stored an entry. */
@@ -209,7 +223,11 @@ export interface ErrorEvent {
   message: string;
   /** The id of the request this answers, when it had one. */
   id?: string;
-  /** When trying again may work: how long to wait first, in milliseconds. */
+  /**
+   * When trying again may work (RATE_LIMITED, UNAVAILABLE): how long to wait
+   * first, in milliseconds; the same id may be sent again then. Absent on
+   * RATE_LIMITED when the budget never refills.
+   */
   retryAfter?: number;
 }
 
@@ -434,8 +452,14 @@ export function formatPlain(event: ServerEvent): string[] {
   }
 }
 
+/**
+ * The parts of a stored history entry (the store's `StoredEntry`) that make
+ * its wire form (store.ts imports no Node module, so the browser bundle may read its types).
+ */
+export type EntryRecord = Pick<StoredEntry, 'seq' | 'ts' | 'kind' | 'nick' | 'text' | 'trip'>;
+
 /** The wire form of a stored history entry. */
-export function entryToEvent(entry: StoredEntry): EntryEvent {
+export function entryToEvent(entry: EntryRecord): EntryEvent {
   const { seq, ts, nick, text } = entry;
   const trip = entry.trip === null ? {} : { trip: entry.trip };
   const who = senderName(nick, entry.trip ?? undefined);

@@ -51,6 +51,18 @@ export class TokenBucket {
     return this.#tokens;
   }
 
+  /**
+   * Milliseconds until a whole token is available (0 when one is now), or
+   * null when the bucket never refills (a rate of 0).
+   */
+  msUntilToken(): number | null {
+    this.#refill();
+    if (this.#tokens >= 1) return 0;
+    if (this.#refillPerMs === 0) return null;
+    // The epsilon keeps float noise (0.996000001 tokens) from adding a millisecond.
+    return Math.ceil((1 - this.#tokens) / this.#refillPerMs - 1e-9);
+  }
+
   /** Takes one token if there is one. */
   take(): boolean {
     this.#refill();
@@ -90,6 +102,15 @@ export class RateLimiter {
   check(): RateVerdict {
     if (this.#bucket.take()) return 'ok';
     return this.strike();
+  }
+
+  /**
+   * When a refused input may be sent again: milliseconds until the bucket
+   * holds a token (at least 1), or null when it never refills.
+   */
+  retryAfterMs(): number | null {
+    const ms = this.#bucket.msUntilToken();
+    return ms === null ? null : Math.max(1, ms);
   }
 
   /** Records one misbehaviour (a rejected input, malformed data) without consuming a token. */

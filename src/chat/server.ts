@@ -112,20 +112,63 @@ export function roomFromPath(path: string, basePath = ''): string | null {
 
 export { originAllowed } from './host-check.js';
 
+/** Which part of the server failed to start. */
+export type StartPart = 'store' | 'http' | 'tcp';
+
+/**
+ * `startChatServer` failed: `part` says what (the store at `path`, or the
+ * HTTP/WebSocket or raw TCP listener on `port`), `cause` is the original
+ * error (its `code`: EADDRINUSE, EACCES, SQLITE_NOTADB...). The caller (the
+ * CLI) turns it into advice in its own terms.
+ */
+export class ChatServerStartError extends Error {
+  readonly part: StartPart;
+  /** The database file (part `store`). */
+  readonly path: string | undefined;
+  /** The port asked for (parts `http`, `tcp`). */
+  readonly port: number | undefined;
+  /** The original error's code (EADDRINUSE, SQLITE_CANTOPEN...), '' when it had none. */
+  readonly code: string;
+
+  constructor(part: StartPart, cause: unknown, where: { path?: string; port?: number }) {
+    const text = cause instanceof Error ? cause.message : String(cause);
+    const what = part === 'store' ? `the store ${where.path}` : `the ${part === 'http' ? 'HTTP' : 'TCP'} port ${where.port}`;
+    super(`${what}: ${text}`, { cause });
+    this.name = 'ChatServerStartError';
+    this.part = part;
+    this.path = where.path;
+    this.port = where.port;
+    const code = (cause as { code?: unknown } | null)?.code;
+    this.code = typeof code === 'string' ? code : '';
+  }
+}
+
+/** The database file used for `dataDir`. */
+export function databasePath(dataDir: string | undefined): string {
+  return path.join(dataDir ?? 'data', 'wschat.db');
+}
+
 /**
  * Open the configured store: Redis when asked, else SQLite in `dataDir`, else memory.
- * @throws when the database cannot be opened (or its directory is in use by another server).
+ * @throws ChatServerStartError (part `store`) when the SQLite database cannot
+ *   be opened (or its directory is in use by another server).
  */
 export function openStore(dataDir: string | null | undefined, redis?: ChatServerOptions['redis'], log?: Logger): ChatStore {
   if (redis !== undefined) return new RedisStore({ ...redis, ...(log === undefined ? {} : { log }) });
   if (dataDir === null) return new MemoryStore();
-  return SqliteStore.open(path.join(dataDir ?? 'data', 'wschat.db'));
+  const file = databasePath(dataDir);
+  try {
+    return SqliteStore.open(file);
+  } catch (error) {
+    throw new ChatServerStartError('store', error, { path: file });
+  }
 }
 
 /**
  * Start the chat server.
- * @throws (rejects) when the store cannot be opened or a port cannot be bound;
- *   TypeError for an `allowedHosts` entry that is not a host name.
+ * @throws (rejects) ChatServerStartError when the store cannot be opened or
+ *   a port cannot be bound; RangeError for hub options out of range;
+ *   TypeError for an `allowedHosts` entry that is not a host name or a bad `basePath`.
  */
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
   const log: Logger = options.log ?? (() => undefined);
@@ -145,9 +188,17 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       clock: options.clock,
       log,
     });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  try {
     await hub.start();
   } catch (error) {
     await store.close();
+    // Starting reads and sweeps the store: a database it cannot write fails here.
+    const { dataDir } = options;
+    if (options.redis === undefined && dataDir !== null) throw new ChatServerStartError('store', error, { path: databasePath(dataDir) });
     throw error;
   }
 
@@ -200,9 +251,10 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   let tcpPort: number | null = null;
   try {
     await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
+      const failed = (error: unknown) => reject(new ChatServerStartError('http', error, { port: options.port ?? 8080 }));
+      http.once('error', failed);
       http.listen(options.port ?? 8080, options.host, () => {
-        http.off('error', reject);
+        http.off('error', failed);
         resolve();
       });
     });
@@ -214,7 +266,11 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
         idleProbeMs: options.tcpHeartbeat?.interval,
         idleTimeoutMs: options.tcpHeartbeat?.timeout,
       });
-      tcpPort = (await tcp.listen(options.tcpPort, options.host)).port;
+      try {
+        tcpPort = (await tcp.listen(options.tcpPort, options.host)).port;
+      } catch (error) {
+        throw new ChatServerStartError('tcp', error, { port: options.tcpPort });
+      }
     }
   } catch (error) {
     // Release what was opened (the HTTP port above all): a caller that gives

@@ -1,6 +1,7 @@
 /** `wschat echo`: the WebSocket echo test server. */
 import { parseArgs } from 'node:util';
 import { startEchoServer } from '../websocket/node/echo-server.js';
+import { parseInteger } from './options.js';
 
 const help = `Usage: wschat echo [--port N] [--host H]
 
@@ -27,9 +28,19 @@ export async function runEcho(args: string[]): Promise<void> {
     console.log(help);
     return;
   }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port ${values.port}`);
-  const server = await startEchoServer({ port, host: values.host });
+  const port = parseInteger('--port', values.port, 0, 65535);
+  let server: Awaited<ReturnType<typeof startEchoServer>>;
+  try {
+    server = await startEchoServer({ port, host: values.host });
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'EADDRINUSE') throw new Error(`port ${port} (--port) is already in use on ${values.host}: stop the program using it, or choose another port with --port`);
+    if (code === 'EACCES' || code === 'EPERM') throw new Error(`not allowed to listen on port ${port} (--port): ports below 1024 need privileges; choose a port from 1024 up`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+      throw new Error(`cannot listen on ${values.host} (--host): not an address of this machine`);
+    }
+    throw new Error(`cannot listen on port ${port} (--port): ${(error as Error).message}`);
+  }
   const address = server.address()!;
   console.log(`wschat echo listening on ws://${values.host}:${address.port}/ (fan-out on /broadcast)`);
   const stop = () => {

@@ -1,8 +1,13 @@
 /**
  * `wschat <command>`: argument parsing and wiring only; the logic lives in
  * src/websocket and src/chat.
+ *
+ * Exit status: 0 on success, 1 when running failed (a port in use, an
+ * unreadable file, a server that refused...), 2 for a bad command line
+ * (unknown command or option, bad or conflicting values: UsageError).
  */
 import { runEcho } from './echo.js';
+import { isUsageError } from './options.js';
 
 const usage = `Usage: wschat <command> [options]
 
@@ -20,13 +25,23 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   connect: async (rest) => (await import('./connect.js')).runConnect(rest),
 };
 
-const run = command ? commands[command] : undefined;
-if (!run) {
-  console.log(usage);
-  process.exitCode = command === undefined || command === '--help' || command === '-h' ? 0 : 2;
+const run = command !== undefined && Object.hasOwn(commands, command) ? commands[command] : undefined;
+if (run === undefined) {
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    console.log(usage);
+  } else {
+    console.error(`wschat: unknown command "${command}"\n\n${usage}`);
+    process.exitCode = 2;
+  }
 } else {
   run(args).catch((error: unknown) => {
-    console.error(`wschat ${command}: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
+    const message = error instanceof Error ? error.message : String(error);
+    if (isUsageError(error)) {
+      console.error(`wschat ${command}: ${message}\nRun "wschat ${command} --help" for the options.`);
+      process.exitCode = 2;
+    } else {
+      console.error(`wschat ${command}: ${message}`);
+      process.exitCode = 1;
+    }
   });
 }

@@ -1,9 +1,10 @@
 /** `wschat serve`: the chat server (what `npm start` runs). Parses options and wires; no chat logic here. */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startChatServer } from '../chat/server.js';
+import { normalizeBasePath } from '../chat/base-path.js';
+import { type ChatServer, ChatServerStartError, startChatServer } from '../chat/server.js';
 import { redactUrl } from '../chat/store/redis.js';
-import { MAX_TIMER_MS, parseDuration, parseInteger } from './options.js';
+import { MAX_TIMER_MS, parseDuration, parseInteger, parseOrigin, UsageError } from './options.js';
+import { explainStartError, loadTlsFiles } from './startup.js';
 
 export const serveHelp = `Usage: wschat serve [options]
 
@@ -16,7 +17,8 @@ Options:
   --base-path PATH       serve the chat under this path prefix, e.g. /chat (env BASE_PATH),
                          for a reverse proxy that passes /chat/... through
   --data DIR             where the SQLite database lives (default ./data)
-  --memory               keep nothing on disk (history is lost on restart)
+  --memory               keep nothing on disk (history is lost on restart;
+                         not with --data)
   --redis URL            share rooms with other nodes through Redis 7+ (env REDIS_URL;
                          redis://[user:password@]host:port; a Cluster is detected)
   --node-timeout DURATION  with --redis: a node silent this long is gone and its
@@ -40,7 +42,9 @@ Options:
   --no-console           don't read administrator commands from standard input
   --help                 this text
 
-Durations: 90s, 30m, 24h, 7d, or milliseconds.`;
+Durations: 90s, 30m, 24h, 7d, or milliseconds.
+Exit status: 1 when the server cannot start (the message says what failed
+and how to fix it), 2 for a bad command line.`;
 
 export async function runServe(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -74,63 +78,88 @@ export async function runServe(args: string[]): Promise<void> {
     console.log(serveHelp);
     return;
   }
+  // Everything about the command line first (exit status 2), then what needs the system (1).
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
-    throw new Error('--tls-cert and --tls-key go together');
+    throw new UsageError('--tls-cert and --tls-key go together');
   }
   const redisUrl = values.redis ?? (process.env.REDIS_URL || undefined);
   if (redisUrl !== undefined && (values.memory || values.data !== undefined)) {
-    throw new Error('--redis keeps the chat in Redis: it cannot be combined with --memory or --data');
+    throw new UsageError('--redis keeps the chat in Redis: it cannot be combined with --memory or --data');
   }
-  if (values.memory && values.data !== undefined) throw new Error('--memory keeps nothing on disk: it cannot be combined with --data');
+  if (values.memory && values.data !== undefined) {
+    throw new UsageError('--memory keeps nothing on disk and --data says where to keep it: give one of them');
+  }
   const dataDir = values.data ?? 'data';
-  if (values['node-timeout'] !== undefined && redisUrl === undefined) throw new Error('--node-timeout goes with --redis');
+  if (dataDir === '') throw new UsageError('--data must name a directory');
+  if (values['node-timeout'] !== undefined && redisUrl === undefined) throw new UsageError('--node-timeout goes with --redis');
   let nodeTimeout = {};
   if (values['node-timeout'] !== undefined) {
     const ms = parseDuration('--node-timeout', values['node-timeout'], MAX_TIMER_MS);
-    if (ms < 500) throw new Error('--node-timeout must be at least 500ms');
+    if (ms < 500) throw new UsageError('--node-timeout must be at least 500ms');
     // Beat five times per timeout: a node is judged gone only after several missed beats.
     nodeTimeout = { nodeTimeoutMs: ms, heartbeatMs: Math.floor(ms / 5) };
   }
+  const hostText = values.host ?? process.env.HOST;
+  const host = hostText === undefined || hostText === '' ? undefined : hostText;
+  const port =
+    values.port === undefined && process.env.PORT !== undefined
+      ? parseInteger('PORT (environment)', process.env.PORT, 0, 65535)
+      : parseInteger('--port', values.port ?? '8080', 0, 65535);
+  const tcpPort = values['tcp-port'] === undefined ? undefined : parseInteger('--tcp-port', values['tcp-port'], 0, 65535);
+  if (tcpPort !== undefined && tcpPort !== 0 && tcpPort === port) {
+    throw new UsageError(`--tcp-port ${tcpPort} is also the web port (--port): give them different ports`);
+  }
+  const allowedOrigins = values['allowed-origin'].map((origin) => parseOrigin('--allowed-origin', origin));
   const plainNames = values['plain-names'];
-  if (plainNames !== 'guest' && plainNames !== 'address') throw new Error('--plain-names is guest or address');
-  const host = values.host ?? process.env.HOST ?? undefined;
-  const port = parseInteger('--port', values.port ?? process.env.PORT ?? '8080', 0, 65535);
-  const server = await startChatServer({
-    host: host === '' ? undefined : host,
-    port,
-    dataDir: values.memory ? null : dataDir,
-    redis: redisUrl === undefined ? undefined : { url: redisUrl, ...nodeTimeout },
-    basePath: values['base-path'] ?? (process.env.BASE_PATH || undefined),
-    tcpPort: values['tcp-port'] === undefined ? undefined : parseInteger('--tcp-port', values['tcp-port'], 0, 65535),
-    allowedOrigins: values['allowed-origin'],
-    allowedHosts: values['allowed-host'],
-    healthDetails: values['health-details'],
-    plainNames,
-    tls:
-      values['tls-cert'] && values['tls-key']
-        ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) }
-        : undefined,
-    hub: {
-      historySize: parseInteger('--history', values.history, 0, 10_000),
-      // wschat.v1 refuses a string field over 65536 UTF-16 units (BAD_FIELD, a
-      // strike) whatever the configuration; 32768 characters fit in it even
-      // when every one is outside the BMP (two units each).
-      maxMessage: parseInteger('--max-message', values['max-message'], 1, 32_768),
-      roomTtlMs: parseDuration('--room-ttl', values['room-ttl']),
-      // The grace period is a timer: Node fires longer ones after 1 ms.
-      graceMs: parseDuration('--grace', values.grace, MAX_TIMER_MS),
-      rateLimit: {
-        perSecond: parseInteger('--rate', values.rate, 0, 1_000_000),
-        burst: parseInteger('--burst', values.burst, 1, 1_000_000),
+  if (plainNames !== 'guest' && plainNames !== 'address') throw new UsageError('--plain-names is guest or address');
+  let basePath: string;
+  try {
+    basePath = normalizeBasePath(values['base-path'] ?? (process.env.BASE_PATH || undefined));
+  } catch (error) {
+    throw new UsageError(`--base-path: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const hub = {
+    historySize: parseInteger('--history', values.history, 0, 10_000),
+    // wschat.v1 refuses a string field over 65536 UTF-16 units (BAD_FIELD, a
+    // strike) whatever the configuration; 32768 characters fit in it even
+    // when every one is outside the BMP (two units each).
+    maxMessage: parseInteger('--max-message', values['max-message'], 1, 32_768),
+    roomTtlMs: parseDuration('--room-ttl', values['room-ttl']),
+    // The grace period is a timer: Node fires longer ones after 1 ms.
+    graceMs: parseDuration('--grace', values.grace, MAX_TIMER_MS),
+    rateLimit: {
+      perSecond: parseInteger('--rate', values.rate, 0, 1_000_000),
+      burst: parseInteger('--burst', values.burst, 1, 1_000_000),
+    },
+  };
+  const tls = values['tls-cert'] && values['tls-key'] ? loadTlsFiles(values['tls-cert'], values['tls-key']) : undefined;
+
+  let server: ChatServer;
+  try {
+    server = await startChatServer({
+      host,
+      port,
+      dataDir: values.memory ? null : dataDir,
+      redis: redisUrl === undefined ? undefined : { url: redisUrl, ...nodeTimeout },
+      basePath,
+      tcpPort,
+      allowedOrigins,
+      allowedHosts: values['allowed-host'],
+      healthDetails: values['health-details'],
+      plainNames,
+      tls,
+      hub,
+      console: values['no-console'] ? null : { input: process.stdin, output: process.stdout },
+      log: (level, message, fields) => {
+        const line = `${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`;
+        if (level === 'info') console.log(line);
+        else console.error(line);
       },
-    },
-    console: values['no-console'] ? null : { input: process.stdin, output: process.stdout },
-    log: (level, message, fields) => {
-      const line = `${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`;
-      if (level === 'info') console.log(line);
-      else console.error(line);
-    },
-  });
+    });
+  } catch (error) {
+    if (error instanceof ChatServerStartError) throw new Error(explainStartError(error, { host, dataDir }));
+    throw error;
+  }
   const where = redisUrl !== undefined ? `state in Redis at ${redactUrl(redisUrl)}` : values.memory ? 'in memory' : `data in ${dataDir}/`;
   console.log(`wschat is running at ${server.url}/ (${where})`);
   if (server.tcpPort !== null) console.log(`raw TCP lines on port ${server.tcpPort} (try: nc localhost ${server.tcpPort})`);

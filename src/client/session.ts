@@ -19,8 +19,20 @@
  *   capped at 30 s (./backoff.ts); the attempt count restarts at each welcome.
  * - Messages sent while offline wait in an outbox with their client ids and
  *   are sent after the next welcome; an entry leaves the outbox only on its
- *   `ack` (or an `error` naming its id). Resends keep the id; the server
+ *   `ack` or a final `error` naming its id. Resends keep the id; the server
  *   stores a message once per id.
+ *
+ * Pacing (docs/protocol.md, "Pacing"): whatever is queued, pasted or piped,
+ * the session never gets itself closed for flooding and never reorders lines.
+ * - Requests are paced by a token bucket mirroring the welcome's `rateLimit`
+ *   with a reserve (PACING_BURST_RESERVE tokens, PACING_RATE_SHARE of the
+ *   rate), so that requests the network bunches up still fit the server's.
+ * - One outbox entry is on the wire at a time; the next goes after its ack or
+ *   its final error. A refused entry can then not be overtaken by a later one.
+ * - RATE_LIMITED and UNAVAILABLE with `retryAfter` keep the entry at the
+ *   head of the outbox and send it again after that delay; INTERNAL is
+ *   retried after a backoff, MAX_INTERNAL_RETRIES times. Every other error
+ *   for an entry is final.
  *
  * Close codes (ChatCloseCode in src/chat/messages.ts):
  * - 1000 after this client sent `/quit` (or called `close()`): ended, no reconnect.
@@ -34,6 +46,7 @@
  */
 import type {
   AckEvent,
+  AdvertisedRateLimit,
   ChatCloseCode,
   EntryEvent,
   ErrorCode,
@@ -49,7 +62,7 @@ import type {
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { randomId } from './random.js';
-import type { SocketFactory, SocketLike } from './socket.js';
+import type { ConnectFailure, SocketFactory, SocketLike } from './socket.js';
 
 // Values mirrored from src/chat/messages.ts, which this file may only import
 // types from (it is bundled for the browser); the annotations make the
@@ -73,23 +86,31 @@ export type EndReason =
   /** Close code 1008: kicked or flooding. */
   | 'policy'
   /** The server refused the room name (ROOM_INVALID). */
-  | 'room-invalid';
+  | 'room-invalid'
+  /** A connection attempt failed in a way retrying cannot fix (HTTP 4xx, untrusted certificate...). */
+  | 'refused';
 
 export interface StateDetail {
   /** Reconnection attempts since the last welcome. */
   attempt: number;
   /** `offline` with a retry scheduled: the delay, ms. */
   retryInMs?: number;
-  /** `offline` after a close: the close code and reason received. */
+  /** `offline` after a close: the close code and reason received (or why the attempt failed). */
   code?: number;
   reason?: string;
 }
 
-/** An `error` event from the server (or one the session made up, with code INTERNAL). */
+/**
+ * An `error` event from the server (or one the session made up, with code
+ * INTERNAL). `message` is the server's, as a sentence: capitalised and
+ * ending with a full stop (see `asSentence`).
+ */
 export interface SessionError {
   code: ErrorCode;
   message: string;
   id?: string;
+  /** RATE_LIMITED: when the server said the request may come again, ms. */
+  retryAfter?: number;
 }
 
 /** What the user typed, as the session sees it. */
@@ -102,7 +123,7 @@ export interface OutboxItem {
   readonly text: string;
   /** `action` for `/me ...`, `command` for any other `/...` except `//`, else `message`. */
   readonly kind: OutboxKind;
-  /** `queued`: waiting for a connection; `sent`: on the wire, awaiting its ack. */
+  /** `queued`: waiting for a connection or its turn; `sent`: on the wire, awaiting its ack. */
   status: 'queued' | 'sent';
 }
 
@@ -114,6 +135,8 @@ export interface WelcomeInfo {
   resumed: boolean;
   reset: boolean;
   maxMessage: number;
+  /** The server's request budget the session paces itself by (assumed when the server did not say). */
+  rateLimit: AdvertisedRateLimit;
 }
 
 export type SessionEvents = {
@@ -143,18 +166,21 @@ export type SessionEvents = {
   /** The server refused an item (too long, rate limited, unknown command...). */
   failed: [item: OutboxItem, error: SessionError];
   /** The session stopped for good; nothing more will happen. */
-  ended: [reason: EndReason, code: number | undefined, text: string];
+  ended: [reason: EndReason, code: number | undefined, text: string, failure: ConnectFailure | undefined];
 };
 
-/** setTimeout/clearTimeout, injectable for tests. Handles are opaque. */
+/** setTimeout/clearTimeout and a clock, injectable for tests. Handles are opaque. */
 export interface Timers {
   setTimeout(callback: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** Milliseconds on a monotonic clock (for pacing). */
+  now(): number;
 }
 
 const platformTimers: Timers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  now: () => performance.now(),
 };
 
 export interface SessionOptions {
@@ -184,6 +210,15 @@ export interface SessionOptions {
 
 const NICK_ERRORS: ReadonlySet<string> = new Set<ErrorCode>(['NICK_TAKEN', 'NICK_INVALID']);
 
+/** What a server that does not advertise its `rateLimit` is assumed to allow (the server's defaults). */
+export const ASSUMED_RATE_LIMIT: Readonly<AdvertisedRateLimit> = { burst: 20, perSecond: 5 };
+/** Tokens of the server's burst kept in reserve for requests the network bunches up. */
+export const PACING_BURST_RESERVE = 2;
+/** The share of the server's rate the session uses. */
+export const PACING_RATE_SHARE = 0.9;
+/** Resends of an entry the server failed to store (INTERNAL) before it counts as failed. */
+export const MAX_INTERNAL_RETRIES = 5;
+
 /** `/quit`, in any case, alone or with arguments. */
 const QUIT_COMMAND = /^\/quit(?:\s|$)/i;
 const ACTION_COMMAND = /^\/me(?:\s|$)/i;
@@ -197,9 +232,21 @@ export function outboxKind(text: string): OutboxKind {
 interface CatchUp {
   /** The welcome's lastSeq: page until delivered up to here. */
   target: number;
+  /** The id of the page request on the wire; '' while the next one waits for its turn. */
   requestId: string;
   /** Live entries received while paging, delivered after the pages. */
   buffer: EntryEvent[];
+}
+
+/**
+ * Server errors read as sentences: "the nickname bob is taken" becomes "The
+ * nickname bob is taken." Text already ending in punctuation keeps it.
+ */
+export function asSentence(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed === '') return trimmed;
+  const first = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?…:)]$/.test(first) ? first : `${first}.`;
 }
 
 /**
@@ -240,6 +287,18 @@ export class ChatSession extends Emitter<SessionEvents> {
   private attempt = 0;
   private retryTimer: unknown = null;
   private joinTimer: unknown = null;
+
+  // Pacing (see the module comment).
+  private budget: AdvertisedRateLimit = ASSUMED_RATE_LIMIT;
+  private tokens = 0;
+  private tokensAt = 0;
+  /** Nothing is sent before this time (after RATE_LIMITED or INTERNAL). */
+  private holdUntil = 0;
+  /** The outbox entry on the wire, awaiting its answer. */
+  private inFlight: string | null = null;
+  private pumpTimer: unknown = null;
+  /** INTERNAL answers so far, by outbox id. */
+  private readonly internalFailures = new Map<string, number>();
 
   /** @throws TypeError when `url`, `nick` or `socketFactory` is missing. */
   constructor(options: SessionOptions) {
@@ -299,6 +358,10 @@ export class ChatSession extends Emitter<SessionEvents> {
   get needsNick(): boolean {
     return this.awaitingNick;
   }
+  /** `/quit` was sent or queued, or `leave()` called: `send()` would throw. */
+  get leaving(): boolean {
+    return this.quitting || this._ended !== undefined;
+  }
 
   // ---- what a UI does ----
 
@@ -319,16 +382,42 @@ export class ChatSession extends Emitter<SessionEvents> {
     const item: OutboxItem = { id: this.newId(), text, kind: outboxKind(text), status: 'queued' };
     if (QUIT_COMMAND.test(text)) {
       this.quitting = true;
-      if (!this.joined) {
-        // Nothing to leave: the server drops our nickname when its grace period ends.
+      if (!this.joined && this._outbox.size === 0) {
+        // Nothing to leave and nothing to deliver first: the server drops our
+        // nickname when its grace period ends. (With lines still queued, the
+        // /quit waits behind them for the next welcome.)
         this.end('quit', undefined, '');
         return item;
       }
     }
     this._outbox.set(item.id, item);
     this.emit('pending', item);
-    if (this.joined) this.transmit(item);
+    this.pump();
     return item;
+  }
+
+  /**
+   * Leaves the room now (Ctrl-C, a closing browser tab): `/quit` goes out at
+   * once, ahead of anything still queued, which is not sent. The others see
+   * "left" at once instead of "away" for the grace period. When not joined,
+   * ends at once. Does nothing once ended.
+   */
+  leave(): void {
+    if (this._ended) return;
+    if (!this.joined || !this.socket) {
+      this.end('quit', undefined, '');
+      return;
+    }
+    this.quitting = true;
+    const quit: OutboxItem = { id: this.newId(), text: '/quit', kind: 'command', status: 'queued' };
+    // The head of the outbox: if the server asks to retry it, it goes first.
+    const rest = [...this._outbox.values()];
+    this._outbox.clear();
+    const flying = this.inFlight === null ? undefined : rest.find((i) => i.id === this.inFlight);
+    for (const item of [...(flying ? [flying] : []), quit, ...rest.filter((i) => i !== flying)]) this._outbox.set(item.id, item);
+    this.emit('pending', quit);
+    // No token needed: the reserve kept from the server's burst covers it.
+    this.transmit(quit);
   }
 
   /**
@@ -354,7 +443,11 @@ export class ChatSession extends Emitter<SessionEvents> {
     this.connect();
   }
 
-  /** Ends the session: closes the connection with 1000, never reconnects. Queued sends are dropped. */
+  /**
+   * Ends the session: closes the connection with 1000, never reconnects.
+   * Queued sends are dropped. The server holds the nickname for its grace
+   * period ("away"); `leave()` leaves for good.
+   */
   close(): void {
     if (this._ended) return;
     this.end('closed', undefined, '');
@@ -385,8 +478,8 @@ export class ChatSession extends Emitter<SessionEvents> {
     socket.onmessage = (text) => {
       if (this.socket === socket) this.receive(text);
     };
-    socket.onclose = (code, reason) => {
-      if (this.socket === socket) this.lost(code, reason);
+    socket.onclose = (code, reason, failure) => {
+      if (this.socket === socket) this.lost(code, reason, failure);
     };
     this.armJoinTimer(socket);
   }
@@ -411,22 +504,32 @@ export class ChatSession extends Emitter<SessionEvents> {
   }
 
   /** The current socket closed (or failed to open). */
-  private lost(code: number, reason: string): void {
+  private lost(code: number, reason: string, failure?: ConnectFailure): void {
     this.socket = null;
     this.opened = false;
     this.joined = false;
     this.catchUp = null;
     this.clearJoinTimer();
+    this.stopPacing();
+    const quitSent = this.quitting && this.sentQuit();
     for (const item of this._outbox.values()) item.status = 'queued';
-    if (this.quitting) this.end('quit', code, reason);
+    if (failure?.permanent) this.end('refused', code, failure.message, failure);
+    else if (quitSent) this.end('quit', code, reason);
     else if (code === CLOSE_REPLACED) this.end('replaced', code, reason);
     else if (code === CLOSE_POLICY) this.end('policy', code, reason);
     else if (this.awaitingNick) {
       // Connect again once the user has picked a nickname (setNick).
       this.setState('offline', { code, reason });
     } else {
-      this.scheduleRetry(code, reason);
+      this.scheduleRetry(code, failure?.message ?? reason);
     }
+  }
+
+  /** A `/quit` went out on the connection (as opposed to one still queued behind other lines). */
+  private sentQuit(): boolean {
+    for (const item of this._outbox.values()) if (item.status === 'sent' && QUIT_COMMAND.test(item.text)) return true;
+    // An acknowledged /quit has left the outbox.
+    return ![...this._outbox.values()].some((item) => QUIT_COMMAND.test(item.text));
   }
 
   private scheduleRetry(code: number | undefined, reason: string): void {
@@ -449,6 +552,7 @@ export class ChatSession extends Emitter<SessionEvents> {
     this.opened = false;
     this.joined = false;
     this.catchUp = null;
+    this.stopPacing();
     for (const item of this._outbox.values()) item.status = 'queued';
     if (!socket) return;
     socket.onopen = null;
@@ -461,7 +565,7 @@ export class ChatSession extends Emitter<SessionEvents> {
     }
   }
 
-  private end(reason: EndReason, code: number | undefined, text: string): void {
+  private end(reason: EndReason, code: number | undefined, text: string, failure?: ConnectFailure): void {
     if (this._ended) return;
     this._ended = reason;
     this.clearRetry();
@@ -471,7 +575,7 @@ export class ChatSession extends Emitter<SessionEvents> {
     const detail: Omit<StateDetail, 'attempt'> = { reason: text };
     if (code !== undefined) detail.code = code;
     this.setState('offline', detail);
-    this.emit('ended', reason, code, text);
+    this.emit('ended', reason, code, text, failure);
   }
 
   private setState(state: ConnectionState, detail: Omit<StateDetail, 'attempt'>): void {
@@ -525,13 +629,16 @@ export class ChatSession extends Emitter<SessionEvents> {
       case 'info':
         this.emit('info', event.text, event.id);
         break;
-      case 'error':
-        this.onError(
-          event.id === undefined
-            ? { code: event.code, message: event.message }
-            : { code: event.code, message: event.message, id: event.id },
-        );
+      case 'error': {
+        const error: SessionError = { code: event.code, message: asSentence(event.message) };
+        if (event.id !== undefined) error.id = event.id;
+        if (typeof event.retryAfter === 'number' && Number.isFinite(event.retryAfter) && event.retryAfter >= 0) {
+          // A hostile or broken server cannot park the outbox for more than a minute at a time.
+          error.retryAfter = Math.min(event.retryAfter, 60_000);
+        }
+        this.onError(error);
         break;
+      }
     }
   }
 
@@ -557,6 +664,12 @@ export class ChatSession extends Emitter<SessionEvents> {
       this.emit('reset');
     }
     this._members = welcome.members;
+    // A new connection: the server's bucket is full (the join took nothing from it).
+    this.budget = validBudget(welcome.rateLimit) ?? ASSUMED_RATE_LIMIT;
+    this.tokens = this.capacity();
+    this.tokensAt = this.timers.now();
+    this.holdUntil = 0;
+    this.inFlight = null;
     this.setState('online', {});
     this.emit('welcome', {
       room: welcome.room,
@@ -565,23 +678,30 @@ export class ChatSession extends Emitter<SessionEvents> {
       resumed: welcome.resumed,
       reset,
       maxMessage: welcome.maxMessage,
+      rateLimit: this.budget,
     });
     this.emit('members', welcome.members);
     for (const entry of welcome.history) this.deliver(entry);
-    // Our sends go out now; their acks do not depend on the history pages.
-    for (const item of this._outbox.values()) this.transmit(item);
     if (welcome.more && (this._lastSeq ?? 0) < welcome.lastSeq) {
       this.catchUp = { target: welcome.lastSeq, requestId: '', buffer: [] };
-      this.requestPage();
     } else {
       this.finishCatchUp(welcome.lastSeq);
     }
+    // Page requests and our sends go out now, paced; the acks of our sends do
+    // not depend on the history pages.
+    this.pump();
   }
 
+  /** Asks for the next history page (when its turn comes: see pump). */
   private requestPage(): void {
     if (!this.catchUp) return;
-    this.catchUp.requestId = this.newId();
-    const request: HistoryRequest = { type: 'history', id: this.catchUp.requestId, afterSeq: this._lastSeq ?? 0 };
+    this.catchUp.requestId = '';
+    this.pump();
+  }
+
+  private sendPageRequest(catchUp: CatchUp): void {
+    catchUp.requestId = this.newId();
+    const request: HistoryRequest = { type: 'history', id: catchUp.requestId, afterSeq: this._lastSeq ?? 0 };
     if (this.pageSize !== undefined) request.limit = this.pageSize;
     this.socket?.send(JSON.stringify(request));
   }
@@ -617,19 +737,38 @@ export class ChatSession extends Emitter<SessionEvents> {
     const item = this._outbox.get(ack.id);
     if (!item) return; // An ack for a resend whose first ack already came.
     this._outbox.delete(ack.id);
+    this.internalFailures.delete(ack.id);
+    if (this.inFlight === ack.id) this.inFlight = null;
     this.emit('acked', item, ack.seq);
+    this.pump();
   }
 
   private onError(error: SessionError): void {
     if (error.id !== undefined) {
       const item = this._outbox.get(error.id);
       if (item) {
+        if (this.inFlight === error.id) this.inFlight = null;
+        const delay = this.retryDelay(error);
+        if (delay !== null) {
+          // Not final: the entry stays where it is, at the head of the queue.
+          item.status = 'queued';
+          this.hold(delay);
+          this.pump();
+          return;
+        }
         this._outbox.delete(error.id);
+        this.internalFailures.delete(error.id);
         if (QUIT_COMMAND.test(item.text)) this.quitting = false;
         this.emit('failed', item, error);
+        this.pump();
         return;
       }
       if (this.catchUp && error.id === this.catchUp.requestId) {
+        if (error.code === 'RATE_LIMITED' && error.retryAfter !== undefined) {
+          this.hold(error.retryAfter);
+          this.requestPage();
+          return;
+        }
         // Paging failed: reconnecting resumes from what was delivered.
         this.dropSocket();
         this.scheduleRetry(undefined, 'history request failed');
@@ -660,11 +799,106 @@ export class ChatSession extends Emitter<SessionEvents> {
     this.emit('error', error);
   }
 
+  /**
+   * For an error answering an outbox entry: the delay before sending it
+   * again, or null when the error is final. RATE_LIMITED: the server's
+   * `retryAfter` (none means the budget never refills: final). UNAVAILABLE:
+   * after `retryAfter`, for as long as it lasts. INTERNAL: the server failed
+   * to store it; a few resends after a backoff.
+   */
+  private retryDelay(error: SessionError): number | null {
+    if (error.id === undefined) return null;
+    if (error.code === 'RATE_LIMITED') return error.retryAfter ?? null;
+    // The store is down for a moment (Redis): as long as it takes.
+    if (error.code === 'UNAVAILABLE') return error.retryAfter ?? backoffDelay(this.attempt, this.backoff, this.random);
+    if (error.code !== 'INTERNAL') return null;
+    const failures = (this.internalFailures.get(error.id) ?? 0) + 1;
+    this.internalFailures.set(error.id, failures);
+    if (failures > MAX_INTERNAL_RETRIES) return null;
+    return Math.max(1, backoffDelay(failures, this.backoff, this.random));
+  }
+
+  // ---- pacing ----
+
+  /** The session's bucket: the server's burst less the reserve, at least 1. */
+  private capacity(): number {
+    return Math.max(1, this.budget.burst - PACING_BURST_RESERVE);
+  }
+
+  /** Nothing more goes out for `ms`, and the bucket starts again from empty, as the server's is. */
+  private hold(ms: number): void {
+    const now = this.timers.now();
+    this.holdUntil = Math.max(this.holdUntil, now + ms);
+    this.tokens = 0;
+    this.tokensAt = now;
+  }
+
+  /** Milliseconds until a request may go out: 0 now. */
+  private waitMs(): number {
+    const now = this.timers.now();
+    const rate = (this.budget.perSecond * PACING_RATE_SHARE) / 1000;
+    this.tokens = Math.min(this.capacity(), this.tokens + Math.max(0, now - this.tokensAt) * rate);
+    this.tokensAt = now;
+    const held = Math.max(0, this.holdUntil - now);
+    // A budget that never refills: send, and let the server's answer decide.
+    if (this.tokens >= 1 || rate === 0) return held;
+    return Math.max(held, Math.ceil((1 - this.tokens) / rate));
+  }
+
+  /**
+   * Sends what may go out now: the next history page request, then the next
+   * outbox entry if none is on the wire; sets a timer for the rest.
+   */
+  private pump(): void {
+    if (this.pumpTimer !== null) {
+      this.timers.clearTimeout(this.pumpTimer);
+      this.pumpTimer = null;
+    }
+    while (this.joined && this.socket) {
+      const page = this.catchUp !== null && this.catchUp.requestId === '' ? this.catchUp : null;
+      // Nothing goes after a /quit that is out: the server closes once it is done.
+      const next = page === null && this.inFlight === null && !(this.quitting && this.sentQuit()) ? this.nextQueued() : undefined;
+      if (page === null && next === undefined) return;
+      const wait = this.waitMs();
+      if (wait > 0) {
+        this.pumpTimer = this.timers.setTimeout(() => {
+          this.pumpTimer = null;
+          this.pump();
+        }, wait);
+        return;
+      }
+      this.tokens -= 1;
+      if (page !== null) this.sendPageRequest(page);
+      else if (next !== undefined) this.transmit(next);
+    }
+  }
+
+  private nextQueued(): OutboxItem | undefined {
+    for (const item of this._outbox.values()) if (item.status === 'queued') return item;
+    return undefined;
+  }
+
+  private stopPacing(): void {
+    if (this.pumpTimer !== null) this.timers.clearTimeout(this.pumpTimer);
+    this.pumpTimer = null;
+    this.inFlight = null;
+  }
+
   private transmit(item: OutboxItem): void {
     const message: SendMessage = { type: 'message', id: item.id, text: item.text };
     this.socket?.send(JSON.stringify(message));
     item.status = 'sent';
+    this.inFlight = item.id;
   }
+}
+
+/** The welcome's `rateLimit` if it is usable. */
+function validBudget(value: unknown): AdvertisedRateLimit | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { burst, perSecond } = value as Record<string, unknown>;
+  if (typeof burst !== 'number' || typeof perSecond !== 'number') return null;
+  if (!(burst >= 1) || !(perSecond >= 0) || !Number.isFinite(burst) || !Number.isFinite(perSecond)) return null;
+  return { burst, perSecond };
 }
 
 function describe(error: unknown): string {

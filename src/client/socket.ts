@@ -21,8 +21,30 @@ export interface SocketLike {
   onopen: (() => void) | null;
   /** One whole text message arrived (binary messages are not passed on). */
   onmessage: ((text: string) => void) | null;
-  /** The connection is gone: the close code received, 1005 when none, 1006 when none arrived. */
-  onclose: ((code: number, reason: string) => void) | null;
+  /**
+   * The connection is gone: the close code received, 1005 when none, 1006
+   * when none arrived. `failure`, when the socket can tell (a browser
+   * cannot), says why a connection attempt failed.
+   */
+  onclose: ((code: number, reason: string, failure?: ConnectFailure) => void) | null;
+}
+
+/** Why a connection attempt failed. */
+export interface ConnectFailure {
+  /**
+   * Retrying cannot help: the server refused the handshake with an HTTP 4xx,
+   * it does not speak the chat's subprotocol, its certificate is not trusted,
+   * the host does not exist. The session then ends instead of retrying.
+   */
+  permanent: boolean;
+  /** What went wrong, as a sentence for the user, e.g. "Nothing is listening on 127.0.0.1:8080 (connection refused)." */
+  message: string;
+  /**
+   * `certificate`: the server's TLS certificate is not trusted (a UI may say
+   * how to trust it); `http`: the server refused the handshake; `tls`: the
+   * TLS handshake failed otherwise; `network`: no connection.
+   */
+  kind?: 'certificate' | 'http' | 'tls' | 'network';
 }
 
 /**

@@ -106,14 +106,15 @@ describe('rate limiting', () => {
     assert.deepEqual(
       errors.map((e) => [e.code, e.id]),
       [
-        ['RATE_LIMITED', 's2'],
         ['RATE_LIMITED', 's3'],
         ['RATE_LIMITED', 's4'],
+        ['RATE_LIMITED', 's5'],
       ],
     );
-    assert.match(errors[0]?.message ?? '', /slow down/);
+    assert.equal(errors[0]?.message, 'Slow down: too many messages; try again in 1.0 s.');
+    assert.equal(errors[0]?.retryAfter, 1000);
     assert.deepEqual(conn.closed, { code: 1008, reason: 'flooding' });
-    // The join took one token and two messages were accepted, but they were
+    // The join took no token and three messages were accepted, but they were
     // still queued when the sixth closed the connection: dropped with it.
     assert.equal(watcher.conn.of('message').length, 0);
     const notice = watcher.conn.last('notice');
@@ -122,15 +123,56 @@ describe('rate limiting', () => {
     assert.ok((await t.connect().member.join({ nick: 'flooder' })).ok, 'no grace period for a flooder');
   });
 
-  test('tokens come back with time', async () => {
-    const t = makeHub({ rateLimit: { burst: 2, perSecond: 1 } });
+  test('tokens come back with time, and the refusal says when', async () => {
+    const t = makeHub({ rateLimit: { burst: 2, perSecond: 4 } });
     const { conn, member } = await t.join('alice');
     await member.input('one', '1');
     await member.input('two', '2');
-    assert.equal(conn.last('error').code, 'RATE_LIMITED');
-    t.clock.advance(1000);
+    await member.input('three', '3');
+    assert.deepEqual(conn.last('error'), {
+      type: 'error',
+      code: 'RATE_LIMITED',
+      message: 'Slow down: too many messages; try again in 0.3 s.',
+      id: '3',
+      retryAfter: 250,
+    });
+    t.clock.advance(249);
+    await member.input('three', '3');
+    assert.equal(conn.last('error').retryAfter, 1, 'never 0');
+    t.clock.advance(1);
     await member.input('three', '3');
     assert.equal(conn.last('ack').id, '3');
+  });
+
+  test('the welcome advertises the budget, and the first join takes nothing from it', async () => {
+    const t = makeHub({ rateLimit: { burst: 2, perSecond: 0 } });
+    const { conn, member } = await t.join('alice');
+    assert.deepEqual(conn.last('welcome').rateLimit, { burst: 2, perSecond: 0 });
+    await member.input('one', '1');
+    await member.input('two', '2');
+    assert.equal(conn.of('ack').length, 2, 'the whole burst, after the join');
+    await member.input('three', '3');
+    const refused = conn.last('error');
+    assert.equal(refused.code, 'RATE_LIMITED');
+    assert.equal(refused.retryAfter, undefined, 'a bucket that never refills gives no retry time');
+    assert.equal(refused.message, 'Slow down: too many messages.');
+    await member.join({ nick: 'again' });
+    assert.equal(conn.last('error').code, 'RATE_LIMITED', 'a second join is not free');
+  });
+
+  test('a full request queue is refused with a retry time', async () => {
+    const t = makeHub({ maxPendingPerMember: 1, rateLimit: { burst: 100 } });
+    const { conn, member } = await t.join('alice');
+    const first = member.input('one', '1');
+    await member.input('two', '2');
+    await first;
+    assert.deepEqual(conn.last('error'), {
+      type: 'error',
+      code: 'RATE_LIMITED',
+      message: 'Slow down: the server is still working on your earlier requests.',
+      id: '2',
+      retryAfter: 1000,
+    });
   });
 
   test('reject(): bad input is answered, and repeated abuse closes with 1008', async () => {

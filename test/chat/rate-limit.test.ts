@@ -16,6 +16,21 @@ describe('TokenBucket', () => {
     assert.equal(bucket.tokens, 3, 'never above capacity');
   });
 
+  test('msUntilToken: 0 with a token, the exact wait without, null when it never refills', () => {
+    const clock = new ManualClock();
+    const bucket = new TokenBucket(1, 3, clock);
+    assert.equal(bucket.msUntilToken(), 0);
+    bucket.take();
+    assert.equal(bucket.msUntilToken(), 334);
+    clock.advance(300);
+    assert.equal(bucket.msUntilToken(), 34);
+    clock.advance(34);
+    assert.equal(bucket.take(), true);
+    const never = new TokenBucket(1, 0, clock);
+    never.take();
+    assert.equal(never.msUntilToken(), null);
+  });
+
   test('refuses nonsense', () => {
     const clock = new ManualClock();
     assert.throws(() => new TokenBucket(0, 1, clock), RangeError);
@@ -44,6 +59,19 @@ describe('RateLimiter', () => {
     }
     assert.ok(verdicts.has('limited'));
     assert.ok(!verdicts.has('flood'));
+  });
+
+  test('retryAfterMs: when the next input will be accepted, at least 1 ms', () => {
+    const clock = new ManualClock();
+    const limiter = new RateLimiter(options, clock);
+    assert.equal(limiter.retryAfterMs(), 1, 'a token is there: resend at once');
+    limiter.check();
+    limiter.check();
+    assert.equal(limiter.check(), 'limited');
+    assert.equal(limiter.retryAfterMs(), 1000);
+    clock.advance(1000);
+    assert.equal(limiter.check(), 'ok');
+    assert.equal(new RateLimiter({ ...options, perSecond: 0, burst: 1 }, clock).retryAfterMs(), 1);
   });
 
   test('strike() counts misbehaviour without consuming tokens', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MAX_TIMER_MS, parseDuration, parseInteger } from '../../src/cli/options.js';
+import { describeFileError, isUsageError, MAX_TIMER_MS, parseDuration, parseInteger, parseOrigin, UsageError } from '../../src/cli/options.js';
 
 describe('parseInteger', () => {
   test('accepts whole numbers within the range, surrounding spaces too', () => {
@@ -49,7 +49,7 @@ describe('parseDuration', () => {
   test('refuses durations over the maximum, and numbers too big to be exact', () => {
     assert.equal(parseDuration('--grace', '24d', MAX_TIMER_MS), 24 * 86_400_000);
     assert.equal(parseDuration('--grace', String(MAX_TIMER_MS), MAX_TIMER_MS), MAX_TIMER_MS);
-    assert.throws(() => parseDuration('--grace', '25d', MAX_TIMER_MS), /^Error: --grace must be at most 2147483647 ms \(about 24 days\), got "25d"$/);
+    assert.throws(() => parseDuration('--grace', '25d', MAX_TIMER_MS), /^UsageError: --grace must be at most 2147483647 ms \(about 24 days\), got "25d"$/);
     assert.throws(() => parseDuration('--grace', `${MAX_TIMER_MS + 1}`, MAX_TIMER_MS), /at most/);
     assert.throws(() => parseDuration('--room-ttl', `1${'0'.repeat(400)}d`), /--room-ttl must be at most/);
     assert.equal(parseDuration('--room-ttl', '3650d'), 3650 * 86_400_000, 'no cap unless asked');
@@ -57,5 +57,55 @@ describe('parseDuration', () => {
 
   test('MAX_TIMER_MS is the largest delay a Node timer honours', () => {
     assert.equal(MAX_TIMER_MS, 2 ** 31 - 1);
+  });
+});
+
+describe('parseOrigin', () => {
+  test('an origin, as browsers send it: scheme, host, port; a trailing slash is fine', () => {
+    assert.equal(parseOrigin('--allowed-origin', 'https://chat.example.com'), 'https://chat.example.com');
+    assert.equal(parseOrigin('--allowed-origin', 'https://Chat.Example.com/'), 'https://chat.example.com');
+    assert.equal(parseOrigin('--allowed-origin', 'http://localhost:3000'), 'http://localhost:3000');
+    assert.equal(parseOrigin('--allowed-origin', 'https://chat.example.com:443'), 'https://chat.example.com');
+  });
+
+  test('refuses anything else, saying why, as a usage error', () => {
+    const cases: Array<[string, string]> = [
+      ['notaurl', 'not a URL'],
+      ['chat.example.com', 'not a URL'],
+      ['ftp://chat.example.com', 'http: or https: only'],
+      ['ws://chat.example.com', 'http: or https: only'],
+      ['https://chat.example.com/app', 'no path, query or user'],
+      ['https://chat.example.com/?x=1', 'no path, query or user'],
+      ['https://user@chat.example.com', 'no path, query or user'],
+      ['https://chat.example.com/#top', 'no path, query or user'],
+    ];
+    for (const [text, why] of cases) {
+      assert.throws(
+        () => parseOrigin('--allowed-origin', text),
+        (error: Error) =>
+          error instanceof UsageError &&
+          error.message === `--allowed-origin must be an origin such as https://chat.example.com (${why}), got "${text}"`,
+        text,
+      );
+    }
+  });
+});
+
+describe('usage errors', () => {
+  test('ours and parseArgs’s count as usage (exit 2); others do not', () => {
+    assert.equal(isUsageError(new UsageError('x')), true);
+    assert.equal(isUsageError(Object.assign(new TypeError('Unknown option'), { code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' })), true);
+    assert.equal(isUsageError(new Error('listen EADDRINUSE')), false);
+    assert.equal(isUsageError(null), false);
+  });
+
+  test('parseInteger and parseDuration refuse with UsageError', () => {
+    assert.throws(() => parseInteger('--port', 'x', 0, 1), UsageError);
+    assert.throws(() => parseDuration('--grace', 'x'), UsageError);
+  });
+
+  test('describeFileError puts common codes in words', () => {
+    assert.equal(describeFileError(Object.assign(new Error('x'), { code: 'ENOENT' })), 'no such file or directory (ENOENT)');
+    assert.equal(describeFileError(new Error('odd')), 'odd');
   });
 });

@@ -37,7 +37,7 @@ describe('wschat serve', () => {
     }
   });
 
-  test('bad options exit 1 with a message naming the option', T, async () => {
+  test('bad usage exits 2 with a message naming the option, and where to look', T, async () => {
     const cases: [string[], RegExp][] = [
       [['--port', '70000'], /--port must be a whole number from 0 to 65535, got "70000"/],
       [['--history', 'lots'], /--history must be a whole number/],
@@ -45,30 +45,68 @@ describe('wschat serve', () => {
       [['--grace', '30d'], /--grace must be at most 2147483647 ms/],
       [['--room-ttl', 'forever'], /--room-ttl must be a duration/],
       [['--tls-cert', 'cert.pem'], /--tls-cert and --tls-key go together/],
-      [['--bogus'], /--bogus/],
+      [['--bogus'], /Unknown option '--bogus'/],
+      [['--data', 'somewhere'], /--memory keeps nothing on disk and --data says where to keep it: give one of them/],
+      [['--allowed-origin', 'notaurl'], /--allowed-origin must be an origin such as https:\/\/chat\.example\.com \(not a URL\), got "notaurl"/],
+      [['--allowed-origin', 'https://chat.example/room'], /--allowed-origin must be an origin .*\(no path, query or user\), got "https:\/\/chat\.example\/room"/],
+      [['--allowed-origin', 'ftp://chat.example'], /--allowed-origin must be an origin .*\(http: or https: only\)/],
+      [['--port', '9999', '--tcp-port', '9999'], /--tcp-port 9999 is also the web port \(--port\): give them different ports/],
+      [['--redis', 'redis://127.0.0.1:1'], /--redis keeps the chat in Redis: it cannot be combined with --memory or --data/],
+      [['--node-timeout', '5s'], /--node-timeout goes with --redis/],
     ];
     await Promise.all(
       cases.map(async ([args, message]) => {
         const result = await finish(['serve', '--memory', '--no-console', ...args]);
-        assert.equal(result.code, 1, args.join(' '));
+        assert.equal(result.code, 2, args.join(' '));
         assert.match(result.stderr, /^wschat serve: /);
         assert.match(result.stderr, message);
+        assert.match(result.stderr, /Run "wschat serve --help" for the options\./);
       }),
     );
+    const env = await finish(['serve', '--memory', '--no-console'], { PORT: 'eighty' });
+    assert.equal(env.code, 2);
+    assert.match(env.stderr, /PORT \(environment\) must be a whole number from 0 to 65535, got "eighty"/);
   });
 
-  test('a port already in use: exits 1 instead of hanging, for the HTTP and the TCP port', T, async () => {
+  test('an unknown command is refused with the usage, exit 2', T, async () => {
+    const result = await finish(['wat']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^wschat: unknown command "wat"\n\nUsage: wschat <command>/);
+    assert.equal(result.stdout, '');
+    const help = await finish(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: wschat <command>/);
+  });
+
+  test('a port already in use: which port, which door and what to do, exit 1, for the HTTP and the TCP port', T, async () => {
     const { server, port } = await listening();
     try {
       const http = await finish(['serve', '--memory', '--no-console', '--host', '127.0.0.1', '--port', String(port)]);
       assert.equal(http.code, 1);
-      assert.match(http.stderr, /EADDRINUSE/);
+      assert.equal(
+        http.stderr,
+        `wschat serve: port ${port} (web and WebSocket, --port) is already in use on 127.0.0.1: stop the program using it, or choose another port with --port\n`,
+      );
       const tcp = await finish(['serve', '--memory', '--no-console', '--host', '127.0.0.1', '--port', '0', '--tcp-port', String(port)]);
       assert.equal(tcp.code, 1);
-      assert.match(tcp.stderr, /EADDRINUSE/);
+      assert.equal(
+        tcp.stderr,
+        `wschat serve: port ${port} (raw TCP lines, --tcp-port) is already in use on 127.0.0.1: stop the program using it, or choose another port with --tcp-port\n`,
+      );
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+
+  test('--host that is not an address of this machine, or no host at all: named, exit 1', T, async () => {
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): never a local address.
+    const absent = await finish(['serve', '--memory', '--no-console', '--port', '0', '--host', '192.0.2.1']);
+    assert.equal(absent.code, 1);
+    assert.match(absent.stderr, /^wschat serve: cannot listen on 192\.0\.2\.1 \(--host\): this machine has no such address/);
+    // .invalid never resolves (RFC 2606).
+    const unknown = await finish(['serve', '--memory', '--no-console', '--port', '0', '--host', 'nowhere.invalid']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^wschat serve: --host nowhere\.invalid is not a known host name or address\n$/);
   });
 
   test('HOST and PORT from the environment', T, async () => {

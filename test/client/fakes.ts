@@ -4,12 +4,12 @@
  */
 import type { EntryEvent, MemberInfo, ServerEvent, WelcomeEvent } from '../../src/chat/messages.js';
 import type { Timers } from '../../src/client/session.js';
-import type { SocketFactory, SocketLike } from '../../src/client/socket.js';
+import type { ConnectFailure, SocketFactory, SocketLike } from '../../src/client/socket.js';
 
 export class FakeSocket implements SocketLike {
   onopen: (() => void) | null = null;
   onmessage: ((text: string) => void) | null = null;
-  onclose: ((code: number, reason: string) => void) | null = null;
+  onclose: ((code: number, reason: string, failure?: ConnectFailure) => void) | null = null;
   /** Every message the client sent, parsed. */
   readonly sent: Record<string, unknown>[] = [];
   /** Set when the client called close(). */
@@ -83,14 +83,19 @@ interface FakeTimer {
 
 /** Timers on a virtual clock. */
 export class FakeTimers implements Timers {
-  now = 0;
+  /** The virtual time, ms. */
+  time = 0;
   private nextId = 1;
   private readonly timers = new Map<number, FakeTimer>();
 
   setTimeout(callback: () => void, ms: number): unknown {
     const id = this.nextId++;
-    this.timers.set(id, { id, at: this.now + ms, ms, callback });
+    this.timers.set(id, { id, at: this.time + ms, ms, callback });
     return id;
+  }
+
+  now(): number {
+    return this.time;
   }
 
   clearTimeout(handle: unknown): void {
@@ -104,15 +109,15 @@ export class FakeTimers implements Timers {
 
   /** Moves the clock forward, running every timer that falls due, in order. */
   advance(ms: number): void {
-    const end = this.now + ms;
+    const end = this.time + ms;
     for (;;) {
       const due = [...this.timers.values()].filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0];
       if (!due) break;
       this.timers.delete(due.id);
-      this.now = due.at;
+      this.time = due.at;
       due.callback();
     }
-    this.now = end;
+    this.time = end;
   }
 }
 

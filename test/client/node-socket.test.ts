@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { EntryEvent } from '../../src/chat/messages.js';
-import { nodeSocketFactory } from '../../src/client/node-socket.js';
+import { describeFailure, nodeSocketFactory } from '../../src/client/node-socket.js';
+import type { ConnectFailure } from '../../src/client/socket.js';
+import { HandshakeError } from '../../src/websocket/protocol/errors.js';
 import { ChatSession, type SessionEvents } from '../../src/client/session.js';
 import type { WebSocket } from '../../src/websocket/node/connection.js';
 import { WebSocketServer } from '../../src/websocket/node/server.js';
@@ -132,14 +134,46 @@ test('a server that does not select wschat.v1 is treated as a failed connection'
   session.close();
 });
 
-test('a refused connection is reported as close 1006 with the reason', async () => {
+test('a refused connection is reported as close 1006 with the reason, worth retrying', async () => {
   const factory = nodeSocketFactory();
   const socket = factory('ws://127.0.0.1:1/r/x', 'wschat.v1');
-  const [code, reason] = await new Promise<[number, string]>((resolve) => {
-    socket.onclose = (c, r) => resolve([c, r]);
+  const [code, reason, failure] = await new Promise<[number, string, ConnectFailure | undefined]>((resolve) => {
+    socket.onclose = (c, r, f) => resolve([c, r, f]);
   });
   assert.equal(code, 1006);
-  assert.match(reason, /ECONNREFUSED/);
+  assert.equal(reason, 'Nothing is listening on 127.0.0.1:1 (connection refused).');
+  assert.deepEqual(failure, { permanent: false, message: reason, kind: 'network' });
+});
+
+test('describeFailure: what retrying can fix and what it cannot', () => {
+  const url = 'wss://chat.example:8443/r/x';
+  const system = (code: string, message: string) => Object.assign(new Error(message), { code });
+  const cases: Array<[unknown, boolean, string | undefined, RegExp]> = [
+    [new HandshakeError('UNEXPECTED_STATUS', 404, 'The server answered 404 instead of 101: no such room'), true, 'http', /^The server answered 404 instead of 101: no such room\.$/],
+    [new HandshakeError('UNEXPECTED_STATUS', 403, 'The server answered 403 instead of 101'), true, 'http', /403/],
+    [new HandshakeError('UNEXPECTED_STATUS', 503, 'The server answered 503 instead of 101'), false, 'http', /503/],
+    [new HandshakeError('UNEXPECTED_STATUS', 429, 'The server answered 429 instead of 101'), false, 'http', /429/],
+    [new HandshakeError('UNEXPECTED_STATUS', 408, 'The server answered 408 instead of 101'), false, 'http', /408/],
+    [new HandshakeError('HANDSHAKE_TIMEOUT', 0, 'The opening handshake timed out'), false, 'network', /^chat\.example:8443: the opening handshake timed out\.$/],
+    [new HandshakeError('CONNECTION_CLOSED', 0, 'The server closed the connection during the handshake'), false, 'network', /closed the connection/],
+    [new HandshakeError('INVALID_ACCEPT', 101, 'Bad Sec-WebSocket-Accept'), true, 'http', /^chat\.example:8443 is not a WebSocket server, or something in between is not: bad Sec-WebSocket-Accept\.$/],
+    [system('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'), true, 'certificate', /^The certificate of chat\.example:8443 is not trusted: self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\)\.$/],
+    [system('CERT_HAS_EXPIRED', 'certificate has expired'), true, 'certificate', /expired/],
+    [system('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), true, 'certificate', /altnames/],
+    [system('ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number'), true, 'tls', /^The TLS handshake with chat\.example:8443 failed: wrong version number \(ERR_SSL_WRONG_VERSION_NUMBER\)\.$/],
+    [system('ECONNREFUSED', 'connect ECONNREFUSED'), false, 'network', /^Nothing is listening on chat\.example:8443 \(connection refused\)\.$/],
+    [system('ECONNRESET', 'read ECONNRESET'), false, 'network', /^Cannot reach chat\.example:8443: read ECONNRESET\.$/],
+    [system('ENETUNREACH', 'connect ENETUNREACH'), false, 'network', /ENETUNREACH/],
+    [system('EAI_AGAIN', 'getaddrinfo EAI_AGAIN chat.example'), false, 'network', /EAI_AGAIN/],
+    [system('ENOTFOUND', 'getaddrinfo ENOTFOUND chat.example'), true, 'network', /^The host of wss:\/\/chat\.example:8443\/r\/x was not found/],
+    [new TypeError('Invalid URL'), true, 'network', /^Cannot connect to wss:\/\/chat\.example:8443\/r\/x: Invalid URL\.$/],
+  ];
+  for (const [error, permanent, kind, message] of cases) {
+    const failure = describeFailure(error, url);
+    assert.equal(failure.permanent, permanent, String(error));
+    assert.equal(failure.kind, kind, String(error));
+    assert.match(failure.message, message);
+  }
 });
 
 test('close() before the connection opens reports one close and leaves nothing open', async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { EntryEvent } from '../../src/chat/messages.js';
+import { RateLimiter } from '../../src/chat/rate-limit.js';
 import {
+  asSentence,
   ChatSession,
   type ConnectionState,
   type EndReason,
@@ -149,7 +151,7 @@ describe('joining', () => {
     const socket = t.net.last();
     socket.open();
     socket.receive({ type: 'error', code: 'NICK_TAKEN', message: 'alice is taken' });
-    assert.deepEqual(t.log.nickRequired, [{ code: 'NICK_TAKEN', message: 'alice is taken' }]);
+    assert.deepEqual(t.log.nickRequired, [{ code: 'NICK_TAKEN', message: 'Alice is taken.' }]);
     assert.equal(t.session.needsNick, true);
     assert.deepEqual(t.timers.pending, [], 'no join timeout runs while the user picks a name');
     t.session.setNick('alicia');
@@ -180,7 +182,7 @@ describe('joining', () => {
     t.session.start();
     t.net.last().open();
     t.net.last().receive({ type: 'error', code: 'ROOM_INVALID', message: 'bad room' });
-    assert.deepEqual(t.log.ended, [['room-invalid', undefined, 'bad room']]);
+    assert.deepEqual(t.log.ended, [['room-invalid', undefined, 'Bad room.']]);
     t.timers.advance(60_000);
     assert.equal(t.net.sockets.length, 1);
   });
@@ -395,11 +397,13 @@ describe('outbox', () => {
     socket.open();
     assert.deepEqual(socket.sentOfType('message'), []);
     socket.receive(welcome());
+    assert.deepEqual(socket.sentOfType('message'), [{ type: 'message', id: a.id, text: 'first' }], 'one at a time');
+    assert.deepEqual([a.status, b.status], ['sent', 'queued']);
+    socket.receive({ type: 'ack', id: a.id, seq: 1 });
     assert.deepEqual(socket.sentOfType('message'), [
       { type: 'message', id: a.id, text: 'first' },
       { type: 'message', id: b.id, text: 'second' },
     ]);
-    assert.equal(a.status, 'sent');
   });
 
   test('an unacknowledged message is resent with the same id after a reconnect, and leaves only on its ack', () => {
@@ -412,10 +416,7 @@ describe('outbox', () => {
     const socket = reconnect(t);
     assert.deepEqual(socket.sentOfType('message'), [], 'nothing before the welcome');
     socket.receive(welcome({ resumed: true }));
-    assert.deepEqual(socket.sentOfType('message'), [
-      { type: 'message', id: item.id, text: 'hello' },
-      { type: 'message', id: offline.id, text: 'typed while offline' },
-    ]);
+    assert.deepEqual(socket.sentOfType('message'), [{ type: 'message', id: item.id, text: 'hello' }]);
     assert.equal(t.session.outbox.length, 2);
     socket.receive({ type: 'ack', id: item.id, seq: 1 });
     socket.receive({ type: 'ack', id: item.id, seq: 1 }); // A duplicate ack changes nothing.
@@ -423,6 +424,8 @@ describe('outbox', () => {
       t.session.outbox.map((i) => i.id),
       [offline.id],
     );
+    assert.deepEqual(socket.sentOfType('message').at(-1), { type: 'message', id: offline.id, text: 'typed while offline' });
+    assert.equal(socket.sentOfType('message').length, 2);
     socket.receive({ type: 'ack', id: offline.id, seq: 2 });
     assert.deepEqual(
       t.log.acked.map(([i, seq]) => [i.id, seq]),
@@ -451,7 +454,7 @@ describe('outbox', () => {
     const t = online();
     const item = t.session.send('x'.repeat(5000));
     t.net.last().receive({ type: 'error', code: 'MESSAGE_TOO_LONG', message: 'too long', id: item.id });
-    assert.deepEqual(t.log.failed, [[item, { code: 'MESSAGE_TOO_LONG', message: 'too long', id: item.id }]]);
+    assert.deepEqual(t.log.failed, [[item, { code: 'MESSAGE_TOO_LONG', message: 'Too long.', id: item.id }]]);
     assert.equal(t.session.outbox.length, 0);
     assert.deepEqual(t.log.errors, []);
   });
@@ -625,7 +628,7 @@ describe('other events', () => {
     assert.deepEqual(members, [[{ nick: 'bob', away: true }]]);
     assert.deepEqual(t.session.members, [{ nick: 'bob', away: true }]);
     assert.deepEqual(infos, [['help text', undefined]]);
-    assert.deepEqual(t.log.errors, [{ code: 'RATE_LIMITED', message: 'slow down' }]);
+    assert.deepEqual(t.log.errors, [{ code: 'RATE_LIMITED', message: 'Slow down.' }]);
   });
 
   test('a listener that throws does not break the session', () => {
@@ -652,5 +655,286 @@ describe('other events', () => {
     assert.equal(parseServerEvent('null'), null);
     const w = parseServerEvent(JSON.stringify({ ...welcome(), more: undefined }));
     assert.equal(w?.type === 'welcome' && w.more, false);
+  });
+});
+
+describe('pacing: whatever is queued arrives, in order, without flooding', () => {
+  /** Online with an advertised budget, `n` lines queued before the welcome. */
+  function queued(n: number, rateLimit: { burst: number; perSecond: number } | undefined) {
+    const t = setup();
+    t.session.start();
+    const items = Array.from({ length: n }, (_, i) => t.session.send(`line ${i + 1}`));
+    const socket = t.net.last();
+    socket.open();
+    socket.receive(rateLimit === undefined ? welcome() : welcome({ rateLimit }));
+    return { ...t, socket, items };
+  }
+
+  /** Acks every message on the wire that has not been acked, in order. */
+  function ackAll(t: ReturnType<typeof queued>, acked: Set<unknown>) {
+    for (const m of t.socket.sentOfType('message')) {
+      if (acked.has(m.id)) continue;
+      acked.add(m.id);
+      t.socket.receive({ type: 'ack', id: String(m.id), seq: acked.size });
+    }
+  }
+
+  test('the burst (less the reserve) goes at once, then the advertised rate (90% of it)', () => {
+    const t = queued(10, { burst: 5, perSecond: 10 });
+    const acked = new Set<unknown>();
+    // One on the wire at a time; each ack lets the next go while tokens last: 5 - 2 = 3.
+    for (let i = 0; i < 5; i++) ackAll(t, acked);
+    assert.equal(acked.size, 3);
+    assert.deepEqual(t.timers.pending, [112], 'a token of 9 per second comes back after 112 ms');
+    t.timers.advance(111);
+    ackAll(t, acked);
+    assert.equal(acked.size, 3);
+    t.timers.advance(1);
+    ackAll(t, acked);
+    assert.equal(acked.size, 4);
+    for (let i = 0; i < 20; i++) {
+      t.timers.advance(112);
+      ackAll(t, acked);
+    }
+    assert.deepEqual(
+      t.log.acked.map(([item]) => item.text),
+      t.items.map((item) => item.text),
+    );
+  });
+
+  test('without an advertised budget, the server defaults are assumed (20 at once, 5 per second)', () => {
+    const t = queued(30, undefined);
+    const acked = new Set<unknown>();
+    for (let i = 0; i < 30; i++) ackAll(t, acked);
+    assert.equal(acked.size, 18);
+    assert.deepEqual(t.timers.pending, [223]);
+  });
+
+  test('RATE_LIMITED with retryAfter: the same entry goes again after the delay, still ahead of the rest', () => {
+    const t = queued(3, { burst: 50, perSecond: 10 });
+    const [a, b, c] = t.items;
+    t.socket.receive({ type: 'error', code: 'RATE_LIMITED', message: 'slow down', id: a!.id, retryAfter: 300 });
+    assert.deepEqual(t.log.failed, [], 'not a failure');
+    assert.equal(t.session.outbox.length, 3);
+    assert.equal(t.socket.sentOfType('message').length, 1, 'nothing overtakes it');
+    t.timers.advance(299);
+    assert.equal(t.socket.sentOfType('message').length, 1);
+    t.timers.advance(1);
+    assert.deepEqual(
+      t.socket.sentOfType('message').map((m) => m.id),
+      [a!.id, a!.id],
+    );
+    t.socket.receive({ type: 'ack', id: a!.id, seq: 1 });
+    assert.deepEqual(t.socket.sentOfType('message').at(-1)?.id, b!.id);
+    t.socket.receive({ type: 'ack', id: b!.id, seq: 2 });
+    t.timers.advance(1000);
+    assert.deepEqual(t.socket.sentOfType('message').at(-1)?.id, c!.id);
+    t.socket.receive({ type: 'ack', id: c!.id, seq: 3 });
+    assert.deepEqual(
+      t.log.acked.map(([item]) => item.id),
+      [a!.id, b!.id, c!.id],
+    );
+  });
+
+  test('RATE_LIMITED without retryAfter (a budget that never refills) is final', () => {
+    const t = queued(2, { burst: 1, perSecond: 0 });
+    const [a, b] = t.items;
+    t.socket.receive({ type: 'error', code: 'RATE_LIMITED', message: 'slow down', id: a!.id });
+    assert.deepEqual(
+      t.log.failed.map(([item]) => item.id),
+      [a!.id],
+    );
+    assert.equal(t.socket.sentOfType('message').at(-1)?.id, b!.id, 'the next one still goes; the server decides');
+  });
+
+  test('UNAVAILABLE (the store is down) is resent after retryAfter, as long as it lasts', () => {
+    const t = queued(1, { burst: 50, perSecond: 10 });
+    const [a] = t.items;
+    for (let i = 1; i <= 10; i++) {
+      t.socket.receive({ type: 'error', code: 'UNAVAILABLE', message: 'storage unavailable', id: a!.id, retryAfter: 2000 });
+      t.timers.advance(1999);
+      assert.equal(t.socket.sentOfType('message').length, i);
+      t.timers.advance(1);
+      assert.equal(t.socket.sentOfType('message').length, i + 1);
+    }
+    t.socket.receive({ type: 'ack', id: a!.id, seq: 1 });
+    assert.deepEqual(t.log.failed, []);
+    assert.equal(t.log.acked.length, 1);
+  });
+
+  test('INTERNAL is resent after a backoff, then failed after 5 tries', () => {
+    const t = queued(1, { burst: 50, perSecond: 10 });
+    const [a] = t.items;
+    for (let i = 1; i <= 6; i++) {
+      assert.equal(t.socket.sentOfType('message').length, i);
+      t.socket.receive({ type: 'error', code: 'INTERNAL', message: 'could not store', id: a!.id });
+      t.timers.advance(60_000);
+    }
+    assert.equal(t.socket.sentOfType('message').length, 6);
+    assert.deepEqual(t.log.failed.map(([, error]) => error.message), ['Could not store.']);
+  });
+
+  test('history pages are paced too, and a rate-limited page is asked again', () => {
+    const t = setup({ historyPageSize: 2 });
+    t.session.start();
+    const socket = t.net.last();
+    socket.open();
+    socket.receive(welcome({ history: entries(1, 2), lastSeq: 6, more: true, rateLimit: { burst: 3, perSecond: 1 } }));
+    const pages = () => socket.sentOfType('history');
+    assert.equal(pages().length, 1);
+    socket.receive({ type: 'error', code: 'RATE_LIMITED', message: 'slow down', id: String(pages()[0]!.id), retryAfter: 500 });
+    assert.equal(pages().length, 1);
+    // The bucket restarted empty at the refusal: a token (0.9 per second) after 1112 ms.
+    t.timers.advance(1111);
+    assert.equal(pages().length, 1);
+    t.timers.advance(1);
+    assert.equal(pages().length, 2);
+    socket.receive({ type: 'history', id: String(pages()[1]!.id), entries: entries(3, 4), more: true });
+    assert.equal(pages().length, 2, 'no token yet');
+    t.timers.advance(1112);
+    assert.equal(pages().length, 3);
+    assert.equal(pages()[2]!.afterSeq, 4);
+    socket.receive({ type: 'history', id: String(pages()[2]!.id), entries: entries(5, 6), more: false });
+    assert.deepEqual(t.seqs(), [1, 2, 3, 4, 5, 6]);
+    assert.equal(t.net.sockets.length, 1, 'no reconnect');
+  });
+
+  test('against a simulated server with a real token bucket and a jittery network: every line once, in order, never flooding', () => {
+    // A seeded generator: the same run every time.
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (const rateLimit of [
+      { burst: 20, perSecond: 5 },
+      { burst: 3, perSecond: 2 },
+      { burst: 1, perSecond: 50 },
+    ]) {
+      const t = setup();
+      const clock = { now: () => t.timers.now(), setTimeout: () => ({ cancel() {} }) };
+      const limiter = new RateLimiter({ ...rateLimit, maxStrikes: 10, strikeDecayPerSecond: 1 }, clock);
+      const stored: string[] = [];
+      const storedIds = new Set<string>();
+      let refused = 0;
+      let flood = false;
+      let lastArrival = 0;
+      t.session.start();
+      const socket = t.net.last();
+      // Client -> server: delays of 0-300 ms, in order (TCP); server -> client: 0-50 ms.
+      socket.send = (text: string) => {
+        const m = JSON.parse(text) as { type: string; id: string; text: string };
+        lastArrival = Math.max(lastArrival, t.timers.now() + Math.floor(random() * 300));
+        t.timers.setTimeout(() => {
+          if (m.type !== 'message' || flood) return;
+          const verdict = limiter.check();
+          const answer =
+            verdict === 'ok'
+              ? { type: 'ack', id: m.id, seq: storedIds.has(m.id) ? 0 : stored.push(m.text) }
+              : { type: 'error', code: 'RATE_LIMITED', message: 'slow down', id: m.id, retryAfter: limiter.retryAfterMs() ?? undefined };
+          if (verdict === 'ok') storedIds.add(m.id);
+          else refused++;
+          if (verdict === 'flood') flood = true;
+          t.timers.setTimeout(() => socket.receive(answer), Math.floor(random() * 50));
+        }, lastArrival - t.timers.now());
+      };
+      const lines = Array.from({ length: 200 }, (_, i) => `line ${i + 1}`);
+      for (const line of lines.slice(0, 100)) t.session.send(line);
+      socket.open();
+      socket.receive(welcome({ rateLimit }));
+      for (const line of lines.slice(100)) t.session.send(line); // a paste while online
+      t.timers.advance(600_000);
+      assert.equal(flood, false, `never flooding (${JSON.stringify(rateLimit)})`);
+      assert.deepEqual(stored, lines, `each once, in order (${refused} refusals)`);
+      assert.equal(t.log.acked.length, 200);
+      assert.equal(t.session.outbox.length, 0);
+    }
+  });
+});
+
+describe('leaving', () => {
+  test('leave() sends /quit at once, ahead of what is queued; the close ends the session', () => {
+    const t = online();
+    const a = t.session.send('a');
+    t.session.send('b');
+    t.session.leave();
+    const sent = t.net.last().sentOfType('message');
+    assert.deepEqual(
+      sent.map((m) => m.text),
+      ['a', '/quit'],
+    );
+    assert.deepEqual(
+      t.session.outbox.map((i) => i.text),
+      ['a', '/quit', 'b'],
+    );
+    t.net.last().receive({ type: 'ack', id: a.id, seq: 1 });
+    t.net.last().receive({ type: 'ack', id: String(sent[1]!.id) });
+    assert.equal(t.net.last().sentOfType('message').length, 2, 'nothing after the /quit');
+    t.net.last().drop(1000, 'bye');
+    assert.deepEqual(t.log.ended, [['quit', 1000, 'bye']]);
+    assert.deepEqual(
+      t.session.outbox.map((i) => i.text),
+      ['b'],
+      'what was never sent is still there to show',
+    );
+  });
+
+  test('leave() when not joined ends at once', () => {
+    const t = setup();
+    t.session.start();
+    t.session.leave();
+    assert.deepEqual(t.log.ended, [['quit', undefined, '']]);
+  });
+
+  test('/quit typed while offline behind queued lines waits for them: lines, then /quit, then the end', () => {
+    const t = online();
+    t.net.last().drop();
+    t.session.send('still to say');
+    const quit = t.session.send('/quit');
+    assert.equal(t.session.ended, undefined);
+    assert.throws(() => t.session.send('more'), /ended/);
+    const socket = reconnect(t);
+    socket.drop(1006); // lost again before the welcome: no end, the /quit was not sent
+    assert.equal(t.session.ended, undefined);
+    const again = reconnect(t);
+    again.receive(welcome());
+    const [line] = again.sentOfType('message');
+    again.receive({ type: 'ack', id: String(line!.id), seq: 1 });
+    assert.deepEqual(again.sentOfType('message').at(-1), { type: 'message', id: quit.id, text: '/quit' });
+    again.receive({ type: 'ack', id: quit.id });
+    again.drop(1000, 'bye');
+    assert.deepEqual(t.log.ended, [['quit', 1000, 'bye']]);
+  });
+});
+
+describe('connection failures', () => {
+  test('a permanent failure ends the session with its message; no retry', () => {
+    const t = setup();
+    t.session.start();
+    t.net.last().onclose?.(1006, 'x', { permanent: true, message: 'The server refused the connection (404 Not Found).' });
+    assert.deepEqual(t.log.ended, [['refused', 1006, 'The server refused the connection (404 Not Found).']]);
+    t.timers.advance(120_000);
+    assert.equal(t.net.sockets.length, 1);
+  });
+
+  test('a transient failure is retried, its message in the state detail', () => {
+    const t = setup();
+    t.session.start();
+    t.net.last().onclose?.(1006, 'x', { permanent: false, message: 'Connection refused by 127.0.0.1:9.' });
+    const [state, detail] = t.log.states.at(-1)!;
+    assert.equal(state, 'offline');
+    assert.equal(detail.reason, 'Connection refused by 127.0.0.1:9.');
+    waitRetry(t);
+    assert.equal(t.net.sockets.length, 2);
+  });
+});
+
+describe('asSentence', () => {
+  test('capitalises and ends with a full stop, once', () => {
+    assert.equal(asSentence('the nickname bob is taken in this room'), 'The nickname bob is taken in this room.');
+    assert.equal(asSentence('Slow down: too many messages; try again in 0.2 s.'), 'Slow down: too many messages; try again in 0.2 s.');
+    assert.equal(asSentence('  why? '), 'Why?');
+    assert.equal(asSentence('über'), 'Über.');
+    assert.equal(asSentence(''), '');
   });
 });

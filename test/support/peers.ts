@@ -48,6 +48,7 @@ function probe(command: string, args: string[]): { ok: boolean; out: string } {
 
 let chromium: Peer | undefined;
 let python: Peer | undefined;
+let pythonPty: Peer | undefined;
 let redis: Peer | undefined;
 let nginx: Peer | undefined;
 
@@ -143,4 +144,21 @@ export function requirePeer(t: TestContext, peer: Peer): boolean {
   console.log(`# skip: ${reason}`);
   t.skip(reason);
   return false;
+}
+
+/**
+ * Debian's /usr/bin/python3 with its standard `pty` module, which runs the
+ * terminal client in a real pseudo-terminal (test/support/pty_run.py).
+ */
+export function findPythonPty(): Peer {
+  if (pythonPty) return pythonPty;
+  if (!isExecutable(PYTHON)) {
+    pythonPty = { name: 'python3', available: false, detail: `${PYTHON} not found (apt-get install python3)` };
+    return pythonPty;
+  }
+  const version = probe(PYTHON, ['-c', 'import pty, termios, sys; print(sys.version.split()[0])']);
+  pythonPty = version.ok
+    ? { name: 'python3', available: true, detail: `python ${version.out}` }
+    : { name: 'python3', available: false, detail: `${PYTHON} cannot import pty and termios: ${version.out}` };
+  return pythonPty;
 }

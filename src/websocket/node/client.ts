@@ -13,6 +13,9 @@ import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate.js
 import { DEFAULT_MAX_MESSAGE_SIZE, Protocol } from '../protocol/protocol.js';
 import { WebSocket } from './connection.js';
 
+/** The most of a refusal's plain-text body kept for the error message, bytes. */
+const MAX_REFUSAL_BODY = 1024;
+
 export interface ConnectOptions {
   /** Subprotocols to offer, most preferred first. */
   protocols?: string[];
@@ -38,7 +41,8 @@ export interface ConnectOptions {
 /**
  * Connect to a ws:// or wss:// URL.
  * @throws HandshakeError when the server refuses or answers wrongly
- *   (`code` says which rule; `status` is the HTTP status received, 0 if none),
+ *   (`code` says which rule; `status` is the HTTP status received, 0 if none;
+ *   a refusal's text/plain body, up to 1 KiB, ends the message),
  *   including code HANDSHAKE_TIMEOUT; TypeError for an invalid URL or option;
  *   the socket's error (ECONNREFUSED, ...) when the connection fails.
  */
@@ -98,13 +102,47 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
         reject(error);
       } else resolve(ws!);
     };
-    const onError = (error: Error) => finish(error);
-    const onClose = () => finish(new HandshakeError('CONNECTION_CLOSED', 0, 'The server closed the connection during the handshake'));
+    const onError = (error: Error) => (refusal ? refuse() : finish(error));
+    const onClose = () => {
+      if (refusal) refuse();
+      else finish(new HandshakeError('CONNECTION_CLOSED', 0, 'The server closed the connection during the handshake'));
+    };
+    /** A refusal whose short text/plain body (the server's explanation) is still arriving. */
+    let refusal: { error: HandshakeError; body: Buffer; length: number } | null = null;
+    const refuse = () => {
+      if (!refusal) return;
+      const text = refusal.body.subarray(0, refusal.length).toString('utf8').trim();
+      const { error } = refusal;
+      finish(text === '' ? error : new HandshakeError(error.code, error.status, `${error.message}: ${text}`, error.headers));
+    };
     const onData = (chunk: Buffer) => {
+      if (refusal) {
+        refusal.body = Buffer.concat([refusal.body, chunk]);
+        if (refusal.body.length >= refusal.length) refuse();
+        return;
+      }
       try {
         const parsed = parser.push(chunk);
         if (!parsed) return;
-        const { protocol, deflate: agreed } = validateResponse(parsed.head, request.key, handshake);
+        let validated: ReturnType<typeof validateResponse>;
+        try {
+          validated = validateResponse(parsed.head, request.key, handshake);
+        } catch (error) {
+          // A refusal (4xx, 5xx) usually says why in a short plain-text body:
+          // read up to MAX_REFUSAL_BODY bytes of it (within the handshake
+          // timeout) so the caller can show it.
+          const type = parsed.head.headers.get('content-type') ?? '';
+          const length = Number(parsed.head.headers.get('content-length') ?? Number.NaN);
+          // A body delimited by its length or by the close; a chunked one is not read.
+          const readable = parsed.head.headers.get('transfer-encoding') === undefined;
+          if (error instanceof HandshakeError && error.code === 'UNEXPECTED_STATUS' && readable && /^text\/plain\b/i.test(type)) {
+            refusal = { error, body: Buffer.from(parsed.rest), length: Number.isSafeInteger(length) ? Math.min(length, MAX_REFUSAL_BODY) : MAX_REFUSAL_BODY };
+            if (refusal.body.length >= refusal.length) refuse();
+            return;
+          }
+          throw error;
+        }
+        const { protocol, deflate: agreed } = validated;
         const p = new Protocol('client', {
           deflate: agreed,
           maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,

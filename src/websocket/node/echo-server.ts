@@ -42,6 +42,14 @@ export async function startEchoServer(options: EchoServerOptions): Promise<WebSo
       ws.on('message', echoBack);
     }
   });
-  await server.ready();
+  // A failed listen (EADDRINUSE...) rejects ready(); the same error is also
+  // emitted as 'error', which would crash the process without a listener.
+  const ignore = () => {};
+  server.on('error', ignore);
+  try {
+    await server.ready();
+  } finally {
+    server.off('error', ignore);
+  }
   return server;
 }

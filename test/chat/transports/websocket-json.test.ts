@@ -403,23 +403,24 @@ describe('rate limit', () => {
     });
     try {
       const witness = await JsonClient.joined(wsUrl(limited, '/r/rl'), 'witness');
-      const flooder = await JsonClient.joined(wsUrl(limited, '/r/rl'), 'flooder'); // the join took one token
+      const flooder = await JsonClient.joined(wsUrl(limited, '/r/rl'), 'flooder'); // the join takes no token
       await flooder.say('one', 'r-1');
       await flooder.say('two', 'r-2');
-      const slow = await flooder.request('three', 'r-3');
+      await flooder.say('three', 'r-3');
+      const slow = await flooder.request('four', 'r-4');
       assert.equal(slow.type, 'error');
       if (slow.type === 'error') {
         assert.equal(slow.code, 'RATE_LIMITED');
-        assert.equal(slow.id, 'r-3');
-        assert.match(slow.message, /slow down/);
+        assert.equal(slow.id, 'r-4');
+        assert.match(slow.message, /Slow down/);
       }
-      for (let i = 4; i <= 10; i++) flooder.send({ type: 'message', id: `r-${i}`, text: 'flood' });
+      for (let i = 5; i <= 11; i++) flooder.send({ type: 'message', id: `r-${i}`, text: 'flood' });
       assert.equal((await within(flooder.closed, 'the flooder closed')).code, 1008);
       const left = await witness.expect('notice', (n) => n.event === 'leave');
       assert.equal(left.reason, 'flood');
       assert.deepEqual(
         witness.all('message').map((m) => m.text),
-        ['one', 'two'],
+        ['one', 'two', 'three'],
         'dropped requests were not stored',
       );
       await witness.close();

@@ -458,6 +458,27 @@ describe('connect() refuses a wrong answer', SUITE, () => {
     });
   }
 
+  test("a refusal's plain-text body, the server's explanation, ends the message; other bodies do not", T, async () => {
+    const bodies: Array<[string, RegExp]> = [
+      ['HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\n\r\nno such room\r\n', /^The server answered 404 instead of 101: no such room$/],
+      // Without Content-Length: until the server closes.
+      ['HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nnot from there', /: not from there$/],
+      ['HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<h1>404</h1>\n', /^The server answered 404 instead of 101$/],
+      [`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 5000\r\n\r\n${'x'.repeat(5000)}`, /: x{1024}$/],
+      // A chunked body is not decoded: no text rather than chunk sizes.
+      ['HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nno\r\n0\r\n\r\n', /^The server answered 403 instead of 101$/],
+    ];
+    for (const [answer, message] of bodies) {
+      const fake = await FakeServer.start((r) => {
+        r.socket.write(answer);
+        if (!answer.includes('Content-Length') && !answer.includes('chunked')) r.socket.end();
+      });
+      const error = await assertRefused(fake.url, 'UNEXPECTED_STATUS', Number(answer.slice(9, 12)));
+      assert.match(error.message, message);
+      await fake.close();
+    }
+  });
+
   test('a redirect: UNEXPECTED_STATUS with the Location header for the caller', T, async () => {
     const fake = await FakeServer.start((r) =>
       r.socket.write('HTTP/1.1 302 Found\r\nLocation: ws://elsewhere.example/\r\nContent-Length: 0\r\n\r\n'),
