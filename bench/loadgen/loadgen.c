@@ -1617,6 +1617,11 @@ static void on_open(struct conn *c) {
 static void start_run(void) {
   phase = PH_RUN;
   t_run = now;
+  /* Tells the runner that the warm-up starts now (every connection open and,
+     for fanout and chat, past the start barrier), so it can time its CPU
+     samples to the measured window. */
+  printf("RUN\n");
+  fflush(stdout);
   t_meas0 = now + (uint64_t)(O.warmup * 1e9);
   t_meas1 = t_meas0 + (uint64_t)(O.duration * 1e9);
   progress();
