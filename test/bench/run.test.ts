@@ -42,6 +42,7 @@ import {
   parseOpenFileLimit,
   parseOptions,
   parsePidStat,
+  isRunLine,
   parseReady,
   parseVmRss,
   planWorkloads,
@@ -372,6 +373,13 @@ describe('generator output', () => {
     assert.equal(parseReady('READY 10'), 10);
     assert.equal(parseReady('READY'), null);
     assert.equal(parseReady('{"ok":true}'), null);
+  });
+
+  test('RUN marks the start of the warm-up; nothing else does', () => {
+    assert.equal(isRunLine('RUN'), true);
+    assert.equal(isRunLine('RUN\r'), true);
+    for (const line of ['', 'READY 10', 'RUNNING', '{"ok":true}', 'run']) assert.equal(isRunLine(line), false, line);
+    assert.equal(parseGeneratorOutput('RUN\n{"mode":"chat-wschat","ok":true,"messages":5}\n')?.messages, 5);
   });
 
   test('a failed run keeps ok:false and its error_detail', () => {
