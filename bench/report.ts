@@ -266,7 +266,7 @@ export function renderMarkdownTable(table: Table): string {
   return [header, rule, ...rows].join('\n');
 }
 
-/** A goal from issue 4, as a ratio between two contestants of one workload. */
+/** A goal from issue 4 or 9, as a ratio between two contestants of one workload. */
 export interface Target {
   workload: string;
   metric: string;
@@ -352,6 +352,15 @@ export const TARGETS: readonly Target[] = [
     op: '<',
     value: 1,
     text: 'Chat: lower p99 than socket.io at equal load (SQLite store)',
+  },
+  {
+    workload: 'chat-multinode-max',
+    metric: 'max_deliveries_per_s',
+    contestant: 'wschat (Redis)',
+    versus: 'socket.io (Redis)',
+    op: '>=',
+    value: 3,
+    text: 'Chat on 3 nodes and Redis: >= 3x socket.io with its Redis adapter, sustainable deliveries/s (issue 9)',
   },
 ];
 
@@ -474,7 +483,7 @@ export function renderMarkdown(results: BenchResults): string {
     }
   }
   out.push('');
-  out.push('## Targets (issue 4)');
+  out.push('## Targets (issues 4 and 9)');
   out.push('');
   out.push('| target | measured | met |');
   out.push('| --- | ---: | --- |');
@@ -501,6 +510,7 @@ const PALETTE: Record<string, string> = {
   wschat: '#2563eb',
   'wschat (memory)': '#2563eb',
   'wschat (SQLite)': '#7c3aed',
+  'wschat (Redis)': '#0891b2',
   'ws+bufferutil': '#d97706',
   bun: '#059669',
 };

@@ -39,8 +39,8 @@ import { type ServerName, SERVER_NAMES, type Variant, launchSpec, prepareServers
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type WorkloadName = 'echo32' | 'echo64k' | 'fanout' | 'idle' | 'connect' | 'compress' | 'chat';
-export const WORKLOAD_NAMES: readonly WorkloadName[] = ['echo32', 'echo64k', 'fanout', 'idle', 'connect', 'compress', 'chat'];
+export type WorkloadName = 'echo32' | 'echo64k' | 'fanout' | 'idle' | 'connect' | 'compress' | 'chat' | 'chat-multinode';
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ['echo32', 'echo64k', 'fanout', 'idle', 'connect', 'compress', 'chat', 'chat-multinode'];
 
 export type Mode = 'full' | 'quick' | 'smoke';
 
@@ -216,7 +216,9 @@ export interface WorkloadPlan {
   durationS: number;
   /** Report server RSS growth per connection at the end of the window. */
   rssPerConn: boolean;
-  chat?: { rate: number; publishers: number; size: number; search: SearchSettings };
+  chat?: { rate: number; publishers: number; size: number; search: SearchSettings; maxTitle?: string };
+  /** Several nodes of the contestant on one fresh Redis per run, the generator spread over them (absent: one server). */
+  nodes?: number;
 }
 
 const ECHO_SERVERS: readonly ServerName[] = ['wschat', 'ws', 'ws+bufferutil', 'bun'];
@@ -236,7 +238,7 @@ const metric = (
 
 const count = (n: number) => n.toLocaleString('en-US');
 
-/** The workloads of issue 4, sized for `mode`, filtered by `--only` and `--servers`. */
+/** The workloads of issues 4 and 9, sized for `mode`, filtered by `--only` and `--servers`. */
 export function planWorkloads(options: Pick<Options, 'mode' | 'only' | 'servers'>): WorkloadPlan[] {
   const p = PROFILES[options.mode];
   const reduced = (what: string, used: number, full: number) =>
@@ -405,6 +407,7 @@ export function planWorkloads(options: Pick<Options, 'mode' | 'only' | 'servers'
       rssPerConn: false,
       chat: { rate: p.chatRate, publishers: 10, size: 64, search: p.search },
     },
+    multinodePlan(options.mode),
   ];
   return plans
     .filter((plan) => options.only === null || options.only.includes(plan.name))
@@ -413,6 +416,79 @@ export function planWorkloads(options: Pick<Options, 'mode' | 'only' | 'servers'
       contestants: plan.contestants.filter((c) => options.servers === null || options.servers.includes(c.server)),
     }))
     .filter((plan) => plan.contestants.length > 0);
+}
+
+/** The multi-node chat's counts per mode (issue 9). */
+export interface MultinodeProfile {
+  nodes: number;
+  /** Room members, spread evenly over the nodes. */
+  conns: number;
+  /** Publishers (a multiple of `nodes`, so that each node has as many). */
+  publishers: number;
+  /** The fixed load, messages per second over all publishers; the rate search starts here. */
+  rate: number;
+  /** Most steps of the rate search, when fewer than the mode's (every step starts Redis and the nodes afresh). */
+  maxSteps?: number;
+}
+
+export const MULTINODE_PROFILES: Record<Mode, MultinodeProfile> = {
+  full: { nodes: 3, conns: 1000, publishers: 9, rate: 25 },
+  quick: { nodes: 3, conns: 1000, publishers: 9, rate: 25 },
+  smoke: { nodes: 3, conns: 60, publishers: 3, rate: 20, maxSteps: 1 },
+};
+
+/**
+ * The multi-node chat of issue 9: one room whose members and publishers are
+ * spread evenly over several nodes sharing one Redis (a fresh one per run),
+ * wschat's Redis store against socket.io's Redis adapter. Like `chat`: rounds
+ * at a fixed load, then a maximum-rate search (`chat-multinode-max`).
+ */
+export function multinodePlan(mode: Mode): WorkloadPlan {
+  const p = PROFILES[mode];
+  const m = MULTINODE_PROFILES[mode];
+  const full = MULTINODE_PROFILES.full;
+  const notes: string[] = [];
+  if (m.conns !== full.conns || m.publishers !== full.publishers) {
+    notes.push(`${mode} pass: ${count(m.conns)} members and ${m.publishers} publishers instead of ${count(full.conns)} and ${full.publishers}.`);
+  }
+  if (m.rate !== full.rate) notes.push(`${mode} pass: fixed load ${count(m.rate)} messages/s.`);
+  const perNode = m.publishers / m.nodes;
+  return {
+    name: 'chat-multinode',
+    title: `Chat on ${m.nodes} nodes and Redis, fixed load`,
+    description:
+      `One room of ${count(m.conns)} members spread evenly over ${m.nodes} nodes that share one Redis, ${m.publishers} publishers (${perNode} on each node) sending ${count(m.rate)} messages/s in total (64 characters each), so ${count(m.rate * m.conns)} deliveries/s are offered, every member on every node receiving every message: ${m.nodes} \`wschat serve --redis\` nodes (Redis store: a Lua script per batch of posts, sharded pub/sub between nodes) against ${m.nodes} socket.io 4 nodes with \`@socket.io/redis-adapter\` (PUBLISH per broadcast). ` +
+      'Each run starts a fresh redis-server (AOF on, `appendfsync always`: the setting under which wschat acknowledges a message only once Redis has it on disk; socket.io stores nothing there) and fresh nodes. ' +
+      'All of these processes and the load generator run on this one machine and share its cores: the nodes and Redis are pinned together to the server CPU (the whole cluster gets one core, as the one-node server does), the generator to its own. ' +
+      'Server CPU time (all nodes plus Redis, and Redis alone) per 1000 deliveries, and the p99 latency from sending a message until the last member on any node has it. The maximum sustainable rate follows.',
+    notes,
+    baseline: 'socket.io (Redis)',
+    contestants: [
+      { label: 'wschat (Redis)', server: 'wschat', variant: 'chat-redis' },
+      { label: 'socket.io (Redis)', server: 'socketio', variant: 'chat-redis' },
+    ],
+    metrics: [
+      metric('cpu_ms_per_1000', 'CPU per 1k deliveries', 'ms', 'lower', true, true),
+      metric('redis_ms_per_1000', 'of which Redis', 'ms', 'lower'),
+      metric('p99_us', 'p99', 'us', 'lower', true, true),
+      metric('p50_us', 'p50', 'us', 'lower'),
+      metric('deliveries_per_s', 'deliveries/s', 'deliveries/s', 'higher'),
+    ],
+    kind: 'chat',
+    generatorArgs: ['--conns', String(m.conns), '--publishers', String(m.publishers), '--size', '64'],
+    conns: m.conns,
+    warmupS: p.chatWarmupS,
+    durationS: p.durationS,
+    rssPerConn: false,
+    chat: {
+      rate: m.rate,
+      publishers: m.publishers,
+      size: 64,
+      search: { ...p.search, maxSteps: Math.min(p.search.maxSteps, m.maxSteps ?? p.search.maxSteps) },
+      maxTitle: `Chat on ${m.nodes} nodes and Redis, maximum sustainable rate`,
+    },
+    nodes: m.nodes,
+  };
 }
 
 /** What the load generator prints at the end of a run (one JSON line). */
@@ -599,26 +675,43 @@ export interface CpuUsage {
   top: string[];
 }
 
+/** Clock ticks `pid` used between two snapshots (from zero if the pid now names another program); null when not in `b`. */
+function ticksBetween(a: CpuSnapshot, b: CpuSnapshot, pid: number): number | null {
+  const after = b.procs.get(pid);
+  if (!after) return null;
+  const before = a.procs.get(pid);
+  return after.ticks - (before && before.comm === after.comm ? before.ticks : 0);
+}
+
+/** Cores one process used between two snapshots (1 = one core busy throughout); null when it was not seen. */
+export function processCores(a: CpuSnapshot, b: CpuSnapshot, pid: number, clockTicks: number): number | null {
+  const ticks = ticksBetween(a, b, pid);
+  return ticks === null ? null : ticks / clockTicks / Math.max(1e-3, (b.at - a.at) / 1000);
+}
+
 /**
  * CPU use between two snapshots, split into the server, the generator and
  * everyone else. ksoftirqd is not "someone else": it carries the loopback
- * traffic the benchmark makes.
+ * traffic the benchmark makes. The server may be several processes (the
+ * nodes of a cluster and their Redis): their CPU is added up.
  */
-export function cpuUsage(a: CpuSnapshot, b: CpuSnapshot, pids: { server: number; generator: number }, clockTicks: number): CpuUsage {
+export function cpuUsage(
+  a: CpuSnapshot,
+  b: CpuSnapshot,
+  pids: { server: number | readonly number[]; generator: number },
+  clockTicks: number,
+): CpuUsage {
   const seconds = Math.max(1e-3, (b.at - a.at) / 1000);
   const cores = (ticks: number) => ticks / clockTicks / seconds;
-  const delta = (pid: number): number | null => {
-    const after = b.procs.get(pid);
-    if (!after) return null;
-    const before = a.procs.get(pid);
-    return after.ticks - (before && before.comm === after.comm ? before.ticks : 0);
-  };
-  const server = delta(pids.server);
+  const delta = (pid: number): number | null => ticksBetween(a, b, pid);
+  const serverPids = typeof pids.server === 'number' ? [pids.server] : pids.server;
+  const serverTicks = serverPids.map(delta).filter((t): t is number => t !== null);
+  const server = serverTicks.length === 0 ? null : serverTicks.reduce((x, y) => x + y, 0);
   const generator = delta(pids.generator);
   let softirq = 0;
   const others: Array<{ name: string; ticks: number }> = [];
   for (const [pid, after] of b.procs) {
-    if (pid === pids.server || pid === pids.generator) continue;
+    if (serverPids.includes(pid) || pid === pids.generator) continue;
     const d = delta(pid) ?? 0;
     if (d <= 0) continue;
     if (after.comm.startsWith('ksoftirqd/')) softirq += d;
@@ -919,6 +1012,7 @@ function generatorAllowanceS(plan: WorkloadPlan): number {
  * Never throws: anything that goes wrong is a failed run with the reason.
  */
 async function measure(spec: MeasureSpec, context: RunContext): Promise<Measurement> {
+  if (spec.plan.nodes !== undefined) return measureCluster(spec, context);
   const { plan, contestant, round } = spec;
   const problem = context.problems.get(contestant.server);
   if (problem !== undefined) return { run: failedRun(contestant.label, round, problem), generator: null };
@@ -1219,7 +1313,7 @@ async function runChat(plan: WorkloadPlan, runs: number, context: RunContext): P
       };
       mine.push(step);
       context.log(
-        `[chat-max] ${contestant.label} at ${count(rate)} msgs/s: ${verdict.pass ? 'sustained' : `not sustained (${verdict.reason})`}, ${count(Math.round(step.deliveriesPerS))} deliveries/s, p99 ${formatValue(step.p99Us, 'us')}`,
+        `[${plan.name}-max] ${contestant.label} at ${count(rate)} msgs/s: ${verdict.pass ? 'sustained' : `not sustained (${verdict.reason})`}, ${count(Math.round(step.deliveriesPerS))} deliveries/s, p99 ${formatValue(step.p99Us, 'us')}`,
       );
       if (verdict.pass && !(rate <= bestRate)) {
         bestRate = rate;
@@ -1241,8 +1335,8 @@ async function runChat(plan: WorkloadPlan, runs: number, context: RunContext): P
     maxRuns.push(run);
   }
   const maxPlan: WorkloadResult = {
-    name: 'chat-max',
-    title: 'Chat level, maximum sustainable rate',
+    name: `${plan.name}-max`,
+    title: chat.maxTitle ?? 'Chat level, maximum sustainable rate',
     description: `The offered rate doubles from ${count(chat.rate)} messages/s while the server keeps up, then is bisected: a step is sustained when p99 stays under ${formatValue(search.p99LimitUs, 'us')} and at least ${Math.round(search.minRatio * 100)}% of the offered messages reached every member within the window (and as many of the offered deliveries arrived). One search per server (${search.warmupS} s warm-up + ${search.durationS} s per step, a fresh server each step, at most ${search.maxSteps} steps or ${search.budgetS} s); the value is the deliveries/s measured at the highest sustained step.`,
     notes: plan.notes,
     baseline: plan.baseline,
@@ -1267,6 +1361,222 @@ async function runChat(plan: WorkloadPlan, runs: number, context: RunContext): P
 async function runWorkload(plan: WorkloadPlan, runs: number, context: RunContext): Promise<WorkloadResult[]> {
   if (plan.kind === 'chat') return runChat(plan, runs, context);
   return [toResult(plan, await runRounds(plan, runs, context, () => plan.generatorArgs))];
+}
+
+// ---------------------------------------------------------------- several nodes on one Redis (issue 9)
+
+let redisCheck: string | null | undefined;
+
+/** Why redis-server cannot run here, or null when it can (Debian's redis-server, 7.0 or later, on PATH). */
+function redisProblem(): string | null {
+  if (redisCheck === undefined) {
+    const out = spawnSync('redis-server', ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    const major = Number(/v=(\d+)\./.exec(out.stdout ?? '')?.[1] ?? 0);
+    redisCheck =
+      out.status !== 0 || out.error
+        ? 'redis-server not found (apt-get install redis-server)'
+        : major < 7
+          ? `redis-server 7.0 or later is needed (sharded pub/sub), found: ${out.stdout.trim()}`
+          : null;
+  }
+  return redisCheck;
+}
+
+/**
+ * redis-server's command line for one run: loopback only, a fresh directory,
+ * no RDB snapshots, the AOF fsynced before every reply (`appendfsync always`,
+ * as the multi-node tests run it: the setting under which wschat's ack means
+ * the message is on disk). The log goes to stdout, where the runner keeps the
+ * tail for error messages.
+ */
+export function redisArgs(port: number, dir: string): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+    '--daemonize',
+    'no',
+  ];
+}
+
+/** `count` distinct ports free on 127.0.0.1 right now (held together, so the OS cannot hand one out twice). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolvePort, reject) => {
+            server.once('error', reject);
+            server.listen(0, '127.0.0.1', () => {
+              const address = server.address();
+              resolvePort(typeof address === 'object' && address !== null ? address.port : 0);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((r) => (server.listening ? server.close(() => r()) : r()))));
+  }
+}
+
+/** Whether a generator stdout line is its `RUN` line: the warm-up starts now. */
+export function isRunLine(line: string): boolean {
+  return line.trim() === 'RUN';
+}
+
+/**
+ * One run of a multi-node workload: a fresh redis-server in a fresh
+ * directory, `plan.nodes` fresh nodes of the contestant on it (each on its
+ * own port), the generator spread over them with --ports, CPU read from /proc
+ * around the measured window (all nodes plus Redis as the server, and Redis
+ * alone), then everything stopped: generator, nodes, Redis. Every process is
+ * pinned to its role's CPU as in a one-server run: the nodes and Redis share
+ * the server's. Never throws.
+ */
+async function measureCluster(spec: MeasureSpec, context: RunContext): Promise<Measurement> {
+  const { plan, contestant, round } = spec;
+  const nodes = plan.nodes ?? 1;
+  const problem = context.problems.get(contestant.server) ?? redisProblem();
+  if (problem !== null) return { run: failedRun(contestant.label, round, problem), generator: null };
+  const dir = mkdtempSync(join(tmpdir(), 'wschat-bench-redis-'));
+  let redis: Managed | null = null;
+  const servers: Managed[] = [];
+  let generator: Managed | null = null;
+  try {
+    const [redisPort, ...ports] = await freePorts(nodes + 1);
+    const started = startProcess('redis-server', 'redis-server', redisArgs(redisPort!, dir), { role: 'server', stdin: false });
+    redis = started;
+    await waitListening(redisPort!, started, 10_000);
+    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+    for (const [i, port] of ports.entries()) {
+      const launch = launchSpec(contestant.server, contestant.variant, { root: ROOT, port, redisUrl });
+      servers.push(
+        startProcess(`${contestant.label} node ${i + 1}`, launch.command, launch.args, { env: launch.env, role: 'server', stdin: false }),
+      );
+    }
+    await Promise.all(servers.map((server, i) => waitListening(ports[i]!, server, 20_000)));
+    // As in a one-server run: let them finish starting before the baselines.
+    await delay(300);
+    const perNode = Math.ceil(plan.conns / nodes);
+    for (const server of servers) {
+      const files = readOpenFileLimit(server.pid);
+      context.openFiles ??= files;
+      if (files !== null && files < perNode + 64) {
+        return {
+          run: failedRun(contestant.label, round, `open-file limit ${files} is below the ${perNode} connections needed per node`),
+          generator: null,
+        };
+      }
+    }
+
+    let stdout = '';
+    let onRun: (() => void) | null = null;
+    const running = new Promise<void>((r) => {
+      onRun = r;
+    });
+    const args = [
+      ...spec.generatorArgs,
+      '--host',
+      '127.0.0.1',
+      '--ports',
+      ports.join(','),
+      '--warmup',
+      String(spec.warmupS),
+      '--duration',
+      String(spec.durationS),
+      '--timeout',
+      '10',
+      '--seed',
+      String(spec.seed),
+    ];
+    const gen = startProcess('loadgen', context.loadgen, args, {
+      role: 'generator',
+      stdin: false,
+      onLine: (line) => {
+        stdout += `${line}\n`;
+        if (isRunLine(line)) onRun?.();
+      },
+    });
+    generator = gen;
+    const allowanceMs = (spec.warmupS + spec.durationS + generatorAllowanceS(plan)) * 1000;
+    const killer = setTimeout(() => killGroup(gen, 'SIGKILL'), allowanceMs);
+    const sample: { a: CpuSnapshot | null; b: CpuSnapshot | null } = { a: null, b: null };
+    // Joining a room through Redis takes seconds for 1,000 members: the
+    // window is timed from the generator's RUN line (every member joined,
+    // past the start barrier), so the join work stays out of the CPU figures.
+    await Promise.race([running, gen.exit]);
+    const endAt = (spec.warmupS + spec.durationS - Math.min(0.25, spec.durationS * 0.1)) * 1000;
+    const timers = [
+      setTimeout(() => {
+        sample.a = snapshotCpu();
+      }, spec.warmupS * 1000),
+      setTimeout(() => {
+        sample.b = snapshotCpu();
+      }, endAt),
+    ];
+    const exit = await gen.exit;
+    for (const t of timers) clearTimeout(t);
+    clearTimeout(killer);
+    const result = parseGeneratorOutput(stdout);
+    if (result === null) {
+      const how = exit.signal === 'SIGKILL' ? `killed after ${allowanceMs / 1000} s` : `exit ${exit.code ?? exit.signal}`;
+      return { run: failedRun(contestant.label, round, `generator gave no result (${how}): ${lastLine(gen.tail())}`), generator: null };
+    }
+    const dead = [started, ...servers].find((p) => p.exited);
+    if (dead !== undefined) {
+      return { run: failedRun(contestant.label, round, `${dead.name} died: ${lastLine(dead.tail())}`), generator: result };
+    }
+    const run: RunResult = {
+      contestant: contestant.label,
+      round,
+      ok: result.ok,
+      error: result.ok ? '' : result.error_detail || `${result.errors} error(s)`,
+      metrics: {
+        msgs_per_s: result.msgs_per_s,
+        deliveries_per_s: result.deliveries_per_s,
+        p50_us: result.p50_us,
+        p99_us: result.p99_us,
+      },
+      warnings: [],
+      serverCpu: null,
+      generatorCpu: null,
+      othersCpu: null,
+    };
+    const { a, b } = sample;
+    if (a !== null && b !== null) {
+      const usage = cpuUsage(a, b, { server: [started.pid, ...servers.map((s) => s.pid)], generator: gen.pid }, clockTicks());
+      run.serverCpu = usage.server;
+      run.generatorCpu = usage.generator;
+      run.othersCpu = usage.others;
+      run.warnings.push(...busyWarnings(usage));
+      const redisCores = processCores(a, b, started.pid, clockTicks());
+      if (usage.server !== null && result.deliveries_per_s > 0) {
+        run.metrics.cpu_ms_per_1000 = (usage.server / result.deliveries_per_s) * 1_000_000;
+        if (redisCores !== null) run.metrics.redis_ms_per_1000 = (redisCores / result.deliveries_per_s) * 1_000_000;
+      }
+    } else if (run.ok) {
+      run.warnings.push('CPU not measured: the generator ended before the window was sampled');
+    }
+    return { run, generator: result };
+  } catch (error) {
+    return { run: failedRun(contestant.label, round, error instanceof Error ? error.message : String(error)), generator: null };
+  } finally {
+    if (generator) await stopProcess(generator, 500);
+    // The nodes first: a graceful stop still talks to Redis.
+    await Promise.all(servers.map((server) => stopProcess(server)));
+    if (redis) await stopProcess(redis);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------- main

@@ -27,6 +27,10 @@
  *   and publisher, seqs arrive in order with none lost or repeated.
  * - all: at the end, nothing sent is left unanswered, and each connection
  *   completes the closing handshake.
+ * Several nodes (--ports A,B,C, chat modes only): connection i goes to the
+ * i-th port modulo their count, so members and publishers (connections
+ * 0..P-1) are spread evenly and every node has publishers; a message is
+ * complete once every member on every node has it.
  * Latency: the monotonic clock, into a log-linear histogram (~1.5% buckets).
  */
 #define _GNU_SOURCE
@@ -64,6 +68,7 @@
 #define ABORT_AFTER_ERRORS 1000
 #define PAYLOAD_HEADER 28          /* fanout/chat: 4 hex publisher, 12 hex seq, 12 hex time */
 #define PROBE_PUB 0xffffu          /* the publisher id of a barrier probe */
+#define MAX_PORTS 64               /* --ports: nodes of one chat */
 
 static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -292,6 +297,8 @@ static const char *mode_names[] = {"echo", "fanout", "idle", "connect", "chat-ws
 static struct {
   enum mode mode;
   const char *host, *port, *path;
+  const char *ports[MAX_PORTS]; /* --port N, or the list of --ports */
+  int n_ports;
   int conns, inflight, publishers;
   size_t size, max_message;
   bool binary, deflate;
@@ -301,7 +308,8 @@ static struct {
 } O;
 
 static void usage(void) {
-  fputs("usage: loadgen --mode echo|fanout|idle|connect|chat-wschat|chat-socketio --host H --port N [--path /p]\n"
+  fputs("usage: loadgen --mode echo|fanout|idle|connect|chat-wschat|chat-socketio --host H (--port N | --ports A,B,...)\n"
+        "  [--path /p]\n"
         "  [--conns N] [--inflight K] [--size BYTES] [--binary] [--deflate] [--publishers P] [--rate R]\n"
         "  [--warmup S] [--duration S] [--timeout S] [--seed N] [--max-message BYTES]\n",
         stderr);
@@ -314,6 +322,31 @@ static double num_arg(const char *name, const char *v, double lo, double hi) {
   double d = strtod(v, &end);
   if (errno || end == v || *end || !(d >= lo && d <= hi)) die("bad value for %s: '%s' (%g..%g)", name, v, lo, hi);
   return d;
+}
+
+/* --ports A,B,C: 1 to MAX_PORTS decimal ports (1-65535), none twice, nothing
+   else in the list (no spaces, no empty items). The strings point into a
+   copy of the argument, kept for the program's life. */
+static void parse_ports(const char *v) {
+  if (O.n_ports) die("--ports given twice");
+  char *list = strdup(v);
+  if (!list) die("out of memory");
+  char *item = list;
+  for (;;) {
+    char *comma = strchr(item, ',');
+    if (comma) *comma = 0;
+    if (!*item) die("--ports: empty item in '%s'", v);
+    size_t len = strlen(item);
+    if (len > 5 || strspn(item, "0123456789") != len) die("--ports: '%s' is not a port number", item);
+    long n = strtol(item, NULL, 10);
+    if (n < 1 || n > 65535) die("--ports: %ld is not a port number (1-65535)", n);
+    for (int k = 0; k < O.n_ports; k++)
+      if (strtol(O.ports[k], NULL, 10) == n) die("--ports: %ld is listed twice", n);
+    if (O.n_ports == MAX_PORTS) die("--ports: more than %d ports", MAX_PORTS);
+    O.ports[O.n_ports++] = item;
+    if (!comma) break;
+    item = comma + 1;
+  }
 }
 
 static void parse_args(int argc, char **argv) {
@@ -344,6 +377,7 @@ static void parse_args(int argc, char **argv) {
       have_mode = true;
     } else if (!strcmp(a, "--host")) O.host = VAL();
     else if (!strcmp(a, "--port")) O.port = VAL();
+    else if (!strcmp(a, "--ports")) parse_ports(VAL());
     else if (!strcmp(a, "--path")) O.path = VAL();
     else if (!strcmp(a, "--conns")) O.conns = (int)num_arg(a, VAL(), 1, 1000000);
     else if (!strcmp(a, "--inflight")) O.inflight = (int)num_arg(a, VAL(), 1, 65536);
@@ -361,7 +395,11 @@ static void parse_args(int argc, char **argv) {
     else die("unknown option '%s'", a);
 #undef VAL
   }
-  if (!have_mode || !O.port) usage();
+  if (!have_mode || (!O.port && !O.n_ports)) usage();
+  if (O.port && O.n_ports) die("--port and --ports are exclusive");
+  if (O.n_ports && O.mode != M_CHAT_WSCHAT && O.mode != M_CHAT_SIO)
+    die("--ports is for the chat modes (nodes sharing a room); use --port");
+  if (O.port) O.ports[O.n_ports++] = O.port;
   if (!O.path) {
     if (O.mode == M_FANOUT) O.path = "/broadcast";
     else if (O.mode == M_CHAT_WSCHAT) O.path = "/r/bench";
@@ -373,6 +411,9 @@ static void parse_args(int argc, char **argv) {
     if ((unsigned char)*p <= 0x20 || *p == 0x7f) die("--path must not contain spaces or control characters");
   if (O.mode == M_FANOUT || O.mode == M_CHAT_WSCHAT || O.mode == M_CHAT_SIO) {
     if (O.publishers > O.conns) die("--publishers (%d) must not exceed --conns (%d)", O.publishers, O.conns);
+    if (O.publishers < O.n_ports)
+      die("--publishers (%d) must be at least the number of --ports (%d), so that every node has one", O.publishers,
+          O.n_ports);
     if (O.size < PAYLOAD_HEADER) die("--size must be at least %d in this mode", PAYLOAD_HEADER);
     if (O.size > (O.mode == M_FANOUT ? 65536 : 60000)) die("--size too large for this mode");
   }
@@ -455,9 +496,13 @@ static uint64_t rr;    /* chat: round-robin publisher */
    across runs against one server, so they carry a per-run tag */
 static uint32_t run_tag;
 
-static struct sockaddr_storage addr;
-static socklen_t addr_len;
-static char host_header[300];
+/* Where connections go: connection i to targets[i % n_targets]. */
+static struct target {
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  char host_header[300];
+} targets[MAX_PORTS];
+static int n_targets;
 static char request_target[2048];
 
 /* results, counted over the measured window only */
@@ -832,7 +877,8 @@ static void conn_fail(struct conn *c, uint16_t code, const char *fmt, ...) {
 }
 
 static void conn_start(struct conn *c) {
-  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const struct target *to = &targets[c->idx % n_targets];
+  int fd = socket(to->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     conn_fail(c, 0, "socket: %s", strerror(errno));
     return;
@@ -849,7 +895,7 @@ static void conn_start(struct conn *c) {
   c->ev = EPOLLOUT;
   struct epoll_event e = {.events = EPOLLOUT, .data.u64 = (uint64_t)c->idx | (uint64_t)c->gen << 32};
   if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0) die("epoll_ctl: %s", strerror(errno));
-  if (connect(fd, (struct sockaddr *)&addr, addr_len) < 0 && errno != EINPROGRESS)
+  if (connect(fd, (const struct sockaddr *)&to->addr, to->addr_len) < 0 && errno != EINPROGRESS)
     conn_fail(c, 0, "connect: %s", strerror(errno));
   /* completion (or failure) is reported as EPOLLOUT */
 }
@@ -871,7 +917,7 @@ static void send_handshake(struct conn *c) {
   int n = snprintf(req, sizeof req,
                    "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s\r\n",
-                   request_target, host_header, key64,
+                   request_target, targets[c->idx % n_targets].host_header, key64,
                    O.mode == M_CHAT_WSCHAT ? "Sec-WebSocket-Protocol: wschat.v1\r\n" : "",
                    O.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; "
                                "client_max_window_bits\r\n"
@@ -1571,6 +1617,11 @@ static void on_open(struct conn *c) {
 static void start_run(void) {
   phase = PH_RUN;
   t_run = now;
+  /* Tells the runner that the warm-up starts now (every connection open and,
+     for fanout and chat, past the start barrier), so it can time its CPU
+     samples to the measured window. */
+  printf("RUN\n");
+  fflush(stdout);
   t_meas0 = now + (uint64_t)(O.warmup * 1e9);
   t_meas1 = t_meas0 + (uint64_t)(O.duration * 1e9);
   progress();
@@ -1827,14 +1878,18 @@ static void print_result(void) {
 /* ------------------------------------------------------------------------ */
 
 static void resolve(void) {
-  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
-  int rc = getaddrinfo(O.host, O.port, &hints, &res);
-  if (rc) die("cannot resolve %s:%s: %s", O.host, O.port, gai_strerror(rc));
-  memcpy(&addr, res->ai_addr, res->ai_addrlen);
-  addr_len = res->ai_addrlen;
-  freeaddrinfo(res);
   bool v6 = strchr(O.host, ':') != NULL;
-  snprintf(host_header, sizeof host_header, v6 ? "[%s]:%s" : "%s:%s", O.host, O.port);
+  for (int i = 0; i < O.n_ports; i++) {
+    struct target *t = &targets[i];
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
+    int rc = getaddrinfo(O.host, O.ports[i], &hints, &res);
+    if (rc) die("cannot resolve %s:%s: %s", O.host, O.ports[i], gai_strerror(rc));
+    memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+    t->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    snprintf(t->host_header, sizeof t->host_header, v6 ? "[%s]:%s" : "%s:%s", O.host, O.ports[i]);
+  }
+  n_targets = O.n_ports;
   if (O.mode == M_CHAT_SIO)
     snprintf(request_target, sizeof request_target, "%s%sEIO=4&transport=websocket", O.path,
              strchr(O.path, '?') ? "&" : "?");

@@ -21,9 +21,11 @@ export const SERVER_NAMES: readonly ServerName[] = ['wschat', 'ws', 'ws+bufferut
  * - `echo`: echo on any path, fan-out on /broadcast, no compression;
  * - `deflate`: the same with permessage-deflate enabled;
  * - `chat-memory` / `chat-sqlite`: wschat's full chat server with either store;
- * - `chat`: the socket.io room server.
+ * - `chat`: the socket.io room server;
+ * - `chat-redis`: one node of several sharing rooms through Redis (wschat's
+ *   Redis store; socket.io's Redis adapter).
  */
-export type Variant = 'echo' | 'deflate' | 'chat-memory' | 'chat-sqlite' | 'chat';
+export type Variant = 'echo' | 'deflate' | 'chat-memory' | 'chat-sqlite' | 'chat' | 'chat-redis';
 
 export interface LaunchSpec {
   command: string;
@@ -38,6 +40,14 @@ export interface LaunchContext {
   port: number;
   /** A fresh empty directory for the SQLite store (`chat-sqlite` only). */
   dataDir?: string;
+  /** The Redis the nodes share, `redis://127.0.0.1:P` (`chat-redis` only). */
+  redisUrl?: string;
+}
+
+/** The Redis URL of a `chat-redis` launch. @throws Error when the context has none. */
+function redisOf(context: LaunchContext): string {
+  if (context.redisUrl === undefined) throw new Error('chat-redis needs a Redis URL');
+  return context.redisUrl;
 }
 
 /** Where the compiled Node launchers go (inside the repository, so `ws` and `socket.io` resolve from node_modules). */
@@ -62,12 +72,13 @@ export function launchSpec(server: ServerName, variant: Variant, context: Launch
       if (variant === 'echo' || variant === 'deflate') {
         return { command: node, args: [join(root, 'bin', 'wschat.js'), 'echo', ...listen], env: {} };
       }
-      if (variant === 'chat-memory' || variant === 'chat-sqlite') {
+      if (variant === 'chat-memory' || variant === 'chat-sqlite' || variant === 'chat-redis') {
         let store: string[] = ['--memory'];
         if (variant === 'chat-sqlite') {
           if (context.dataDir === undefined) throw new Error('chat-sqlite needs a data directory');
           store = ['--data', context.dataDir];
         }
+        if (variant === 'chat-redis') store = ['--redis', redisOf(context)];
         return {
           command: node,
           // The per-connection rate limit is lifted: publishers here send far
@@ -111,8 +122,9 @@ export function launchSpec(server: ServerName, variant: Variant, context: Launch
       }
       break;
     case 'socketio':
-      if (variant === 'chat') {
-        return { command: node, args: [join(launcherDir(root), 'socketio-chat.mjs'), ...listen], env: {} };
+      if (variant === 'chat' || variant === 'chat-redis') {
+        const redis = variant === 'chat-redis' ? ['--redis', redisOf(context)] : [];
+        return { command: node, args: [join(launcherDir(root), 'socketio-chat.mjs'), ...listen, ...redis], env: {} };
       }
       break;
   }

@@ -9,11 +9,15 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { createClient } from '@redis/client';
+import { createAdapter } from '@socket.io/redis-adapter';
 import { Server as SocketIoServer } from 'socket.io';
 import { ensureLoadgen, type LoadgenResult } from '../../bench/loadgen/build.js';
 import { type ChatServer, startChatServer } from '../../src/chat/server.js';
 import { startEchoServer } from '../../src/websocket/node/echo-server.js';
 import type { WebSocketServer } from '../../src/websocket/node/server.js';
+import { assertPeer, findRedis, peerSkip } from '../support/peers.js';
+import { type RedisServer, startRedis } from '../support/redis.js';
 
 const SHORT = ['--warmup', '0.2', '--duration', '0.8', '--timeout', '5', '--host', '127.0.0.1'];
 
@@ -92,6 +96,7 @@ describe('loadgen against the echo server', () => {
   test('echo: 32-byte text, every reply checked in order', async () => {
     const run = await runLoadgen(['--mode', 'echo', '--port', String(port), '--conns', '4', '--inflight', '4', '--size', '32', ...SHORT]);
     const result = assertOk(run);
+    assert.deepEqual(run.stdout.trim().split('\n').slice(0, -1), ['RUN'], 'RUN when the warm-up starts, then the result');
     assert.equal(result.mode, 'echo');
     assert.equal(result.connections, 4);
     assert.ok(result.messages > 100, `messages ${result.messages}`);
@@ -138,6 +143,7 @@ describe('loadgen against the echo server', () => {
       },
     });
     assert.equal(ready, 50);
+    assert.doesNotMatch(run.stdout, /^RUN$/m, 'idle mode has no warm-up');
     assert.equal(run.result.ok, true, run.result.error_detail);
     assert.equal(run.result.connections, 50);
     assert.equal(run.result.errors, 0);
@@ -205,6 +211,145 @@ describe('loadgen against the chat servers', () => {
     } finally {
       await new Promise<void>((resolve) => io.close(() => resolve()));
     }
+  });
+});
+
+/** Runs the generator with bad arguments: it must refuse them (exit 2) and say why on stderr. */
+function refused(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('loadgen over several nodes (--ports)', () => {
+  test('bad --ports lists are refused with the reason, before any connection', async () => {
+    const chat = ['--mode', 'chat-wschat', '--conns', '30', '--publishers', '3', '--rate', '10', '--size', '64'];
+    const cases: Array<[string[], RegExp]> = [
+      [[...chat, '--ports', '7001,7001,7002'], /--ports: 7001 is listed twice/],
+      [[...chat, '--ports', '7001,,7002'], /--ports: empty item/],
+      [[...chat, '--ports', '7001,7002,'], /--ports: empty item/],
+      [[...chat, '--ports', '7001,x,7002'], /--ports: 'x' is not a port number/],
+      [[...chat, '--ports', '0,7001,7002'], /--ports: 0 is not a port number/],
+      [[...chat, '--ports', '7001,70000,7002'], /--ports: 70000 is not a port number/],
+      [[...chat, '--ports', '7001,7002', '--ports', '7003'], /--ports given twice/],
+      [[...chat, '--port', '7001', '--ports', '7002,7003'], /--port and --ports are exclusive/],
+      [[...chat, '--ports', '7001,7002,7003,7004'], /--publishers \(3\) must be at least the number of --ports \(4\)/],
+      [['--mode', 'echo', '--ports', '7001,7002'], /--ports is for the chat modes/],
+      [['--mode', 'fanout', '--ports', '7001,7002', '--publishers', '2', '--conns', '4'], /--ports is for the chat modes/],
+    ];
+    for (const [args, reason] of cases) {
+      const { code, stderr } = await refused(args);
+      assert.equal(code, 2, args.join(' '));
+      assert.match(stderr, reason, args.join(' '));
+    }
+  });
+
+  const redisPeer = findRedis();
+  describe('against three nodes sharing one Redis', { skip: peerSkip(redisPeer) }, () => {
+    let redis: RedisServer;
+    before(async () => {
+      assertPeer(redisPeer);
+      redis = await startRedis();
+    });
+    after(async () => {
+      await redis?.stop();
+    });
+
+    test('chat-wschat: members and publishers spread evenly over three wschat nodes, every message to every member', async () => {
+      const nodes: ChatServer[] = [];
+      const accepted: number[] = [];
+      try {
+        for (let i = 0; i < 3; i++) {
+          const node = await startChatServer({
+            host: '127.0.0.1',
+            port: 0,
+            redis: { url: redis.url },
+            console: null,
+            hub: { rateLimit: { burst: 1e6, perSecond: 1e6 } },
+          });
+          nodes.push(node);
+          accepted.push(0);
+          node.websocket.on('connection', () => {
+            accepted[i]!++;
+          });
+        }
+        const conns = 31;
+        const run = await runLoadgen([
+          '--mode',
+          'chat-wschat',
+          '--ports',
+          nodes.map((n) => n.port).join(','),
+          '--conns',
+          String(conns),
+          '--publishers',
+          '3',
+          '--rate',
+          '60',
+          '--size',
+          '64',
+          ...SHORT,
+        ]);
+        const result = assertOk(run);
+        assert.equal(result.connections, conns);
+        assert.deepEqual(accepted, [11, 10, 10], 'connection i on node i mod 3');
+        assert.ok(result.messages > 10, `messages ${result.messages}`);
+        const ratio = result.deliveries / result.messages;
+        assert.ok(ratio > conns * 0.8 && ratio < conns * 1.2, `deliveries per message ${ratio}`);
+      } finally {
+        await Promise.all(nodes.map((n) => n.close()));
+      }
+    });
+
+    test('chat-socketio: three socket.io servers with the Redis adapter', async () => {
+      const servers: Array<{ io: SocketIoServer; port: number; close(): Promise<void> }> = [];
+      const accepted = [0, 0, 0];
+      try {
+        for (let i = 0; i < 3; i++) {
+          const pub = createClient({ url: redis.url });
+          const sub = pub.duplicate();
+          await Promise.all([pub.connect(), sub.connect()]);
+          const io = new SocketIoServer({ transports: ['websocket'], serveClient: false, adapter: createAdapter(pub, sub) });
+          io.on('connection', (socket) => {
+            accepted[i]!++;
+            let room: string | null = null;
+            socket.on('join', (name: unknown) => {
+              if (typeof name !== 'string') return;
+              room = name;
+              void socket.join(name);
+            });
+            socket.on('msg', (payload: unknown) => {
+              if (room !== null) io.to(room).emit('msg', payload);
+            });
+          });
+          const http = (await import('node:http')).createServer();
+          io.attach(http);
+          await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+          servers.push({
+            io,
+            port: (http.address() as AddressInfo).port,
+            close: async () => {
+              await new Promise<void>((resolve) => io.close(() => resolve()));
+              await Promise.all([pub.quit(), sub.quit()]);
+            },
+          });
+        }
+        const conns = 12;
+        const run = await runLoadgen(['--mode', 'chat-socketio', '--ports', servers.map((s) => s.port).join(','), '--conns', String(conns), '--publishers', '3', '--rate', '60', '--size', '64', ...SHORT]);
+        const result = assertOk(run);
+        assert.equal(result.connections, conns);
+        assert.deepEqual(accepted, [4, 4, 4]);
+        const ratio = result.deliveries / result.messages;
+        assert.ok(ratio > conns * 0.8 && ratio < conns * 1.2, `deliveries per message ${ratio}`);
+      } finally {
+        await Promise.all(servers.map((s) => s.close()));
+      }
+    });
   });
 });
 

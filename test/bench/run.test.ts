@@ -29,6 +29,7 @@ import {
 import {
   type CpuSnapshot,
   type GeneratorResult,
+  MULTINODE_PROFILES,
   PROFILES,
   USAGE,
   busyWarnings,
@@ -41,9 +42,12 @@ import {
   parseOpenFileLimit,
   parseOptions,
   parsePidStat,
+  isRunLine,
   parseReady,
   parseVmRss,
   planWorkloads,
+  processCores,
+  redisArgs,
 } from '../../bench/run.js';
 import { launchSpec } from '../../bench/servers/index.js';
 
@@ -182,11 +186,11 @@ describe('parseOptions', () => {
 describe('planWorkloads', () => {
   const all = { only: null, servers: null } as const;
 
-  test('the full plan has the seven workloads of issue 4 with their counts', () => {
+  test('the full plan has the seven workloads of issue 4 and the multi-node chat of issue 9, with their counts', () => {
     const plans = planWorkloads({ mode: 'full', ...all });
     assert.deepEqual(
       plans.map((p) => p.name),
-      ['echo32', 'echo64k', 'fanout', 'idle', 'connect', 'compress', 'chat'],
+      ['echo32', 'echo64k', 'fanout', 'idle', 'connect', 'compress', 'chat', 'chat-multinode'],
     );
     const byName = new Map(plans.map((p) => [p.name, p]));
     const args = (name: string) => byName.get(name as never)!.generatorArgs.join(' ');
@@ -241,6 +245,49 @@ describe('planWorkloads', () => {
     assert.deepEqual(planWorkloads({ mode: 'full', only: ['chat'], servers: ['bun'] }), []);
   });
 
+  test('chat-multinode: 1,000 members over 3 nodes on Redis, publishers on every node, against socket.io with its Redis adapter', () => {
+    const plan = planWorkloads({ mode: 'full', ...all }).find((p) => p.name === 'chat-multinode')!;
+    assert.equal(plan.nodes, 3);
+    assert.equal(plan.conns, 1000);
+    assert.equal(plan.kind, 'chat');
+    assert.equal(plan.baseline, 'socket.io (Redis)');
+    assert.deepEqual(
+      plan.contestants.map((c) => [c.label, c.server, c.variant]),
+      [
+        ['wschat (Redis)', 'wschat', 'chat-redis'],
+        ['socket.io (Redis)', 'socketio', 'chat-redis'],
+      ],
+    );
+    assert.equal(plan.generatorArgs.join(' '), '--conns 1000 --publishers 9 --size 64');
+    assert.equal(plan.chat!.publishers % plan.nodes!, 0, 'as many publishers on each node');
+    assert.equal(plan.chat!.rate, PROFILES.full.chatRate, 'the same fixed load as the one-node chat');
+    assert.deepEqual(plan.chat!.search, PROFILES.full.search, 'the same search as chat-max');
+    assert.match(plan.chat!.maxTitle!, /maximum sustainable rate/);
+    assert.deepEqual(plan.notes, []);
+    assert.match(plan.description, /share its cores/);
+    assert.match(plan.description, /appendfsync always/);
+    assert.deepEqual(
+      plan.metrics.map((m) => m.key),
+      ['cpu_ms_per_1000', 'redis_ms_per_1000', 'p99_us', 'p50_us', 'deliveries_per_s'],
+    );
+  });
+
+  test('chat-multinode in quick and smoke passes; wschat only with --servers wschat', () => {
+    const quick = planWorkloads({ mode: 'quick', only: ['chat-multinode'], servers: null });
+    assert.deepEqual(quick.map((p) => [p.name, p.conns, p.notes]), [['chat-multinode', 1000, []]]);
+    assert.equal(quick[0]!.chat!.search.maxSteps, PROFILES.quick.search.maxSteps);
+    const [smoke] = planWorkloads({ mode: 'smoke', only: ['chat-multinode'], servers: ['wschat'] });
+    assert.deepEqual(smoke!.contestants.map((c) => c.label), ['wschat (Redis)']);
+    assert.equal(smoke!.conns, MULTINODE_PROFILES.smoke.conns);
+    assert.equal(smoke!.chat!.publishers, 3, 'still one publisher per node');
+    assert.equal(smoke!.chat!.search.maxSteps, 1, 'each step starts Redis and three nodes: one step in a smoke pass');
+    assert.deepEqual(smoke!.notes, ['smoke pass: 60 members and 3 publishers instead of 1,000 and 9.', 'smoke pass: fixed load 20 messages/s.']);
+    // Every mode spreads its publishers evenly, at least one per node.
+    for (const m of Object.values(MULTINODE_PROFILES)) {
+      assert.ok(m.publishers >= m.nodes && m.publishers % m.nodes === 0 && m.publishers <= m.conns);
+    }
+  });
+
   test('smoke windows are about a second', () => {
     for (const plan of planWorkloads({ mode: 'smoke', only: null, servers: ['wschat'] })) {
       assert.ok(plan.warmupS + plan.durationS <= 2, plan.name);
@@ -272,6 +319,33 @@ describe('launchSpec', () => {
     assert.throws(() => launchSpec('wschat', 'chat-sqlite', context), /data directory/);
   });
 
+  test('chat-redis: a wschat node on Redis, a socket.io node with the Redis adapter; both need the URL', () => {
+    const redisUrl = 'redis://127.0.0.1:6390';
+    const wschat = launchSpec('wschat', 'chat-redis', { ...context, redisUrl }).args;
+    assert.equal(wschat[wschat.indexOf('--redis') + 1], redisUrl);
+    assert.ok(wschat.includes('--no-console') && !wschat.includes('--memory') && !wschat.includes('--data'));
+    assert.equal(wschat[wschat.indexOf('--burst') + 1], '1000000');
+    const sio = launchSpec('socketio', 'chat-redis', { ...context, redisUrl }).args;
+    assert.match(sio[0]!, /socketio-chat\.mjs$/);
+    assert.equal(sio[sio.indexOf('--redis') + 1], redisUrl);
+    assert.ok(!launchSpec('socketio', 'chat', context).args.includes('--redis'));
+    assert.throws(() => launchSpec('wschat', 'chat-redis', context), /Redis URL/);
+    assert.throws(() => launchSpec('socketio', 'chat-redis', context), /Redis URL/);
+    assert.throws(() => launchSpec('ws', 'chat-redis', context), /ws has no chat-redis server/);
+  });
+
+  test('redis-server for a run: loopback, its own directory, the AOF fsynced on every write, no snapshots', () => {
+    const args = redisArgs(6390, '/tmp/r');
+    const value = (name: string) => args[args.indexOf(name) + 1];
+    assert.equal(value('--port'), '6390');
+    assert.equal(value('--bind'), '127.0.0.1');
+    assert.equal(value('--dir'), '/tmp/r');
+    assert.equal(value('--appendonly'), 'yes');
+    assert.equal(value('--appendfsync'), 'always');
+    assert.equal(value('--save'), '');
+    assert.equal(value('--daemonize'), 'no');
+  });
+
   test('bun runs bun-echo.ts with Bun; socket.io has only the chat server', () => {
     const bun = launchSpec('bun', 'deflate', context);
     assert.match(bun.command, /node_modules\/\.bin\/bun$/);
@@ -299,6 +373,13 @@ describe('generator output', () => {
     assert.equal(parseReady('READY 10'), 10);
     assert.equal(parseReady('READY'), null);
     assert.equal(parseReady('{"ok":true}'), null);
+  });
+
+  test('RUN marks the start of the warm-up; nothing else does', () => {
+    assert.equal(isRunLine('RUN'), true);
+    assert.equal(isRunLine('RUN\r'), true);
+    for (const line of ['', 'READY 10', 'RUNNING', '{"ok":true}', 'run']) assert.equal(isRunLine(line), false, line);
+    assert.equal(parseGeneratorOutput('RUN\n{"mode":"chat-wschat","ok":true,"messages":5}\n')?.messages, 5);
   });
 
   test('a failed run keeps ok:false and its error_detail', () => {
@@ -378,6 +459,36 @@ describe('busy check', () => {
     assert.deepEqual(busyWarnings(quiet), []);
     const stolen = cpuUsage(a, snapshot(1000, 100, 25, [[10, 'node', 100]]), { server: 10, generator: 11 }, 100);
     assert.deepEqual(busyWarnings(stolen), ['hypervisor steal: 25% of a core']);
+  });
+
+  test('several server processes (nodes and their Redis): their CPU is added up and none counts as someone else', () => {
+    // 1 s window at 100 ticks/s: three nodes 0.3 + 0.2 + 0.1, Redis 0.15, the generator 0.5, a stranger 0.05.
+    const a = snapshot(0, 0, 0, [
+      [20, 'node', 0],
+      [21, 'node', 0],
+      [22, 'node', 0],
+      [23, 'redis-server', 0],
+      [24, 'loadgen', 0],
+      [25, 'cron', 0],
+    ]);
+    const b = snapshot(1000, 30 + 20 + 10 + 15 + 50 + 5, 0, [
+      [20, 'node', 30],
+      [21, 'node', 20],
+      [22, 'node', 10],
+      [23, 'redis-server', 15],
+      [24, 'loadgen', 50],
+      [25, 'cron', 5],
+    ]);
+    const usage = cpuUsage(a, b, { server: [23, 20, 21, 22], generator: 24 }, 100);
+    assert.ok(Math.abs(usage.server! - 0.75) < 1e-9);
+    assert.equal(usage.generator, 0.5);
+    assert.ok(Math.abs(usage.others - 0.05) < 1e-9);
+    assert.deepEqual(usage.top, ['cron 25: 5%']);
+    assert.equal(processCores(a, b, 23, 100), 0.15);
+    assert.equal(processCores(a, b, 99, 100), null);
+    // A node not seen adds nothing; none seen at all is null.
+    assert.ok(Math.abs(cpuUsage(a, b, { server: [20, 98], generator: 24 }, 100).server! - 0.3) < 1e-9);
+    assert.equal(cpuUsage(a, b, { server: [97, 98], generator: 24 }, 100).server, null);
   });
 
   test('a pid reused by another program counts from zero', () => {
@@ -524,6 +635,26 @@ describe('tables and report', () => {
     const fan = evaluated.find((t) => t.target.workload === 'fanout')!;
     assert.equal(fan.met, false, '5x is short of 7x');
     assert.equal(evaluated.find((t) => t.target.workload === 'idle')!.met, null);
+  });
+
+  test('the multi-node target: wschat on Redis at least 3x socket.io with its Redis adapter', () => {
+    const max = (wschat: number, sio: number): WorkloadResult => ({
+      name: 'chat-multinode-max',
+      title: 'Chat on 3 nodes and Redis, maximum sustainable rate',
+      description: '',
+      notes: [],
+      baseline: 'socket.io (Redis)',
+      contestants: ['wschat (Redis)', 'socket.io (Redis)'],
+      metrics: [],
+      runs: [
+        run('wschat (Redis)', 1, { max_deliveries_per_s: wschat }),
+        run('socket.io (Redis)', 1, { max_deliveries_per_s: sio }),
+      ],
+    });
+    const target = (w: WorkloadResult) => evaluateTargets(results([w])).find((t) => t.target.workload === 'chat-multinode-max')!;
+    assert.equal(target(max(90_000, 30_000)).met, true);
+    assert.equal(target(max(80_000, 30_000)).met, false);
+    assert.match(target(max(1, 1)).target.text, /issue 9/);
   });
 
   test('the generator check compares Bun with wschat and reports the generator core', () => {

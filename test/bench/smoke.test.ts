@@ -3,7 +3,9 @@
  * second per workload, one run) must complete with every workload ok, so the
  * benchmark never rots. It asserts that things work, never how fast: no
  * timing is checked. Needs `npm run build` (npm test builds first) and a C
- * compiler with zlib for the load generator (.ci/run installs them).
+ * compiler with zlib for the load generator (.ci/run installs them); the
+ * multi-node workload needs redis-server: without it, it is left out with
+ * the reason printed on a developer's machine, and the test fails in CI.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,6 +15,8 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { BenchResults } from '../../bench/report.js';
+import { WORKLOAD_NAMES } from '../../bench/run.js';
+import { assertPeer, findRedis, isCI } from '../support/peers.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -40,17 +44,26 @@ function runBench(args: string[], timeoutMs: number): Promise<{ code: number | n
   });
 }
 
-test('npm run bench -- --smoke completes with every workload ok', { timeout: 115_000 }, async () => {
+test('npm run bench -- --smoke completes with every workload ok', { timeout: 115_000 }, async (t) => {
+  const args = ['--smoke'];
+  let expected = ['echo32', 'echo64k', 'fanout', 'idle', 'connect', 'compress', 'chat', 'chat-max', 'chat-multinode', 'chat-multinode-max'];
+  const redis = findRedis();
+  if (isCI()) assertPeer(redis);
+  if (!redis.available) {
+    t.diagnostic(`chat-multinode left out: ${redis.detail}`);
+    args.push('--only', WORKLOAD_NAMES.filter((w) => w !== 'chat-multinode').join(','));
+    expected = expected.filter((w) => !w.startsWith('chat-multinode'));
+  }
   const out = mkdtempSync(join(tmpdir(), 'wschat-bench-smoke-'));
   try {
-    const { code, stdout, stderr } = await runBench(['--smoke', '--out', out], 110_000);
+    const { code, stdout, stderr } = await runBench([...args, '--out', out], 110_000);
     const context = `exit ${code}\n--- stdout\n${stdout.slice(-3000)}\n--- stderr\n${stderr.slice(-3000)}`;
     assert.equal(code, 0, context);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as BenchResults;
     assert.equal(results.mode, 'smoke');
     assert.deepEqual(
       results.workloads.map((w) => w.name),
-      ['echo32', 'echo64k', 'fanout', 'idle', 'connect', 'compress', 'chat', 'chat-max'],
+      expected,
     );
     for (const workload of results.workloads) {
       assert.ok(workload.runs.length > 0, `${workload.name} ran`);
@@ -67,6 +80,15 @@ test('npm run bench -- --smoke completes with every workload ok', { timeout: 115
       ['wschat (memory)', 'wschat (SQLite)'],
     );
     assert.ok(chat.runs.every((r) => r.metrics.cpu_ms_per_1000! > 0), 'server CPU per 1000 deliveries was measured');
+    const multinode = results.workloads.find((w) => w.name === 'chat-multinode');
+    if (redis.available) {
+      assert.deepEqual(
+        multinode!.runs.map((r) => r.contestant),
+        ['wschat (Redis)'],
+      );
+      assert.ok(multinode!.runs.every((r) => r.metrics.cpu_ms_per_1000! > 0), 'CPU of the nodes and Redis was measured');
+      assert.match(stdout, /Chat on 3 nodes and Redis, maximum sustainable rate \[chat-multinode-max\]/);
+    }
     assert.ok(existsSync(join(out, 'report.md')) && existsSync(join(out, 'ratios.svg')));
     assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /This is a smoke pass/);
     assert.match(stdout, /Echo, 32 B text \[echo32\]/);
