@@ -975,6 +975,12 @@ function lastLine(text: string): string {
 // ---------------------------------------------------------------- runs
 
 interface RunContext {
+  /**
+   * A smoke pass checks that everything works, not how fast: on a busy
+   * machine (CI runs other tests beside it) its timing verdicts must not
+   * fail it, so it judges no rate and allows more time.
+   */
+  smoke: boolean;
   loadgen: string;
   problems: Map<ServerName, string>;
   log: (line: string) => void;
@@ -1002,8 +1008,8 @@ function failedRun(contestant: string, round: number, error: string): RunResult 
 }
 
 /** How long a generator may take beyond its warm-up and window before it is killed. */
-function generatorAllowanceS(plan: WorkloadPlan): number {
-  return 30 + plan.conns / 200;
+function generatorAllowanceS(plan: WorkloadPlan, context: RunContext): number {
+  return (30 + plan.conns / 200) * (context.smoke ? 3 : 1);
 }
 
 /**
@@ -1067,7 +1073,7 @@ async function measure(spec: MeasureSpec, context: RunContext): Promise<Measurem
       },
     });
     generator = gen;
-    const allowanceMs = (spec.warmupS + spec.durationS + generatorAllowanceS(plan)) * 1000;
+    const allowanceMs = (spec.warmupS + spec.durationS + generatorAllowanceS(plan, context)) * 1000;
     const killer = setTimeout(() => killGroup(gen, 'SIGKILL'), allowanceMs);
     // Filled by timers, hence an object (assignments in callbacks do not narrow).
     const sample: { a: CpuSnapshot | null; b: CpuSnapshot | null; rssAfter: number | null } = {
@@ -1321,6 +1327,13 @@ async function runChat(plan: WorkloadPlan, runs: number, context: RunContext): P
       }
     }
     steps.push(...mine);
+    // A smoke pass does not judge speed: a step that ran without errors shows the search works.
+    const ran = mine.filter((s) => s.ok);
+    if (context.smoke && !Number.isFinite(bestRate) && ran.length > 0) {
+      const best = ran.reduce((a, b) => (b.deliveriesPerS > a.deliveriesPerS ? b : a));
+      bestRate = best.rate;
+      bestDeliveries = best.deliveriesPerS;
+    }
     const run: RunResult = Number.isFinite(bestRate)
       ? {
           ...failedRun(contestant.label, 1, ''),
@@ -1508,7 +1521,7 @@ async function measureCluster(spec: MeasureSpec, context: RunContext): Promise<M
       },
     });
     generator = gen;
-    const allowanceMs = (spec.warmupS + spec.durationS + generatorAllowanceS(plan)) * 1000;
+    const allowanceMs = (spec.warmupS + spec.durationS + generatorAllowanceS(plan, context)) * 1000;
     const killer = setTimeout(() => killGroup(gen, 'SIGKILL'), allowanceMs);
     const sample: { a: CpuSnapshot | null; b: CpuSnapshot | null } = { a: null, b: null };
     // Joining a room through Redis takes seconds for 1,000 members: the
@@ -1648,7 +1661,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   log(`load generator: ${loadgen}`);
-  const context: RunContext = { loadgen, problems, log, openFiles: null };
+  const context: RunContext = { smoke: options.mode === 'smoke', loadgen, problems, log, openFiles: null };
   const startedAt = new Date();
   const workloads: WorkloadResult[] = [];
   for (const plan of plans) workloads.push(...(await runWorkload(plan, options.runs, context)));
