@@ -268,6 +268,8 @@ export class ChatSession extends Emitter<SessionEvents> {
   private _room: string | undefined;
   private _resumeToken: string | undefined;
   private _lastSeq: number | undefined;
+  /** The room epoch of `_lastSeq` (from the last welcome). */
+  private _epoch: string | undefined;
   private _members: MemberInfo[] = [];
   private _maxMessage: number | undefined;
   private _ended: EndReason | undefined;
@@ -487,7 +489,11 @@ export class ChatSession extends Emitter<SessionEvents> {
   private sendJoin(): void {
     const join: JoinMessage = { type: 'join', nick: this._nick };
     if (this._resumeToken !== undefined) join.resumeToken = this._resumeToken;
-    if (this._lastSeq !== undefined) join.lastSeq = this._lastSeq;
+    if (this._lastSeq !== undefined) {
+      join.lastSeq = this._lastSeq;
+      // The numbering our lastSeq belongs to: if the room's started over, the welcome says reset.
+      if (this._epoch !== undefined) join.epoch = this._epoch;
+    }
     this.socket?.send(JSON.stringify(join));
   }
 
@@ -650,6 +656,7 @@ export class ChatSession extends Emitter<SessionEvents> {
     this.attempt = 0;
     this._room = welcome.room;
     this._resumeToken = welcome.resumeToken;
+    if (typeof welcome.epoch === 'string') this._epoch = welcome.epoch;
     this._maxMessage = welcome.maxMessage;
     if (welcome.nick !== this._nick) {
       const from = this._nick;

@@ -133,7 +133,21 @@ describe('joining', () => {
       nick: 'alice',
       resumeToken: 'token-0123456789abcdef',
       lastSeq: 0,
+      epoch: 'epoch0',
     });
+  });
+
+  test('the join sends back the epoch of its lastSeq; a welcome from another epoch resets', () => {
+    const t = setup();
+    t.session.start();
+    t.net.last().open();
+    t.net.last().receive(welcome({ history: entries(1, 3), lastSeq: 3, epoch: 'first' }));
+    t.net.last().drop();
+    const socket = reconnect(t);
+    assert.deepEqual(socket.sent[0], { type: 'join', nick: 'alice', resumeToken: 'token-0123456789abcdef', lastSeq: 3, epoch: 'first' });
+    socket.receive(welcome({ history: entries(1, 2), lastSeq: 2, epoch: 'second', reset: true }));
+    assert.equal(t.log.resets, 1);
+    assert.equal(t.session.lastSeq, 2);
   });
 
   test('a nickname normalised by the server is reported and kept', () => {
@@ -252,6 +266,7 @@ describe('history across reconnects: no gap, no duplicate', () => {
       nick: 'alice',
       resumeToken: 'token-0123456789abcdef',
       lastSeq: 4,
+      epoch: 'epoch0',
     });
     // A server that sends overlapping history must not cause duplicates.
     socket.receive(welcome({ history: entries(3, 7), resumed: true }));
