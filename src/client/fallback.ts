@@ -13,10 +13,12 @@
  *   tell a proxy's refusal from a server that is down (both are a 1006 with
  *   no status), so speed says nothing; the HTTP attempt decides.
  * - After `fallbackAfter` (2) such failures in a row, the next attempt uses
- *   the HTTP door. If it works (a message arrives), WebSockets are blocked
- *   on this network: every attempt uses HTTP from then on. If it fails too,
- *   the server is down, not the WebSocket: the next attempt is a WebSocket
- *   again, and one more failure tries HTTP again.
+ *   the HTTP door. If it works (a message arrives), a WebSocket probe (below)
+ *   goes out at once: the failures may have been a server restarting, not
+ *   the network. If the probe fails too, WebSockets are blocked on this
+ *   network: every attempt uses HTTP from then on. If the HTTP attempt
+ *   fails as well, the server is down, not the WebSocket: the next attempt
+ *   is a WebSocket again, and one more failure tries HTTP again.
  * - While on HTTP, a probe opens a WebSocket every `probeIntervalMs` (and on
  *   `probeNow()`, e.g. when the network changes): it sends a `history`
  *   request, which the server answers (`NOT_JOINED`) without joining anyone;
@@ -231,7 +233,9 @@ export class TransportFallback extends Emitter<FallbackEvents> {
       this.#next = 'http';
       if (!this.#blocked) {
         this.#blocked = true;
-        this.#scheduleProbe();
+        // Were the WebSocket failures the network's, or a server that was
+        // down (a restart) and is back? Find out now rather than in a minute.
+        this.#probe();
       }
     }
     this.#current = attempt.kind;

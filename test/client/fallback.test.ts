@@ -52,8 +52,17 @@ function setup() {
     probeIntervalMs: PROBE_EVERY,
     probeTimeoutMs: PROBE_TIMEOUT,
   });
+  // The session's own attempts, told apart from the probes the fallback makes.
+  const attempts: Made[] = [];
+  const socketFactory: SocketFactory = (url, protocol) => {
+    const socket = fallback.factory(url, protocol);
+    const inner = made.at(-1);
+    assert.ok(inner);
+    attempts.push(inner);
+    return socket;
+  };
   // random 0: every reconnect is due at once (advance(0)).
-  const session = new ChatSession({ url: URL, nick: 'alice', socketFactory: fallback.factory, timers, random: () => 0, joinTimeoutMs: 15_000 });
+  const session = new ChatSession({ url: URL, nick: 'alice', socketFactory, timers, random: () => 0, joinTimeoutMs: 15_000 });
   const transports: TransportKind[] = [];
   const probes: boolean[] = [];
   const ended: EndReason[] = [];
@@ -61,18 +70,19 @@ function setup() {
   fallback.on('probe', (ok) => probes.push(ok));
   session.on('ended', (reason) => ended.push(reason));
   fallback.follow(session);
-  const last = (): Made => {
-    const m = made.at(-1);
-    assert.ok(m, 'no socket made');
-    return m;
-  };
   /** The session's current connection attempt (not a probe). */
   const attempt = (): Made => {
-    const m = made.filter((x) => !probeSockets.has(x.socket)).at(-1);
+    const m = attempts.at(-1);
     assert.ok(m, 'no attempt made');
     return m;
   };
-  const probeSockets = new Set<FakeSocket>();
+  /** The last probe made. */
+  const probe = (): Made => {
+    const m = made.filter((x) => !attempts.includes(x)).at(-1);
+    assert.ok(m, 'no probe made');
+    return m;
+  };
+  const probeCount = (): number => made.length - attempts.length;
   /** Lets microtasks run, then fires timers due now (an immediate reconnect). */
   const tick = async (ms = 0): Promise<void> => {
     await Promise.resolve();
@@ -94,11 +104,21 @@ function setup() {
     await tick();
     return m;
   };
-  return { timers, made, fallback, session, transports, probes, ended, last, attempt, probeSockets, tick, failAttempt, welcomeAttempt };
+  /** Falls back: two WebSocket failures, an HTTP welcome, and the confirmation probe refused. */
+  const fallBack = async (): Promise<Made> => {
+    session.start();
+    await failAttempt();
+    await failAttempt();
+    const http = await welcomeAttempt();
+    assert.equal(http.kind, 'http');
+    probe().socket.drop(1006);
+    return http;
+  };
+  return { timers, made, fallback, session, transports, probes, ended, attempt, probe, probeCount, tick, failAttempt, welcomeAttempt, fallBack };
 }
 
 describe('TransportFallback', () => {
-  test('two WebSocket attempts that pass nothing, then the HTTP door; once it works, HTTP it is', async () => {
+  test('two WebSocket attempts that pass nothing, then the HTTP door; once it works and a probe fails, HTTP it is', async () => {
     const t = setup();
     t.session.start();
     assert.equal(t.attempt().kind, 'websocket');
@@ -107,15 +127,37 @@ describe('TransportFallback', () => {
     await t.failAttempt();
     assert.equal(t.attempt().kind, 'http');
     assert.equal(t.fallback.blocked, false, 'not until HTTP worked');
+    assert.equal(t.probeCount(), 0);
     await t.welcomeAttempt();
     assert.equal(t.session.state, 'online');
     assert.deepEqual(t.transports, ['http']);
     assert.equal(t.fallback.transport, 'http');
+    // At once, a probe: were the failures a restart rather than the network?
+    assert.equal(t.probeCount(), 1);
+    t.probe().socket.drop(1006);
+    assert.deepEqual(t.probes, [false]);
     assert.equal(t.fallback.blocked, true);
     // A dropped HTTP connection reconnects over HTTP: no more WebSocket attempts.
     t.attempt().socket.drop(1006);
     await t.tick();
     assert.equal(t.attempt().kind, 'http');
+  });
+
+  test('the WebSocket failures were a server restart: the first probe succeeds and the session is back on WebSocket', async () => {
+    const t = setup();
+    t.session.start();
+    await t.failAttempt();
+    await t.failAttempt();
+    const http = await t.welcomeAttempt();
+    const probe = t.probe();
+    probe.socket.open();
+    probe.socket.receive({ type: 'error', code: 'NOT_JOINED', message: 'join a room first', id: 'probe' });
+    await t.tick();
+    assert.equal((http.socket as FakeHttpSocket).abandoned, SWITCH_REASON);
+    await t.welcomeAttempt();
+    assert.equal(t.attempt().kind, 'websocket');
+    assert.deepEqual(t.transports, ['http', 'websocket']);
+    assert.equal(t.fallback.blocked, false);
   });
 
   test('a WebSocket that opened but passed nothing (the join timed out) counts as a failure', async () => {
@@ -153,6 +195,7 @@ describe('TransportFallback', () => {
     assert.equal(t.attempt().kind, 'websocket');
     await t.failAttempt();
     assert.equal(t.attempt().kind, 'websocket', 'the count restarted at the welcome');
+    assert.equal(t.probeCount(), 0);
   });
 
   test('HTTP failing too means the server is down: WebSocket next, then HTTP again after one more failure', async () => {
@@ -162,8 +205,7 @@ describe('TransportFallback', () => {
     await t.failAttempt();
     assert.equal(t.attempt().kind, 'http');
     // Refused for good (the HTTP door says 4xx): not the end of the session here.
-    const httpTry = t.attempt();
-    httpTry.socket.onclose?.(1006, 'refused', { permanent: true, message: 'refused', kind: 'http' });
+    t.attempt().socket.onclose?.(1006, 'refused', { permanent: true, message: 'refused', kind: 'http' });
     await t.tick();
     assert.deepEqual(t.ended, [], 'an HTTP failure never ends the session');
     assert.equal(t.attempt().kind, 'websocket');
@@ -173,22 +215,18 @@ describe('TransportFallback', () => {
 
   test('on HTTP, a probe every probeIntervalMs; a WebSocket that answers moves the session back, silently', async () => {
     const t = setup();
-    t.session.start();
-    await t.failAttempt();
-    await t.failAttempt();
-    const http = await t.welcomeAttempt();
-    assert.equal(http.kind, 'http');
-    const before = t.made.length;
+    const http = await t.fallBack();
+    const before = t.probeCount();
     t.timers.advance(PROBE_EVERY - 1);
-    assert.equal(t.made.length, before, 'no probe yet');
+    assert.equal(t.probeCount(), before, 'no probe yet');
     t.timers.advance(1);
-    const probe = t.last();
-    t.probeSockets.add(probe.socket);
+    const probe = t.probe();
+    assert.equal(t.probeCount(), before + 1);
     assert.equal(probe.kind, 'websocket');
     probe.socket.open();
     assert.deepEqual(probe.socket.sent, [{ type: 'history', id: 'probe', afterSeq: 0 }], 'a request any server answers without a join');
     probe.socket.receive({ type: 'error', code: 'NOT_JOINED', message: 'join a room first', id: 'probe' });
-    assert.deepEqual(t.probes, [true]);
+    assert.deepEqual(t.probes, [false, true]);
     assert.deepEqual(probe.socket.closedWith, { code: 1000, reason: 'probe done' });
     assert.equal((http.socket as FakeHttpSocket).abandoned, SWITCH_REASON, 'the HTTP session is let go, not closed');
     assert.equal(http.socket.closedWith, null);
@@ -206,38 +244,29 @@ describe('TransportFallback', () => {
 
   test('a probe that fails (closed, or no answer in time) leaves the session on HTTP and comes again', async () => {
     const t = setup();
-    t.session.start();
-    await t.failAttempt();
-    await t.failAttempt();
-    const http = await t.welcomeAttempt();
+    const http = await t.fallBack();
     t.timers.advance(PROBE_EVERY);
-    const refused = t.last();
-    t.probeSockets.add(refused.socket);
+    const refused = t.probe();
     refused.socket.drop(1006);
     t.timers.advance(PROBE_EVERY);
-    const silent = t.last();
-    t.probeSockets.add(silent.socket);
+    const silent = t.probe();
     assert.notEqual(silent, refused);
     silent.socket.open();
     t.timers.advance(PROBE_TIMEOUT);
-    assert.deepEqual(t.probes, [false, false]);
+    assert.deepEqual(t.probes, [false, false, false]);
     assert.equal(t.attempt(), http);
     assert.equal((http.socket as FakeHttpSocket).abandoned, null);
     assert.equal(t.session.state, 'online');
     // probeNow (the network changed) probes at once.
     t.fallback.probeNow();
-    const now = t.last();
+    const now = t.probe();
     assert.notEqual(now, silent);
-    t.probeSockets.add(now.socket);
     assert.equal(now.kind, 'websocket');
   });
 
   test('no probing once the session has ended', async () => {
     const t = setup();
-    t.session.start();
-    await t.failAttempt();
-    await t.failAttempt();
-    await t.welcomeAttempt();
+    await t.fallBack();
     t.session.close();
     const before = t.made.length;
     t.timers.advance(PROBE_EVERY * 3);
