@@ -11,7 +11,6 @@ import {
   type SessionError,
   type StateDetail,
 } from '../src/client/session.js';
-import { fromEventSocket } from '../src/client/socket.js';
 import { BASE } from './base.js';
 import { byId, el, show } from './dom.js';
 import {
@@ -38,11 +37,7 @@ import {
   setDelivery,
 } from './render.js';
 import { lastNick, loadResume, saveNick, saveResume } from './storage.js';
-
-/** The browser's WebSocket, adapted to the session's socket interface. */
-function browserSocket(url: string, protocol: string) {
-  return fromEventSocket(new WebSocket(url, protocol), protocol);
-}
+import { BrowserTransport } from './transport.js';
 
 function elements() {
   return {
@@ -96,6 +91,8 @@ const END_MESSAGES: Record<EndReason, { text: string; action: string }> = {
 export class RoomPage {
   private readonly ui: Elements;
   private session: ChatSession | null = null;
+  /** WebSocket, or the HTTP door where WebSockets are blocked (./transport.ts). */
+  private readonly transport = new BrowserTransport(byId('transport', HTMLSpanElement));
 
   /** Log lines by seq, to mark one as ours when its ack comes after it. */
   private readonly entryElements = new Map<number, HTMLLIElement>();
@@ -150,11 +147,12 @@ export class RoomPage {
     const session = new ChatSession({
       url: socketUrl(location, this.room, BASE),
       nick,
-      socketFactory: browserSocket,
+      socketFactory: this.transport.factory,
       ...(resumeToken === undefined ? {} : { resumeToken }),
       ...(lastSeq === undefined ? {} : { lastSeq }),
     });
     this.session = session;
+    this.transport.follow(session);
     session.on('state', (state, detail) => this.onState(state, detail));
     session.on('welcome', (welcome) => {
       saveNick(welcome.nick);

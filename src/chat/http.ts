@@ -75,6 +75,12 @@ export interface HttpHandlerOptions {
   connectOrigins?: readonly string[];
   /** Serve under this prefix (normalised, see base-path.ts); default "" (the root). */
   basePath?: string;
+  /**
+   * The HTTP door (transports/http-door.ts), asked first about every request
+   * inside the base path once the version and Host checks passed: it serves
+   * its own paths and returns true, or returns false for every other path.
+   */
+  door?: (req: IncomingMessage, res: ServerResponse, pathname: string, url: URL) => boolean;
 }
 
 function securityHeaders(res: ServerResponse, policy: string): void {
@@ -147,6 +153,7 @@ export function createHttpHandler(options: HttpHandlerOptions = {}): (req: Incom
     // /healthz answers at the root too: a load balancer may check a node directly.
     const pathname = full === '/healthz' ? full : stripBasePath(full, base);
     if (pathname === null) return sendText(res, 404, `Not found: the chat is at ${base}/\n`);
+    if (options.door?.(req, res, pathname, url)) return;
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return sendText(res, 405, 'Method not allowed\n');

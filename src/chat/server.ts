@@ -27,6 +27,7 @@ import { MemoryStore } from './store/memory.js';
 import { RedisStore } from './store/redis.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { ChatStore } from './store/store.js';
+import { HttpDoor } from './transports/http-door.js';
 import { TcpLinesServer } from './transports/tcp-lines.js';
 import {
   backlogPolicy,
@@ -74,6 +75,12 @@ export interface ChatServerOptions {
   tcpHeartbeat?: { interval: number; timeout: number };
   /** TLS: serve https:// and wss:// with this certificate and key (PEM). */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * The HTTP door (long-polling, for networks that block WebSockets;
+   * transports/http-door.ts): its poll hold and liveness timeout, ms
+   * (defaults 25 s and 30 s). False: no HTTP door.
+   */
+  httpDoor?: false | { pollMs?: number; livenessMs?: number; maxSessions?: number };
   /** Hub settings (history size, message limit, grace period, room TTL, rate limit). */
   hub?: Omit<HubOptions, 'store' | 'clock' | 'log'>;
   /** Bytes queued for one WebSocket member before it counts as too slow. Default 4 MiB. */
@@ -202,7 +209,22 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     throw error;
   }
 
+  // The HTTP door: the WebSocket door's Origin policy, limits and join deadline.
+  const door =
+    options.httpDoor === false
+      ? null
+      : new HttpDoor({
+          hub,
+          originAllowed: (origin, host) => originAllowed(origin, host, allowedOrigins, options.tls !== undefined),
+          clock: options.clock,
+          log,
+          joinTimeoutMs: options.joinTimeoutMs,
+          highWaterMark: options.highWaterMark,
+          maxBodyBytes: options.maxMessageSize,
+          ...options.httpDoor,
+        });
   const handler = createHttpHandler({
+    door: door === null ? undefined : (req, res, pathname, url) => door.handle(req, res, pathname, url),
     webRoot: options.webRoot,
     health: options.healthDetails ? () => ({ rooms: hub.localRoomCount, connections: hub.connectionCount }) : undefined,
     ready: () => store.health(),
@@ -294,6 +316,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       http.close();
       adminConsole?.close();
       await hub.close();
+      door?.close();
       await Promise.all([websocket.close(1001, 'server shutting down'), tcp?.close()]);
       http.closeAllConnections();
       await store.close();

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
@@ -91,6 +92,45 @@ describe('behind nginx: TLS, /chat/, three nodes on Redis', { skip }, () => {
     } finally {
       await Promise.all(contexts.map((c) => c.close()));
     }
+  });
+
+  test('the HTTP door through nginx: a session\'s requests all reach the node that opened it', T, async () => {
+    const call = (method: string, path: string, body = ''): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const req = httpsRequest(
+          { host: '127.0.0.1', port, method, path, servername: 'localhost', ca: certificate.cert, headers: { host: `localhost:${port}` } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              text += chunk;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    const opened = await call('POST', '/chat/r/door/http');
+    assert.equal(opened.status, 201, opened.body);
+    const { session } = JSON.parse(opened.body) as { session: string };
+    const base = `/chat/r/door/http/${session}`;
+    // Round robin would spread these over three nodes; the door needs them on one.
+    for (let i = 0; i < 6; i++) {
+      const sent = await call('POST', `${base}/send`, `${JSON.stringify({ type: 'history', id: `h${i}`, afterSeq: 0 })}\n`);
+      assert.equal(sent.status, 204, `request ${i}: ${sent.body}`);
+    }
+    assert.equal((await call('POST', `${base}/send`, `${JSON.stringify({ type: 'join', nick: 'door-user' })}\n`)).status, 204);
+    let events: { type: string }[] = [];
+    for (let after = 0; !events.some((e) => e.type === 'welcome'); ) {
+      const polled = await call('GET', `${base}/events?after=${after}`);
+      assert.equal(polled.status, 200, polled.body);
+      const page = JSON.parse(polled.body) as { next: number; events: { type: string }[] };
+      events = [...events, ...page.events];
+      after = page.next;
+    }
+    assert.equal(events.filter((e) => e.type === 'error').length, 6, 'the six early requests were answered (NOT_JOINED) by the same session');
+    assert.equal((await call('POST', `${base}/close`)).status, 204);
   });
 
   test('a node killed behind nginx: its clients come back through nginx to another node, resume, lose nothing', T, async () => {

@@ -32,7 +32,7 @@ export function documentedConfig(title: string): string {
 export interface NginxOptions {
   /** A site configuration (the documented block). */
   site: string;
-  /** Exact strings of the site to replace, each of which must occur; `{prefix}` in a replacement is nginx's directory. */
+  /** Strings of the site to replace (every occurrence), each of which must occur; `{prefix}` in a replacement is nginx's directory. */
   replace: [from: string | RegExp, to: string][];
 }
 
@@ -58,7 +58,8 @@ export async function startNginx(options: NginxOptions & { port: number; certifi
   let site = options.site;
   for (const [from, to] of options.replace) {
     const before = site;
-    site = site.replace(from, to.replaceAll('{prefix}', dir));
+    const value = to.replaceAll('{prefix}', dir);
+    site = typeof from === 'string' ? site.replaceAll(from, value) : site.replace(from, value);
     assert.notEqual(site, before, `the documented nginx configuration has no ${String(from)} to replace`);
   }
   const conf = `
