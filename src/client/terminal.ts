@@ -45,6 +45,8 @@ export function formatEntry(entry: EntryEvent, timeZone?: string): string {
       return `${time} -- ${entry.text}`;
     case 'admin':
       return lines(`${time} *** Administrator: `, entry.text);
+    case 'deleted':
+      return `${time} -- (a deleted message)`;
   }
 }
 

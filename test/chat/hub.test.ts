@@ -130,6 +130,7 @@ describe('room expiry (--room-ttl)', () => {
     const t = makeHub({ roomTtlMs: HOUR, graceMs: 2 * HOUR });
     await t.hub.start();
     const a = await t.join('a', { room: 'r' });
+    await a.member.input('worth keeping', 'k');
     a.conn.drop();
     await t.hub.idle();
     t.clock.advance(90 * 60_000);
@@ -146,6 +147,7 @@ describe('room expiry (--room-ttl)', () => {
     const seat = { trip: null, holder: 'crashed-run/1', holdable: true };
     await store.claimSeat({ room: 'r', seat: { ...seat, id: 'bob', nick: 'bob', key: 'bob' }, ts: 0, maxSeats: 10 });
     await store.claimSeat({ room: 'r', seat: { ...seat, id: 'pat', nick: 'pat', key: 'pat', holdable: false }, ts: 0, maxSeats: 10 });
+    await store.append({ room: 'r', ts: 0, kind: 'message', nick: 'bob', text: 'worth keeping' });
     const t = makeHub({ store, graceMs: 60_000, roomTtlMs: HOUR });
     await t.hub.start();
     await t.hub.idle();

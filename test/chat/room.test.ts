@@ -411,6 +411,7 @@ describe('room lifecycle', () => {
   test('the last member leaving marks the room empty in the store and drops it from the hub', async () => {
     const t = makeHub({ graceMs: 0 });
     const a = await t.join('a', { room: 'r1' });
+    await a.member.input('worth keeping', 'k');
     assert.equal((await t.store.getRoom('r1'))?.emptiedAt, null);
     assert.deepEqual(
       (await t.hub.rooms()).map((r) => r.name),
@@ -423,9 +424,29 @@ describe('room lifecycle', () => {
     const again = await t.join('b', { room: 'r1' });
     assert.deepEqual(
       again.conn.last('welcome').history.map((e) => e.seq),
-      [1, 2, 3],
+      [1, 2, 3, 4],
       'a new Room picks the numbering up from the store',
     );
+  });
+
+  test('a room left with nothing but comings and goings is forgotten: the next join starts a new epoch at 1', async () => {
+    const t = makeHub({ graceMs: 0 });
+    const a = await t.join('a', { room: 'bare' });
+    const first = a.conn.last('welcome');
+    a.conn.drop();
+    await t.hub.idle();
+    assert.equal(await t.store.getRoom('bare'), null);
+    const b = await t.join('b', { room: 'bare', lastSeq: first.lastSeq, epoch: first.epoch });
+    const welcome = b.conn.last('welcome');
+    assert.notEqual(welcome.epoch, first.epoch);
+    assert.equal(welcome.reset, true, 'a client holding the old numbering is told to start over');
+    assert.deepEqual(
+      welcome.history.map((e) => e.seq),
+      [1],
+    );
+    await b.member.input('hello', 'h');
+    assert.equal(b.conn.last('ack').seq, 2);
+    assert.deepEqual(b.conn.seqs(), [1, 2]);
   });
 
   test('a burst of joins coalesces member-list updates', async () => {

@@ -2,7 +2,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { type Clock, systemClock, type Timer } from '../clock.js';
 import type { Hub } from '../hub.js';
 import type { Logger, Member, MemberConnection } from '../member.js';
-import { ChatCloseCode, type EntryEvent, ErrorCode, prefixLines, type ServerEvent, senderName } from '../messages.js';
+import { ChatCloseCode, type EntryEvent, ErrorCode, inviteText, prefixLines, roleText, type ServerEvent, senderName } from '../messages.js';
 import { DEFAULT_ROOM } from '../room-name.js';
 
 /**
@@ -75,6 +75,8 @@ function entryLines(entry: EntryEvent): string[] {
       return [entry.text];
     case 'admin':
       return prefixLines('*** [Administrator] ', entry.text);
+    case 'deleted':
+      return ['(a deleted message)'];
   }
 }
 
@@ -85,7 +87,14 @@ export function formatTcp(event: ServerEvent): string[] {
     case 'action':
     case 'notice':
     case 'admin':
+    case 'deleted':
       return entryLines(event);
+    case 'role':
+      return [`*** ${roleText(event.role)}`];
+    case 'removed':
+      return [`*** ${event.text}`];
+    case 'invite':
+      return [`*** ${inviteText(event)}`];
     case 'welcome': {
       const others = event.members.filter((m) => m.nick !== event.nick).map((m) => senderName(m.nick, m.trip));
       return [
