@@ -51,6 +51,18 @@ export class TokenBucket {
     return this.#tokens;
   }
 
+  /** Whether the bucket is full (nothing to remember about it). */
+  get full(): boolean {
+    return this.tokens >= this.#capacity;
+  }
+
+  /** Milliseconds until a token is available (0 when one is); Infinity when the bucket never refills. */
+  waitMs(): number {
+    const missing = 1 - this.tokens;
+    if (missing <= 0) return 0;
+    return this.#refillPerMs > 0 ? Math.ceil(missing / this.#refillPerMs) : Number.POSITIVE_INFINITY;
+  }
+
   /** Takes one token if there is one. */
   take(): boolean {
     this.#refill();

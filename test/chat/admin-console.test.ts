@@ -83,7 +83,7 @@ describe('admin console', () => {
     const { t, run } = setup();
     const stay = await t.join('stay');
     const mary = await t.join('Mary Ann');
-    assert.equal(await run('/kick lobby mary ann'), 'removed mary ann from lobby\n');
+    assert.equal(await run('/kick lobby mary ann'), 'Mary Ann was kicked\n');
     assert.equal(mary.conn.closed?.code, 1008);
     assert.equal(stay.conn.last('notice').reason, 'kicked');
     assert.equal(await run('/kick lobby nobody'), 'nobody called nobody in lobby\n');

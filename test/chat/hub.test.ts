@@ -79,12 +79,18 @@ describe('console powers', () => {
     const alice = await t.join('alice');
     const bob = await t.join('bob');
     assert.deepEqual(await t.hub.kick('lobby', 'BOB'), { ok: true, rooms: 1 });
-    assert.match(bob.conn.last('info').text, /removed/);
-    assert.deepEqual(bob.conn.closed, { code: 1008, reason: 'kicked by the administrator' });
+    assert.deepEqual(bob.conn.last('removed'), {
+      type: 'removed',
+      reason: 'kicked',
+      by: 'Administrator',
+      text: 'You were kicked from this room by Administrator.',
+    });
+    assert.deepEqual(bob.conn.closed, { code: 1008, reason: 'kicked from the room' });
     const notice = alice.conn.last('notice');
-    assert.equal(notice.text, 'bob was removed by the administrator');
+    assert.equal(notice.text, 'bob was kicked by Administrator');
+    assert.equal(notice.by, 'Administrator');
     await t.hub.idle();
-    assert.deepEqual(await t.hub.members('lobby'), [{ nick: 'alice', away: false }]);
+    assert.deepEqual(await t.hub.members('lobby'), [{ nick: 'alice', away: false, role: 'owner' }]);
     assert.equal((await t.hub.kick('lobby', 'bob')).ok, false);
     assert.equal((await t.hub.kick('nowhere', 'bob')).ok, false);
     assert.ok((await t.connect().member.join({ nick: 'bob' })).ok);

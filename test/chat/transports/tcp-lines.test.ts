@@ -145,7 +145,7 @@ describe('TCP lines transport', () => {
       bob.send('/me waves\r\n');
       await alice.expect(/\* 밥 waves\r\n/);
       bob.send('/who\n');
-      await bob.expect(/2 members in lobby: alice, 밥\r\n/);
+      await bob.expect(/2 members in lobby: alice \(owner\), 밥\r\n/);
     }));
 
   test('lines right behind the login id in the same packet are kept', () =>

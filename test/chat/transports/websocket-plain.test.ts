@@ -102,7 +102,7 @@ describe('plain text WebSocket', () => {
     await bob.say('/me waves');
     assert.equal(await client.line(/^\*/), '* bob waves');
     client.send('/who');
-    assert.equal(await client.line(/members in/), `2 members in ${path.slice(3)}: Pat, bob`);
+    assert.equal(await client.line(/members in/), `2 members in ${path.slice(3)}: Pat (owner), bob`);
     client.send('/help');
     assert.match(await client.line(/^Commands:/), /\/nick NEW[\s\S]*\/quit/);
     client.send('/frobnicate');
