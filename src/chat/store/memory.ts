@@ -407,17 +407,18 @@ export class MemoryStore implements ChatStore {
 
   async takeToken(key: string, capacity: number, perHour: number, now: number): Promise<TokenResult> {
     this.#check();
-    const perMs = perHour / 3_600_000;
+    // Multiplying before dividing keeps whole numbers whole (30 minutes at 2 an hour is exactly one token).
+    const refill = (ms: number): number => (ms * perHour) / 3_600_000;
     const bucket = this.#buckets.get(key) ?? { tokens: capacity, at: now, full: now };
-    const tokens = perMs > 0 ? Math.min(capacity, bucket.tokens + Math.max(0, now - bucket.at) * perMs) : bucket.tokens;
+    const tokens = Math.min(capacity, bucket.tokens + refill(Math.max(0, now - bucket.at)));
     const ok = tokens >= 1;
     const left = ok ? tokens - 1 : tokens;
-    this.#buckets.set(key, { tokens: left, at: now, full: perMs > 0 ? now + (capacity - left) / perMs : Number.POSITIVE_INFINITY });
+    const msFor = (n: number): number => (perHour > 0 ? Math.ceil((n * 3_600_000) / perHour) : Number.POSITIVE_INFINITY);
+    this.#buckets.set(key, { tokens: left, at: now, full: now + msFor(capacity - left) });
     if (this.#buckets.size > BUCKETS_BEFORE_PRUNE) {
       for (const [k, b] of this.#buckets) if (b.full <= now) this.#buckets.delete(k);
     }
-    if (ok) return { ok: true };
-    return { ok: false, retryAfterMs: perMs > 0 ? Math.ceil((1 - tokens) / perMs) : Number.POSITIVE_INFINITY };
+    return ok ? { ok: true } : { ok: false, retryAfterMs: msFor(1 - tokens) };
   }
 
   async follow(room: string, listener: RoomListener): Promise<() => void> {

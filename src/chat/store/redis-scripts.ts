@@ -542,23 +542,21 @@ return out
  */
 export const TOKEN = `
 local cap, per_hour, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local per_ms = per_hour / 3600000
+-- Multiplying before dividing keeps whole numbers whole (as the other stores do).
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = cap
 if b[1] then
-  tokens = tonumber(b[1])
-  if per_ms > 0 then tokens = math.min(cap, tokens + math.max(0, now - tonumber(b[2])) * per_ms) end
+  tokens = math.min(cap, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * per_hour / 3600000)
 end
 local ok = tokens >= 1
 local left = tokens
 if ok then left = tokens - 1 end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', left), 'at', string.format('%d', now))
-if per_ms > 0 then redis.call('PEXPIRE', KEYS[1], math.ceil((cap - left) / per_ms) + 1000) end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', left), 'at', string.format('%d', now))
+if per_hour > 0 then redis.call('PEXPIRE', KEYS[1], math.ceil((cap - left) * 3600000 / per_hour) + 1000) end
 if ok then return { 1 } end
-if per_ms <= 0 then return { 0, -1 } end
-return { 0, math.ceil((1 - tokens) / per_ms) }
+if per_hour <= 0 then return { 0, -1 } end
+return { 0, math.ceil((1 - tokens) * 3600000 / per_hour) }
 `;
-
 /** A signal between nodes. ARGV: data (JSON). */
 export const SIGNAL = `${PRELUDE}
 redis.call('SPUBLISH', BUS, '{"g":' .. ARGV[1] .. '}')

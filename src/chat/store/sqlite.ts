@@ -695,16 +695,16 @@ export class SqliteStore implements ChatStore {
       }
     });
     this.#tokenTx = db.transaction((key: string, capacity: number, perHour: number, now: number): TokenResult => {
-      const perMs = perHour / 3_600_000;
+      // Multiplying before dividing keeps whole numbers whole (30 minutes at 2 an hour is exactly one token).
       const row = s.bucket.get(key);
-      const before = row === undefined ? capacity : row.tokens;
-      const tokens = perMs > 0 && row !== undefined ? Math.min(capacity, before + Math.max(0, now - row.at) * perMs) : before;
+      const tokens = row === undefined ? capacity : Math.min(capacity, row.tokens + (Math.max(0, now - row.at) * perHour) / 3_600_000);
       const ok = tokens >= 1;
       const left = ok ? tokens - 1 : tokens;
-      s.setBucket.run(key, left, now, perMs > 0 ? now + (capacity - left) / perMs : Number.MAX_VALUE);
+      const msFor = (n: number): number => (perHour > 0 ? Math.ceil((n * 3_600_000) / perHour) : Number.MAX_SAFE_INTEGER);
+      s.setBucket.run(key, left, now, now + msFor(capacity - left));
       if (++this.#takes % BUCKET_PRUNE_EVERY === 0) s.pruneBuckets.run(now);
       if (ok) return { ok: true };
-      return { ok: false, retryAfterMs: perMs > 0 ? Math.ceil((1 - tokens) / perMs) : Number.POSITIVE_INFINITY };
+      return { ok: false, retryAfterMs: perHour > 0 ? msFor(1 - tokens) : Number.POSITIVE_INFINITY };
     });
   }
 
