@@ -591,11 +591,14 @@ export class Member {
       ...bindModeration(mod, room.name, actor),
       op: async (arg) => {
         const outcome = await mod.op(room.name, actor, arg);
-        if (outcome.ok && outcome.ownerKey !== undefined && this.#seat === seat) {
-          // Said at once, with the key the client proved (a browser keeps it);
-          // the seat change comes through the store too, and is then no news.
-          seat.role = 'owner';
-          this.send({ type: 'role', role: 'owner', ownerKey: outcome.ownerKey });
+        if (outcome.ok && outcome.ownerKey !== undefined && outcome.entry !== undefined) {
+          // Said at once, with the key the client proved (a browser keeps
+          // it); then the room takes the change, which is no news to this seat.
+          if (this.#seat === seat) {
+            seat.role = 'owner';
+            this.send({ type: 'role', role: 'owner', ownerKey: outcome.ownerKey });
+          }
+          room.applied(outcome.entry, outcome.seat);
         }
         return outcome;
       },

@@ -93,7 +93,7 @@ export interface Actor {
 export const ADMIN: Actor = { nick: 'Administrator', trip: null, level: 'admin', seatId: null };
 
 /** A moderation action's answer to the one who asked: a line to show, or why not. */
-export type ModOutcome = { ok: true; text: string; entry?: StoredEntry } | Refusal;
+export type ModOutcome = { ok: true; text: string; entry?: StoredEntry; seat?: { version: number; change: SeatChange } } | Refusal;
 
 export interface InviteOutcome {
   ok: true;
@@ -153,8 +153,8 @@ export class Moderation {
           notice: this.#notice(actor, { action: 'owner', by: actor.nick }),
         });
         if (!result.ok) return refuse(ErrorCode.NOT_JOINED, 'join a room first');
-        this.#host.applied?.(room, result.entry, result.seat);
-        return { ok: true, text: 'You are an owner of this room', entry: result.entry, ownerKey: arg };
+        // Not `applied` here: the member applies it, once it has told its client the key (member.ts).
+        return { ok: true, text: 'You are an owner of this room', entry: result.entry, ownerKey: arg, ...(result.seat === undefined ? {} : { seat: result.seat }) };
       }
     }
     if (!atLeast(actor.level, 'owner')) return forbidden('name operators (or that is not the owner key)', 'owner');
