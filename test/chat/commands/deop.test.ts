@@ -12,7 +12,7 @@ describe('/deop', () => {
     const r = await modRoom();
     const dave = await r.join('dave#sekrit');
     await r.type(r.alice, '/op dave');
-    assert.deepEqual(await r.type(r.alice, '/deop dave'), { info: 'dave !' + dave.conn.last('welcome').trip + ' is no longer an operator' });
+    assert.deepEqual(await r.type(r.alice, '/deop dave'), { info: `dave !${dave.conn.last('welcome').trip} is no longer an operator` });
     assert.deepEqual(dave.conn.last('role'), { type: 'role', role: 'user' });
     assert.match(r.bob.conn.last('notice').text, /^alice removed dave !\S+ as an operator$/);
     assert.equal((await r.type(dave, '/kick bob')).error?.code, 'FORBIDDEN');
