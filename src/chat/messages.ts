@@ -127,6 +127,8 @@ export type LeaveReason = 'quit' | 'lost' | 'kicked' | 'banned' | 'flood' | 'mov
 /** A member's standing in its room; the console is `admin`. */
 export type Level = Role | 'admin';
 
+export type { Role } from './store/store.js';
+
 export type { ModAction } from './notices.js';
 
 export interface ChatMessageEvent {

@@ -1131,10 +1131,12 @@ function refusalOf(result: ClaimRefusal, request: AdmitRequest): Refusal {
       if (request.password !== undefined || request.passcode !== undefined) {
         return { ok: false, code: ErrorCode.PASSWORD_WRONG, message: 'wrong password for this room' };
       }
-      if (request.invite !== undefined) {
-        return { ok: false, code: ErrorCode.INVITE_INVALID, message: 'this invite was used already or has expired: the room needs its password' };
-      }
-      return { ok: false, code: ErrorCode.PASSWORD_REQUIRED, message: 'this room needs a password' };
+      // An invite that no longer works, into a room with a password: the password still does.
+      return {
+        ok: false,
+        code: ErrorCode.PASSWORD_REQUIRED,
+        message: request.invite !== undefined ? 'this invite was used already or has expired; the room needs its password' : 'this room needs a password',
+      };
     case 'taken':
       return { ok: false, code: ErrorCode.NICK_TAKEN, message: `the nickname ${request.nick} is taken in this room` };
   }
