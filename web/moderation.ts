@@ -104,7 +104,8 @@ export class ModerationView {
       case 'banned':
         return { text: `${text} You cannot join again while the ban lasts.`, action: 'home' };
       case 'refused':
-        return { text: `You cannot join this room: ${text}.`, action: 'home' };
+        // The server's reason, as a sentence: "This room is locked: ...".
+        return { text: `${text.charAt(0).toUpperCase()}${text.slice(1)}.`, action: 'home' };
       default:
         return null;
     }
