@@ -96,6 +96,14 @@ export function runTerminalClient(options: TerminalClientOptions): Promise<strin
     session.on('welcome', (welcome) => {
       setPrompt();
       print(dim(`[joined ${welcome.room} as ${welcome.nick}${welcome.resumed ? ', resumed' : ''}] /help lists the commands`));
+      if (welcome.topic !== null) print(dim(`[topic: ${welcome.topic}]`));
+      if (welcome.ownerKey !== undefined) print(dim(`[you made this room: its owner key is ${welcome.ownerKey}; keep it, /op KEY makes you an owner again]`));
+    });
+    session.on('role', (role) => print(dim(`[you are ${role === 'user' ? 'no longer an operator' : `an ${role}`} of this room]`)));
+    session.on('invite', (invite) => print(`invite code for ${invite.room} (one person, once, until ${new Date(invite.expiresAt).toLocaleString()}): ${invite.code}`));
+    session.on('passwordRequired', (error) => {
+      print(`${error.message}`);
+      rl.question('Password: ', (password) => session.setPassword(password));
     });
     session.on('reset', () => print(dim('[the room lost its history on the server]')));
     session.on('entry', (entry) => print(formatEntry(entry, options.timeZone)));
