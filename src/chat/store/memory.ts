@@ -7,6 +7,7 @@ import {
   type ChatStore,
   type ClaimResult,
   DELETABLE_KINDS,
+  emptyPolicy,
   type ModerationRequest,
   type ModerationResult,
   type NewEntry,
@@ -298,7 +299,7 @@ export class MemoryStore implements ChatStore {
   async policy(room: string, now: number): Promise<RoomPolicy> {
     this.#check();
     const r = this.#rooms.get(room);
-    if (r === undefined) return { ownerKey: null, locked: false, password: null, topic: null, opTrips: [], bans: [], mutes: [] };
+    if (r === undefined) return emptyPolicy();
     return {
       ownerKey: r.ownerKey,
       locked: r.locked,
