@@ -76,6 +76,10 @@ export function renderEntry(entry: EntryEvent, context: EntryContext): HTMLLIEle
     case 'admin':
       li.append(el('span', 'nick', entry.nick), textElement(entry.text));
       break;
+    case 'deleted':
+      // Tombstones are not shown (room.ts skips them); a deleted entry has nothing left to show.
+      li.hidden = true;
+      break;
   }
   return li;
 }
@@ -148,6 +152,7 @@ export function renderMember(member: MemberInfo, me: string): HTMLLIElement {
   dot.setAttribute('aria-hidden', 'true');
   li.append(dot, nickElement(member.nick));
   if (member.nick === me) li.append(el('span', 'tag', 'you'));
+  if (member.role !== undefined) li.append(el('span', 'tag', member.role));
   if (member.away) {
     li.append(el('span', 'tag', 'away'));
     li.title = `${member.nick} lost their connection; their nickname is held for a while`;

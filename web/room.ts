@@ -36,6 +36,7 @@ import {
   renderPending,
   setDelivery,
 } from './render.js';
+import { ModerationView } from './moderation.js';
 import { lastNick, loadResume, saveNick, saveResume } from './storage.js';
 import { BrowserTransport } from './transport.js';
 
@@ -86,6 +87,10 @@ const END_MESSAGES: Record<EndReason, { text: string; action: string }> = {
   policy: { text: 'The server disconnected you', action: 'Join again' },
   'room-invalid': { text: 'This room name is not valid.', action: 'Go home' },
   refused: { text: 'The server refused the connection.', action: 'Try again' },
+  // Moderation: the texts come from the server (moderation.ts).
+  kicked: { text: 'You were removed from the room.', action: 'Join again' },
+  banned: { text: 'You were banned from the room.', action: 'Go home' },
+  denied: { text: 'You cannot join this room.', action: 'Go home' },
 };
 
 export class RoomPage {
@@ -120,8 +125,18 @@ export class RoomPage {
   private toastTimer: ReturnType<typeof setTimeout> | null = null;
   private nickMode: 'join' | 'rename' = 'join';
 
+  private readonly moderation: ModerationView;
+
   constructor(private readonly room: string) {
     this.ui = elements();
+    this.moderation = new ModerationView(room, {
+      append: (li) => {
+        const stick = this.atBottom();
+        this.ui.log.append(li);
+        if (stick) this.scrollToBottom();
+      },
+      toast: (text) => this.toast(text),
+    });
   }
 
   /** Shows the page and joins (at once when this tab was already in the room, else after the nickname prompt). */
@@ -150,9 +165,11 @@ export class RoomPage {
       socketFactory: this.transport.factory,
       ...(resumeToken === undefined ? {} : { resumeToken }),
       ...(lastSeq === undefined ? {} : { lastSeq }),
+      ...this.moderation.joinExtras(),
     });
     this.session = session;
     this.transport.follow(session);
+    this.moderation.attach(session);
     session.on('state', (state, detail) => this.onState(state, detail));
     session.on('welcome', (welcome) => {
       saveNick(welcome.nick);
@@ -177,6 +194,7 @@ export class RoomPage {
     session.on('info', (text) => this.appendLocal('info', text));
     session.on('error', (error) => this.appendLocal('error', error.message));
     session.on('nickRequired', (error) => this.askNick('join', error.message, session.nick));
+    session.on('passwordRequired', (error) => this.askNick('join', error.message, session.nick, true));
     session.on('pending', (item) => this.onPending(item));
     session.on('acked', (item, seq) => this.onAcked(item, seq));
     session.on('failed', (item, error) => this.onFailed(item, error));
@@ -220,11 +238,12 @@ export class RoomPage {
     // Not in the room any more: an old member list would mislead.
     this.renderMembers([]);
     const message = END_MESSAGES[reason];
+    const moderated = this.moderation.endView(reason, text);
     const detail = reason === 'policy' ? (text ? `: ${text}.` : ` (code ${code ?? 'unknown'}).`) : '';
-    this.ui.bannerText.textContent = message.text + detail;
+    this.ui.bannerText.textContent = moderated?.text ?? message.text + detail;
     this.ui.bannerAction.textContent = message.action;
     this.ui.bannerAction.onclick = () => {
-      if (reason === 'room-invalid') {
+      if (reason === 'room-invalid' || moderated?.action === 'home') {
         location.assign(`${BASE}/`);
       } else if (reason === 'replaced' && session) {
         // Take the seat back with the same token; the other tab gets 4001.
@@ -271,6 +290,11 @@ export class RoomPage {
   private onEntry(entry: EntryEvent): void {
     const session = this.session;
     if (!session) return;
+    const shown = this.moderation.onEntry(entry, (seq) => {
+      this.entryElements.get(seq)?.remove();
+      this.entryElements.delete(seq);
+    });
+    if (!shown) return;
     const stick = this.atBottom();
     const me = session.nick;
     const mine =
@@ -442,9 +466,10 @@ export class RoomPage {
     this.renderMembers(this.session?.members ?? []);
   }
 
-  private askNick(mode: 'join' | 'rename', error: string | null, value: string): void {
+  private askNick(mode: 'join' | 'rename', error: string | null, value: string, password = false): void {
     const ui = this.ui;
     this.nickMode = mode;
+    this.moderation.askPassword(password);
     ui.nickHeading.textContent = mode === 'join' ? `Join ${this.room}` : 'Change your nickname';
     ui.nickIntro.textContent =
       mode === 'join'
@@ -485,8 +510,10 @@ export class RoomPage {
     ui.nickError.textContent = 'Joining…';
     ui.nickError.classList.add('progress');
     show(ui.nickError, true);
+    const password = this.moderation.password();
     if (session && !session.ended && session.needsNick) {
-      session.setNick(nick);
+      if (password !== null) session.setPassword(password, nick);
+      else session.setNick(nick);
     } else {
       // A first join, or a new one after the last session ended: pick up
       // after what is already shown.

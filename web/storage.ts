@@ -6,10 +6,14 @@
  * - sessionStorage `wschat.resume.<room>`: this tab's nickname and resume
  *   token, so a reload resumes the seat (no "left"/"joined" notices) instead
  *   of joining again. Per tab, because two tabs are two members.
+ * - localStorage `wschat.owner.<room>`: the room's owner key, given to the
+ *   browser that created the room (or proved with `/op KEY`): every tab of
+ *   this browser joins as an owner.
  */
 
 const NICK_KEY = 'wschat.nick';
 const resumeKey = (room: string) => `wschat.resume.${room}`;
+const ownerKeyKey = (room: string) => `wschat.owner.${room}`;
 
 export interface ResumeState {
   nick: string;
@@ -58,4 +62,12 @@ export function loadResume(room: string): ResumeState | null {
 
 export function saveResume(room: string, state: ResumeState | null): void {
   write(() => sessionStorage, resumeKey(room), state === null ? null : JSON.stringify(state));
+}
+
+export function loadOwnerKey(room: string): string | null {
+  return read(() => localStorage, ownerKeyKey(room));
+}
+
+export function saveOwnerKey(room: string, key: string): void {
+  write(() => localStorage, ownerKeyKey(room), key);
 }

@@ -92,6 +92,13 @@ export function launchSpec(server: ServerName, variant: Variant, context: Launch
             '1000000',
             '--burst',
             '1000000',
+            // Every load connection comes from 127.0.0.1: lift the per-address limits too.
+            '--address-connections',
+            '0',
+            '--address-handshakes',
+            '0',
+            '--address-messages',
+            '0',
             ...listen,
           ],
           env: {},

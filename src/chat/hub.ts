@@ -1,13 +1,15 @@
+import { createHmac } from 'node:crypto';
+import { AddressLimits, type AddressLimitOptions } from './address-limits.js';
 import { type Clock, systemClock, type Timer } from './clock.js';
 import type { Command } from './commands/command.js';
 import { COMMANDS } from './commands/index.js';
 import { type Logger, Member, type MemberConnection, type MemberHost, type MemberSettings } from './member.js';
-import { ChatCloseCode, ErrorCode } from './messages.js';
+import { ChatCloseCode, ErrorCode, type MemberInfo } from './messages.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
-import { Room, type RoomHost, type RoomSettings } from './room.js';
-import { checkNickname } from './nickname.js';
+import { ADMIN, Moderation } from './moderation.js';
+import { memberInfo, Room, type RoomHost, type RoomSettings } from './room.js';
 import { DEFAULT_ROOM, isValidRoomName } from './room-name.js';
-import type { ChatStore, RoomSummary } from './store/store.js';
+import type { ChatStore, RoomSummary, StoredEntry } from './store/store.js';
 import { checkMessageText, DEFAULT_MAX_MESSAGE } from './text.js';
 import { deriveTripcode } from './tripcode.js';
 
@@ -43,11 +45,16 @@ export interface HubOptions {
   maxMembersPerRoom?: number;
   /** Requests a member may have queued. Default 64. */
   maxPendingPerMember?: number;
+  /** Limits per client address (see address-limits.ts for the defaults and why). */
+  addressLimits?: Partial<AddressLimitOptions>;
   /** Default: none. */
   commands?: readonly Command[];
   /** Default: silent. */
   log?: Logger;
 }
+
+/** Sees every entry released to the members of a room this node serves, in seq order (the console's activity log). */
+export type ActivityListener = (room: string, entry: StoredEntry) => void;
 
 /** The hub's effective configuration. */
 export interface HubConfig extends RoomSettings, MemberSettings {
@@ -77,6 +84,10 @@ export class Hub {
   readonly config: Readonly<HubConfig>;
   readonly store: ChatStore;
   readonly clock: Clock;
+  /** This node's per-address limits (connections, handshakes, lines). */
+  readonly limits: AddressLimits;
+  /** The moderation powers, for members' commands and the console. */
+  readonly moderation: Moderation;
   readonly #log: Logger;
   readonly #rooms = new Map<string, Room>();
   readonly #members = new Set<Member>();
@@ -86,6 +97,8 @@ export class Hub {
   #sweeping: Promise<void> = Promise.resolve();
   #seatTimer: Timer | null = null;
   #tripSalt: Promise<Uint8Array> | null = null;
+  #addressSalt: Promise<Uint8Array> | null = null;
+  readonly #activity = new Set<ActivityListener>();
   #seatSweeping: Promise<void> = Promise.resolve();
   #started = false;
   #closed = false;
@@ -127,6 +140,12 @@ export class Hub {
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
     this.#log = options.log ?? (() => undefined);
+    this.limits = new AddressLimits(options.addressLimits ?? {}, this.clock);
+    this.moderation = new Moderation({
+      store: this.store,
+      clock: this.clock,
+      applied: (room, entry, seat) => this.#rooms.get(room)?.applied(entry, seat),
+    });
     const commands = options.commands ?? COMMANDS;
     this.#memberHost = {
       settings: config,
@@ -145,6 +164,9 @@ export class Hub {
         });
         return deriveTripcode(secret, await this.#tripSalt);
       },
+      addressHash: (address) => this.addressHash(address),
+      limitMessage: (address) => this.limits.message(address),
+      moderation: this.moderation,
     };
     this.#roomHost = {
       store: this.store,
@@ -157,7 +179,51 @@ export class Hub {
           room.drop();
         }
       },
+      newRoom: async (address) => {
+        const perHour = this.limits.options.roomsPerHour;
+        if (address === null || perHour === 0) return null;
+        // Counted in the store, so the limit holds across every node; keyed by a hash, like bans.
+        const taken = await this.store.takeToken(`rooms:${await this.addressHash(address)}`, perHour, perHour, this.clock.now());
+        if (taken.ok) return null;
+        const minutes = Math.max(1, Math.ceil(taken.retryAfterMs / 60_000));
+        return {
+          ok: false,
+          code: ErrorCode.RATE_LIMITED,
+          message: `too many new rooms from your address (at most ${perHour} an hour): try again in ${minutes} minute${minutes === 1 ? '' : 's'}, or join an existing room`,
+          retryAfter: taken.retryAfterMs,
+        };
+      },
+      onEntry: (room, entry) => {
+        for (const listener of this.#activity) listener(room, entry);
+      },
     };
+  }
+
+  /**
+   * Follows the activity of the rooms this node serves (joins, leaves,
+   * messages...), as the console shows it.
+   * @returns a function that stops following.
+   */
+  onActivity(listener: ActivityListener): () => void {
+    this.#activity.add(listener);
+    return () => this.#activity.delete(listener);
+  }
+
+  /**
+   * What the store keeps of a client address (for bans, mutes and the
+   * rooms-per-hour buckets): an HMAC under a secret the store keeps, so a
+   * copy of the store does not list who connected from where.
+   * @throws whatever the store throws reading its secret.
+   */
+  async addressHash(address: string): Promise<string> {
+    this.#addressSalt ??= this.store.serverSecret('address').catch((error: unknown) => {
+      this.#addressSalt = null;
+      throw error;
+    });
+    return createHmac('sha256', await this.#addressSalt)
+      .update(address)
+      .digest('base64url')
+      .slice(0, 22);
   }
 
   /**
@@ -210,10 +276,10 @@ export class Hub {
   }
 
   /** The member list of `room` (every node's members), or null when it has none. */
-  async members(room: string): Promise<{ nick: string; away: boolean; trip?: string }[] | null> {
+  async members(room: string): Promise<MemberInfo[] | null> {
     const snapshot = await this.store.seats(room);
     if (snapshot.seats.length === 0) return null;
-    return snapshot.seats.map((s) => (s.trip === null ? { nick: s.nick, away: s.holder === null } : { nick: s.nick, away: s.holder === null, trip: s.trip }));
+    return snapshot.seats.map(memberInfo);
   }
 
   /** A console line to every room with members, on every node, from "Administrator". */
@@ -236,20 +302,13 @@ export class Hub {
     return { ok: true, rooms: 1 };
   }
 
-  /** Removes `nick` from `room`, on whichever node it is (a "left" notice; its connection closes with 1008). */
+  /** Removes `nick` from `room`, on whichever node it is (a "was kicked by Administrator" notice; its connection closes with 1008). */
   async kick(room: string, nick: string): Promise<AdminOutcome> {
     if (!isValidRoomName(room) || (await this.store.seats(room)).seats.length === 0) {
       return { ok: false, code: ErrorCode.ROOM_INVALID, message: `no room ${room} with members` };
     }
-    const notFound: AdminOutcome = { ok: false, code: ErrorCode.NICK_INVALID, message: `nobody called ${nick} in ${room}` };
-    const check = checkNickname(nick);
-    if (!check.ok) return notFound;
-    const local = this.#rooms.get(room);
-    const kicked =
-      local !== undefined
-        ? await local.kick(check.key)
-        : (await this.store.releaseSeat({ room, key: check.key, reason: 'kicked', ts: this.clock.now() })) !== null;
-    return kicked ? { ok: true, rooms: 1 } : notFound;
+    const outcome = await this.moderation.kick(room, ADMIN, nick);
+    return outcome.ok ? { ok: true, rooms: 1 } : outcome;
   }
 
   async #postAdmin(room: string, text: string): Promise<void> {

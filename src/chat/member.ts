@@ -1,5 +1,6 @@
+import type { LimitVerdict } from './address-limits.js';
 import type { Clock } from './clock.js';
-import type { Command, CommandContext } from './commands/command.js';
+import type { Command, CommandContext, RoomModeration } from './commands/command.js';
 import { findCommand, parseCommandLine } from './commands/index.js';
 import {
   type AdvertisedRateLimit,
@@ -8,8 +9,10 @@ import {
   ErrorCode,
   type ErrorEvent,
   type LeaveReason,
+  type Level,
   type ServerEvent,
 } from './messages.js';
+import { type Actor, atLeast, bindModeration, forbidden, type Moderation } from './moderation.js';
 import { checkNickname } from './nickname.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import type { Room, Seat } from './room.js';
@@ -31,6 +34,12 @@ export interface MemberConnection<Encoded = unknown> {
   readonly format: string;
   /** The peer, for logs ("203.0.113.9:51234"). */
   readonly remote: string;
+  /**
+   * The client's address key (address.ts `addressKey`: an IPv4 address or
+   * an IPv6 /64, read through trusted proxies), for the per-address limits,
+   * bans and mutes; undefined when unknown (none of those apply then).
+   */
+  readonly address?: string;
   /** True if the member may move between rooms (`/join`). Default false. */
   readonly canSwitchRooms?: boolean;
   /**
@@ -73,6 +82,14 @@ export interface JoinRequest {
    * (for generated nicknames such as the plain clients' ip:port).
    */
   uniquify?: boolean;
+  /** The room's password. */
+  password?: string;
+  /** An invite code. */
+  invite?: string;
+  /** A text door's answer to "password or invite code": tried as both. */
+  passcode?: string;
+  /** The room's owner key. */
+  ownerKey?: string;
 }
 
 /** Why a request was refused; `retryAfter` (ms) when trying again later may work. */
@@ -131,6 +148,11 @@ export interface MemberHost {
   forget(member: Member): void;
   /** The tripcode of a secret typed after "#" in a join nickname. */
   tripcode(secret: string): Promise<string>;
+  /** What the store keeps of a client address (an HMAC). */
+  addressHash(address: string): Promise<string>;
+  /** The per-address limit on chat lines (every connection of the address together). */
+  limitMessage(address: string): LimitVerdict;
+  readonly moderation: Moderation;
 }
 
 /** When a request refused because 64 are already queued may come again, ms. */
@@ -185,6 +207,11 @@ export class Member {
     return this.#room?.name ?? null;
   }
 
+  /** The member's level in its room: its seat's role (`user` before joining). */
+  get level(): Level {
+    return this.#seat?.role ?? 'user';
+  }
+
   get joined(): boolean {
     return this.#seat !== null;
   }
@@ -209,6 +236,9 @@ export class Member {
         if (message.resumeToken !== undefined) request.resumeToken = message.resumeToken;
         if (message.lastSeq !== undefined) request.lastSeq = message.lastSeq;
         if (message.epoch !== undefined) request.epoch = message.epoch;
+        if (message.password !== undefined) request.password = message.password;
+        if (message.invite !== undefined) request.invite = message.invite;
+        if (message.ownerKey !== undefined) request.ownerKey = message.ownerKey;
         return this.join(request).then(() => undefined);
       }
       case 'message':
@@ -239,7 +269,18 @@ export class Member {
   input(text: string, clientId: string | null = null): Promise<void> {
     // Leaving costs no token: a tab closing with an empty bucket must still
     // be able to say goodbye (else it shows as away for the grace period).
-    if (this.#gate(clientId ?? undefined, QUIT_LINE.test(text)) !== null) return Promise.resolve();
+    const quitting = QUIT_LINE.test(text);
+    if (this.#gate(clientId ?? undefined, quitting) !== null) return Promise.resolve();
+    // Every connection of the address together: refused without a strike,
+    // since the others sharing the address (a NAT) are not this connection's fault.
+    const address = this.conn.address;
+    if (address !== undefined && !quitting) {
+      const verdict = this.#host.limitMessage(address);
+      if (!verdict.ok) {
+        this.#error(ErrorCode.RATE_LIMITED, verdict.message, clientId, verdict.retryAfterMs);
+        return Promise.resolve();
+      }
+    }
     return this.#serial(undefined, () => this.#input(text, clientId));
   }
 
@@ -423,6 +464,7 @@ export class Member {
     let result: JoinResult;
     try {
       const trip = check.secret === null ? null : await this.#host.tripcode(check.secret);
+      const address = this.conn.address ?? null;
       result = await this.#host.room(name).admit(this, {
         nick: check.nick,
         key: check.key,
@@ -431,6 +473,12 @@ export class Member {
         lastSeq: request.lastSeq,
         epoch: request.epoch,
         uniquify: request.uniquify === true,
+        address,
+        addressHash: address === null ? null : await this.#host.addressHash(address),
+        password: request.password,
+        invite: request.invite,
+        passcode: request.passcode,
+        ownerKey: request.ownerKey,
       });
     } catch (error) {
       // Not seated (the room gave the seat back): the client may try again.
@@ -461,8 +509,8 @@ export class Member {
   }
 
   async #command(name: string, args: string, clientId: string | null): Promise<void> {
-    const available = this.#host.commands.filter((c) => c.available === undefined || c.available(this));
-    const command = findCommand(name, available);
+    const onThisDoor = this.#host.commands.filter((c) => c.available === undefined || c.available(this));
+    const command = findCommand(name, onThisDoor);
     if (command === undefined) {
       const shown = name === '' ? '/' : `/${name.replace(/[\p{Cc}\p{Cf}]/gu, '?').slice(0, 32)}`;
       this.#error(ErrorCode.UNKNOWN_COMMAND, `unknown command ${shown}; type /help for the list`, clientId);
@@ -472,6 +520,13 @@ export class Member {
       this.#error(ErrorCode.NOT_JOINED, 'join a room first', clientId);
       return;
     }
+    const level = this.level;
+    if (!atLeast(level, command.level ?? 'user')) {
+      const refusal = forbidden(`use /${command.name}`, command.level ?? 'user');
+      this.#error(refusal.code, refusal.message, clientId);
+      return;
+    }
+    const available = onThisDoor.filter((c) => atLeast(level, c.level ?? 'user'));
     let answered = false;
     const ack = (seq?: number): void => {
       if (answered) return;
@@ -490,6 +545,9 @@ export class Member {
       room: this.room,
       canSwitchRooms: this.canSwitchRooms,
       commands: available,
+      level,
+      moderation: this.#moderation(),
+      send: (event) => this.send(event),
       reply: (text) => this.send(clientId === null ? { type: 'info', text } : { type: 'info', text, id: clientId }),
       fail,
       rename: async (raw) => {
@@ -522,8 +580,8 @@ export class Member {
         await this.#leave('quit');
         this.closeConnection(ChatCloseCode.NORMAL, 'bye');
       },
-      switchRoom: async (name) => {
-        const outcome = await this.#switchRoom(name);
+      switchRoom: async (name, passcode) => {
+        const outcome = await this.#switchRoom(name, passcode);
         if (!outcome.ok) fail(outcome.code, outcome.message);
         return outcome.ok;
       },
@@ -554,7 +612,32 @@ export class Member {
     }
   }
 
-  async #switchRoom(name: string): Promise<Outcome> {
+  /** Moderation in the member's room, acting as this member (null before joining). */
+  #moderation(): RoomModeration | null {
+    const room = this.#room;
+    const seat = this.#seat;
+    if (room === null || seat === null) return null;
+    const actor: Actor = { nick: seat.nick, trip: seat.trip, level: seat.role, seatId: seat.id };
+    const mod = this.#host.moderation;
+    return {
+      ...bindModeration(mod, room.name, actor),
+      op: async (arg) => {
+        const outcome = await mod.op(room.name, actor, arg);
+        if (outcome.ok && outcome.ownerKey !== undefined && outcome.entry !== undefined) {
+          // Said at once, with the key the client proved (a browser keeps
+          // it); then the room takes the change, which is no news to this seat.
+          if (this.#seat === seat) {
+            seat.role = 'owner';
+            this.send({ type: 'role', role: 'owner', ownerKey: outcome.ownerKey });
+          }
+          room.applied(outcome.entry, outcome.seat);
+        }
+        return outcome;
+      },
+    };
+  }
+
+  async #switchRoom(name: string, passcode?: string): Promise<Outcome> {
     const from = this.#room;
     const seat = this.#seat;
     if (from === null || seat === null) return notJoined();
@@ -566,6 +649,7 @@ export class Member {
       return { ok: true };
     }
     // Take the seat in the new room first: if the nickname is taken there, stay where we are.
+    const address = this.conn.address ?? null;
     const result = await this.#host.room(name).admit(this, {
       nick: seat.nick,
       key: seat.key,
@@ -573,6 +657,9 @@ export class Member {
       resumeToken: undefined,
       lastSeq: undefined,
       uniquify: false,
+      address,
+      addressHash: address === null ? null : await this.#host.addressHash(address),
+      passcode,
     });
     if (!result.ok) return result;
     await from.depart(seat, 'moved');

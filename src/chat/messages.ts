@@ -1,4 +1,5 @@
-import type { StoredEntry } from './store/store.js';
+import { decodeDetail, describeDetail, type ModAction, type ModDetail } from './notices.js';
+import type { Role, StoredEntry } from './store/store.js';
 
 /**
  * The `wschat.v1` wire protocol: one JSON object per WebSocket text message,
@@ -18,7 +19,7 @@ export const ChatCloseCode = {
   NORMAL: 1000,
   /** Server shutting down. */
   GOING_AWAY: 1001,
-  /** Flooding, repeated malformed input, kicked by the administrator. */
+  /** Flooding, repeated malformed input, kicked or banned from the room. */
   POLICY_VIOLATION: 1008,
   /** Internal error: a transport failed to encode or send. */
   INTERNAL_ERROR: 1011,
@@ -47,6 +48,20 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   UNKNOWN_COMMAND: 'UNKNOWN_COMMAND',
   BAD_COMMAND: 'BAD_COMMAND',
+  /** The command needs a higher level in the room (operator, owner). */
+  FORBIDDEN: 'FORBIDDEN',
+  /** Banned from the room: by address or tripcode, until `message` says. */
+  BANNED: 'BANNED',
+  /** The room is locked: only an invite lets a newcomer in. */
+  LOCKED: 'LOCKED',
+  /** The room has a password and the join had none. */
+  PASSWORD_REQUIRED: 'PASSWORD_REQUIRED',
+  /** The password given is not the room's. */
+  PASSWORD_WRONG: 'PASSWORD_WRONG',
+  /** The invite was used already, has expired, or never existed. */
+  INVITE_INVALID: 'INVITE_INVALID',
+  /** Muted in this room: messages and actions are refused until the mute ends. */
+  MUTED: 'MUTED',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -64,6 +79,12 @@ export interface JoinMessage {
   lastSeq?: number;
   /** The room epoch of that `lastSeq` (from the welcome): if the room's numbering started over since, the welcome says `reset`. */
   epoch?: string;
+  /** The room's password, when it has one. */
+  password?: string;
+  /** A single-use invite code (from an invite link): lets one newcomer into a locked or password room. */
+  invite?: string;
+  /** The room's owner key (from the welcome that created the room): the seat is the owner's. */
+  ownerKey?: string;
 }
 
 /** A chat line, or a command when `text` starts with `/` (`//` sends a literal `/`). */
@@ -96,10 +117,19 @@ export interface MemberInfo {
   nick: string;
   trip?: string;
   away: boolean;
+  /** Absent for ordinary members. */
+  role?: 'operator' | 'owner';
 }
 
 /** What a `leave` notice says happened. */
-export type LeaveReason = 'quit' | 'lost' | 'kicked' | 'flood' | 'moved';
+export type LeaveReason = 'quit' | 'lost' | 'kicked' | 'banned' | 'flood' | 'moved';
+
+/** A member's standing in its room; the console is `admin`. */
+export type Level = Role | 'admin';
+
+export type { Role } from './store/store.js';
+
+export type { ModAction } from './notices.js';
 
 export interface ChatMessageEvent {
   type: 'message';
@@ -126,17 +156,42 @@ export interface NoticeEvent {
   type: 'notice';
   seq: number;
   ts: number;
-  event: 'join' | 'leave' | 'rename';
-  /** The member concerned (the new nickname for `rename`). */
+  /** `mod`: a moderation action (see `action`). */
+  event: 'join' | 'leave' | 'rename' | 'mod';
+  /** The member concerned (the new nickname for `rename`); for `mod`, who acted. */
   nick: string;
-  /** The tripcode of the member concerned, when it has one. */
+  /** The tripcode of `nick`, when it has one. */
   trip?: string;
-  /** Ready-to-show text, e.g. "alice joined". */
+  /** Ready-to-show text, e.g. "alice joined", "alice was banned by bob for 1h". */
   text: string;
   /** `rename` only: the previous nickname. */
   from?: string;
   /** `leave` only. */
   reason?: LeaveReason;
+  /** `mod` only: what was done. */
+  action?: ModAction;
+  /** `mod`, and `leave` when kicked or banned: who acted (a nickname, or "Administrator"), and its tripcode. */
+  by?: string;
+  byTrip?: string;
+  /** `mod`: the member acted on. */
+  target?: string;
+  targetTrip?: string;
+  /** A ban or mute: until when (ms since the epoch); null: until lifted. */
+  until?: number | null;
+  /** `mod` `topic`: the new topic (null: cleared). */
+  topic?: string | null;
+  /** `mod` `delete`: the seq of the entry removed; clients stop showing it. */
+  deleted?: number;
+}
+
+/** A deleted entry (a tombstone): what it was is gone, its place in the numbering stays. */
+export interface DeletedEvent {
+  type: 'deleted';
+  seq: number;
+  ts: number;
+  /** Always empty (so that every entry has a nick and a text). */
+  nick: '';
+  text: '';
 }
 
 /** A line from the server's console. */
@@ -149,7 +204,7 @@ export interface AdminEvent {
 }
 
 /** Everything that is stored in a room's history and has a sequence number. */
-export type EntryEvent = ChatMessageEvent | ActionEvent | NoticeEvent | AdminEvent;
+export type EntryEvent = ChatMessageEvent | ActionEvent | NoticeEvent | AdminEvent | DeletedEvent;
 
 export interface WelcomeEvent {
   type: 'welcome';
@@ -181,6 +236,12 @@ export interface WelcomeEvent {
    * older than this field.
    */
   rateLimit?: AdvertisedRateLimit;
+  /** The room's topic, or null (always sent by this server; optional for clients of older ones). */
+  topic?: string | null;
+  /** Your standing in the room (always sent by this server; absent means `user`). */
+  role?: Role;
+  /** This join created the room: its owner key, shown once. Keep it to be the owner again (join `ownerKey`, or `/op KEY`). */
+  ownerKey?: string;
 }
 
 /** The token bucket every request but a connection's first `join` draws from. */
@@ -238,6 +299,35 @@ export interface HistoryEvent {
   more: boolean;
 }
 
+/** Your role in the room changed (`/op`, `/deop`, `/op KEY`); `ownerKey` echoes the key you proved. */
+export interface RoleEvent {
+  type: 'role';
+  role: Role;
+  ownerKey?: string;
+}
+
+/** You were removed from the room; the connection closes (1008) right after. Do not rejoin by yourself. */
+export interface RemovedEvent {
+  type: 'removed';
+  reason: 'kicked' | 'banned';
+  by: string;
+  /** `banned`: until when (ms since the epoch), null: until lifted. */
+  until?: number | null;
+  /** Ready to show: "You were banned from this room by bob for 1h". */
+  text: string;
+}
+
+/** The answer to `/invite`: a code that lets one newcomer in, once. */
+export interface InviteEvent {
+  type: 'invite';
+  /** The id of the request that made it. */
+  id?: string;
+  room: string;
+  code: string;
+  /** Until when it works (ms since the epoch). */
+  expiresAt: number;
+}
+
 export type ServerEvent =
   | EntryEvent
   | WelcomeEvent
@@ -246,7 +336,10 @@ export type ServerEvent =
   | RenamedEvent
   | InfoEvent
   | ErrorEvent
-  | HistoryEvent;
+  | HistoryEvent
+  | RoleEvent
+  | RemovedEvent
+  | InviteEvent;
 
 // ---------------------------------------------------------------------------
 // Strict validation of client messages
@@ -270,6 +363,9 @@ const clientId: FieldCheck = (v) =>
 const resumeToken: FieldCheck = (v) =>
   typeof v === 'string' && RESUME_TOKEN_PATTERN.test(v) ? null : 'must be a token from a welcome';
 const epochField: FieldCheck = (v) => (typeof v === 'string' && /^[A-Za-z0-9_-]{0,32}$/.test(v) ? null : 'must be an epoch from a welcome');
+const secretField: FieldCheck = (v) =>
+  typeof v === 'string' && v.length >= 1 && v.length <= 200 ? null : 'must be a string of 1-200 characters';
+const tokenField: FieldCheck = (v) => (typeof v === 'string' && /^[A-Za-z0-9_-]{8,64}$/.test(v) ? null : 'must be a code of 8-64 of A-Za-z0-9_-');
 const sequence: FieldCheck = (v) =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? null : 'must be a non-negative integer';
 const positive: FieldCheck = (v) =>
@@ -286,6 +382,9 @@ const SCHEMAS: Record<ClientMessage['type'], Record<string, FieldSpec>> = {
     resumeToken: { required: false, check: resumeToken },
     lastSeq: { required: false, check: sequence },
     epoch: { required: false, check: epochField },
+    password: { required: false, check: secretField },
+    invite: { required: false, check: tokenField },
+    ownerKey: { required: false, check: tokenField },
   },
   message: {
     id: { required: true, check: clientId },
@@ -351,8 +450,8 @@ function clip(s: string): string {
 // ---------------------------------------------------------------------------
 // The plain-text format (WebSocket without a subprotocol)
 
-/** Readable text of a notice. */
-export function noticeText(event: NoticeEvent['event'], nick: string, detail: string): string {
+/** Readable text of a join, leave or rename notice (moderation notices: notices.ts `describeDetail`). */
+export function noticeText(event: Exclude<NoticeEvent['event'], 'mod'>, nick: string, detail: string): string {
   switch (event) {
     case 'join':
       return `${nick} joined`;
@@ -364,6 +463,8 @@ export function noticeText(event: NoticeEvent['event'], nick: string, detail: st
           return `${nick} left (connection lost)`;
         case 'kicked':
           return `${nick} was removed by the administrator`;
+        case 'banned':
+          return `${nick} was banned`;
         case 'flood':
           return `${nick} was disconnected for flooding`;
         case 'moved':
@@ -411,6 +512,8 @@ export function plainEntry(entry: EntryEvent): string {
       return entry.text;
     case 'admin':
       return prefixLines('*** Administrator :: ', entry.text).join('\n');
+    case 'deleted':
+      return '(a deleted message)';
   }
 }
 
@@ -446,6 +549,14 @@ export function formatPlain(event: ServerEvent): string[] {
       return [`Error: ${event.message}`];
     case 'history':
       return event.entries.map(plainEntry);
+    case 'deleted':
+      return [plainEntry(event)];
+    case 'role':
+      return [roleText(event.role)];
+    case 'removed':
+      return [event.text];
+    case 'invite':
+      return [inviteText(event)];
     case 'ack':
     case 'members':
       return [];
@@ -457,6 +568,24 @@ export function formatPlain(event: ServerEvent): string[] {
  * its wire form (store.ts imports no Node module, so the browser bundle may read its types).
  */
 export type EntryRecord = Pick<StoredEntry, 'seq' | 'ts' | 'kind' | 'nick' | 'text' | 'trip'>;
+
+/** What a member is told when its role changes. */
+export function roleText(role: Role): string {
+  switch (role) {
+    case 'owner':
+      return 'You are an owner of this room: /help lists what you can do.';
+    case 'operator':
+      return 'You are an operator of this room: /help lists what you can do.';
+    case 'user':
+      return 'You are no longer an operator of this room.';
+  }
+}
+
+/** An invite as the text doors show it. */
+export function inviteText(event: InviteEvent): string {
+  const until = new Date(event.expiresAt).toISOString().replace('T', ' ').slice(0, 16);
+  return `Invite code for ${event.room} (lets one person in, once, until ${until} UTC): ${event.code} (link: /r/${event.room}#invite=${event.code})`;
+}
 
 /** The wire form of a stored history entry. */
 export function entryToEvent(entry: EntryRecord): EntryEvent {
@@ -474,7 +603,14 @@ export function entryToEvent(entry: EntryRecord): EntryEvent {
       return { type: 'notice', seq, ts, event: 'join', nick, ...trip, text: noticeText('join', who, '') };
     case 'rename':
       return { type: 'notice', seq, ts, event: 'rename', nick, ...trip, from: text, text: noticeText('rename', who, text) };
-    case 'leave':
+    case 'leave': {
+      const detail = decodeDetail(text);
+      if (detail !== null) {
+        // Kicked or banned by someone: the notice tells who, and for how long.
+        const reason: LeaveReason = detail.action === 'ban' ? 'banned' : 'kicked';
+        const full = { ...detail, target: nick, targetTrip: entry.trip };
+        return { type: 'notice', seq, ts, event: 'leave', nick, ...trip, reason, ...byFields(detail), ...lastingFields(detail), text: describeDetail(full) };
+      }
       return {
         type: 'notice',
         seq,
@@ -485,5 +621,25 @@ export function entryToEvent(entry: EntryRecord): EntryEvent {
         reason: text as LeaveReason,
         text: noticeText('leave', who, text),
       };
+    }
+    case 'mod': {
+      const detail = decodeDetail(text) ?? { action: 'topic', by: nick, topic: null };
+      const event: NoticeEvent = { type: 'notice', seq, ts, event: 'mod', nick, ...trip, action: detail.action, ...byFields({ ...detail, by: nick, byTrip: entry.trip }), text: describeDetail({ ...detail, by: nick, byTrip: entry.trip }) };
+      if (detail.target !== undefined) event.target = detail.target;
+      if (detail.targetTrip !== undefined && detail.targetTrip !== null) event.targetTrip = detail.targetTrip;
+      if (detail.action === 'topic') event.topic = detail.topic ?? null;
+      if (detail.action === 'delete' && detail.seq !== undefined) event.deleted = detail.seq;
+      return { ...event, ...lastingFields(detail) };
+    }
+    case 'deleted':
+      return { type: 'deleted', seq, ts, nick: '', text: '' };
   }
+}
+
+function byFields(detail: ModDetail): { by: string; byTrip?: string } {
+  return detail.byTrip === undefined || detail.byTrip === null ? { by: detail.by } : { by: detail.by, byTrip: detail.byTrip };
+}
+
+function lastingFields(detail: ModDetail): { until?: number | null } {
+  return detail.action === 'ban' || detail.action === 'mute' ? { until: detail.until ?? null } : {};
 }

@@ -51,6 +51,11 @@ export class TokenBucket {
     return this.#tokens;
   }
 
+  /** Whether the bucket is full (nothing to remember about it). */
+  get full(): boolean {
+    return this.tokens >= this.#capacity;
+  }
+
   /**
    * Milliseconds until a whole token is available (0 when one is now), or
    * null when the bucket never refills (a rate of 0).

@@ -11,18 +11,25 @@ import {
   type ServerEvent,
   type WelcomeEvent,
 } from './messages.js';
+import { newCode, secretHash, verifyPassword } from './moderation.js';
 import { checkNickname, NICK_MAX_LENGTH } from './nickname.js';
+import { formatDuration } from './duration.js';
+import { decodeDetail } from './notices.js';
+import { FOREVER } from './store/restrictions.js';
 import type {
   AppendResult,
   ChatStore,
+  ClaimRefusal,
   EntryKind,
   ReleaseResult,
+  Role,
   RoomEvent,
   SeatChange,
   SeatRecord,
   StoredEntry,
 } from './store/store.js';
 import { seatId } from './store/seat-id.js';
+import type { Refusal } from './member.js';
 
 /** Limits and timings of a room (a subset of the hub's configuration). */
 export interface RoomSettings {
@@ -48,6 +55,14 @@ export interface RoomHost {
   readonly settings: RoomSettings;
   /** Called when the room has no local seat and nothing queued: the hub may drop it. */
   roomIdle(room: Room): void;
+  /**
+   * A join is about to create the room (it has no record): whether the
+   * client's address may create one more (the per-address rooms-per-hour
+   * limit); null when it may.
+   */
+  newRoom(address: string | null): Promise<Refusal | null>;
+  /** Every entry this node releases to the room's members, in seq order (the console's activity log). */
+  onEntry?(room: string, entry: StoredEntry): void;
 }
 
 /**
@@ -66,6 +81,9 @@ export class Seat {
   pending: StoredEntry[] | null = null;
   /** This node is freeing the seat (its own quit, move, expiry): the store's announcement of it is no news. */
   leaving = false;
+  /** The member's role in the room and its mute, as the store last said (seat changes keep them up to date). */
+  role: Role = 'user';
+  mutedUntil: number | null = null;
 
   constructor(
     /** `seatId(token)`. */
@@ -77,6 +95,12 @@ export class Seat {
     public trip: string | null,
     readonly holdable: boolean,
   ) {}
+
+  /** Takes the role and mute from the seat's record. */
+  update(record: SeatRecord): void {
+    this.role = record.role;
+    this.mutedUntil = record.mutedUntil;
+  }
 }
 
 /** What `Room.admit` needs; the member validated the nickname already. */
@@ -89,6 +113,17 @@ export interface AdmitRequest {
   /** The room epoch the client's `lastSeq` belongs to, when it knows it. */
   epoch?: string | undefined;
   uniquify: boolean;
+  /** The client's address key (address.ts) and its hash (what bans and mutes keep); null when unknown. */
+  address?: string | null;
+  addressHash?: string | null;
+  /** The room password (wschat.v1 `password`). */
+  password?: string | undefined;
+  /** An invite code (wschat.v1 `invite`). */
+  invite?: string | undefined;
+  /** What a text door's user typed when asked: the password or an invite code, whichever the room takes. */
+  passcode?: string | undefined;
+  /** The room's owner key. */
+  ownerKey?: string | undefined;
 }
 
 /** A post waiting for its batch to be stored. */
@@ -157,6 +192,8 @@ export class Room {
   /** Set by shutdown(): no new seats, no grace periods. */
   #shutDown = false;
   #dropped = false;
+  /** The room's epoch as this object knows it; null while it has no record. */
+  #epoch: string | null = null;
 
   constructor(name: string, host: RoomHost) {
     this.name = name;
@@ -252,11 +289,13 @@ export class Room {
           snapshot = result.lastSeq;
           epoch = result.epoch;
           const record = result.seat;
+          if (result.epoch !== this.#epoch) this.#adoptEpoch(result.epoch, result.lastSeq, result.version - 1);
           seat = this.#local.get(id) ?? null;
           if (seat === null) {
             seat = new Seat(id, request.resumeToken, record.nick, record.key, record.trip, record.holdable);
             this.#local.set(id, seat);
           }
+          seat.update(record);
           const previous = seat.member;
           if (previous !== null && previous !== member) {
             // The same client came back before its old connection was noticed dead (a flaky mobile link).
@@ -273,36 +312,54 @@ export class Room {
           this.#applySeat(result.version, { op: 'set', seat: record });
         }
       }
+      let ownerKey: string | undefined;
       if (seat === null) {
         if (this.#seats.size >= this.#host.settings.maxMembersPerRoom) {
           return { ok: false, code: ErrorCode.ROOM_FULL, message: 'this room is full' };
+        }
+        if (this.#local.size === 0) {
+          // Nobody here: the room may have been forgotten (or never made) since this object last looked.
+          const record = await store.getRoom(this.name);
+          if (record === null) {
+            const refused = await this.#host.newRoom(request.address ?? null);
+            if (refused !== null) return refused;
+          }
+          if ((record?.epoch ?? null) !== this.#epoch) this.#adoptEpoch(record?.epoch ?? null, record?.lastSeq ?? 0, 0);
         }
         const token = randomBytes(24).toString('base64url');
         const id = seatId(token);
         const holdable = member.conn.resumable !== false;
         const trip = request.trip ?? null;
+        const credentials = await this.#credentials(request, now);
+        const newOwnerKey = newCode();
         const candidates = request.uniquify ? this.#variants(request.nick, request.key) : [{ nick: request.nick, key: request.key }];
         let claimed: { nick: string; key: string; entry: StoredEntry; version: number; record: SeatRecord } | null = null;
         for (const candidate of candidates) {
           const result = await store.claimSeat({
             room: this.name,
-            seat: { id, nick: candidate.nick, key: candidate.key, trip, holder, holdable },
+            seat: { id, nick: candidate.nick, key: candidate.key, trip, holder, holdable, address: request.addressHash ?? null },
             ts: now,
             maxSeats: this.#host.settings.maxMembersPerRoom,
+            ...credentials,
+            newOwnerKey: secretHash(newOwnerKey),
           });
           if (result.ok) {
             claimed = { ...candidate, entry: result.entry, version: result.version, record: result.seat };
             epoch = result.epoch;
+            if (result.madeOwner) ownerKey = newOwnerKey;
             break;
           }
-          if (result.reason === 'full') return { ok: false, code: ErrorCode.ROOM_FULL, message: 'this room is full' };
+          if (result.reason !== 'taken') return refusalOf(result, request);
         }
         if (claimed === null) {
           return { ok: false, code: ErrorCode.NICK_TAKEN, message: `the nickname ${request.nick} is taken in this room` };
         }
+        // A room forgotten and made again meanwhile (possibly by another node): its numbering starts over.
+        if (epoch !== this.#epoch) this.#adoptEpoch(epoch, claimed.entry.seq - 1, claimed.version - 1);
         // Everyone already here sees the notice; the joiner sees it in its welcome.
         this.#receive([claimed.entry]);
         seat = new Seat(id, token, claimed.nick, claimed.key, trip, holdable);
+        seat.update(claimed.record);
         seat.member = member;
         seat.holder = holder;
         seat.cursor = claimed.entry.seq;
@@ -319,7 +376,7 @@ export class Room {
       try {
         // A lastSeq from another epoch numbers entries that no longer exist.
         const lastSeq = request.epoch !== undefined && request.epoch !== epoch ? Number.POSITIVE_INFINITY : request.lastSeq;
-        await this.#welcome(member, seat, lastSeq, snapshot, resumed, epoch);
+        await this.#welcome(member, seat, lastSeq, snapshot, resumed, epoch, ownerKey);
       } catch (error) {
         this.#abandon(seat, resumed);
         throw error;
@@ -328,7 +385,49 @@ export class Room {
     });
   }
 
-  async #welcome(member: Member, seat: Seat, lastSeq: number | undefined, snapshot: number, resumed: boolean, epoch: string): Promise<void> {
+  /**
+   * What the join proves: the owner key and invite (as hashes, which the
+   * store compares) and the password (checked here against the stored
+   * scrypt hash; the store is given that hash back as the proof).
+   */
+  async #credentials(request: AdmitRequest, now: number): Promise<{ ownerKey: string | null; invite: string | null; password: string | null }> {
+    const invite = request.invite ?? request.passcode;
+    const password = request.password ?? request.passcode;
+    let proof: string | null = null;
+    if (password !== undefined) {
+      const policy = await this.#host.store.policy(this.name, now);
+      if (policy.password !== null && (await verifyPassword(password, policy.password))) proof = policy.password;
+    }
+    return {
+      ownerKey: request.ownerKey === undefined ? null : secretHash(request.ownerKey),
+      invite: invite === undefined ? null : secretHash(invite),
+      password: proof,
+    };
+  }
+
+  /** The room was forgotten and made again: its numbering and seat versions start over. */
+  #adoptEpoch(epoch: string | null, cursor: number, seatVersion: number): void {
+    this.#epoch = epoch;
+    this.#cursor = cursor;
+    this.#buffer.clear();
+    this.#gapTimer?.cancel();
+    this.#gapTimer = null;
+    this.#seats = new Map();
+    this.#seatVersion = seatVersion;
+    this.#seatBacklog.clear();
+    this.#membersDirty = true;
+    if (seatVersion > 0) this.#refreshSeats();
+  }
+
+  async #welcome(
+    member: Member,
+    seat: Seat,
+    lastSeq: number | undefined,
+    snapshot: number,
+    resumed: boolean,
+    epoch: string,
+    ownerKey: string | undefined,
+  ): Promise<void> {
     const store = this.#host.store;
     let history: EntryEvent[];
     let more = false;
@@ -340,6 +439,7 @@ export class Room {
       history = this.#budget(last).entries;
     }
     await this.#seatsAtLeast();
+    const { topic } = await store.policy(this.name, this.#host.clock.now());
     const welcome: WelcomeEvent = {
       type: 'welcome',
       room: this.name,
@@ -354,6 +454,9 @@ export class Room {
       more,
       maxMessage: this.#host.settings.maxMessage,
       epoch,
+      topic,
+      role: seat.role,
+      ...(ownerKey === undefined ? {} : { ownerKey }),
     };
     if (seat.member !== member) return;
     member.send(welcome);
@@ -453,9 +556,11 @@ export class Room {
 
   async #commitPosts(batch: PendingPost[]): Promise<void> {
     const live: PendingPost[] = [];
+    const now = this.#host.clock.now();
     for (const post of batch) {
-      if (this.#holds(post.member, post.seat)) live.push(post);
-      else post.resolve(notJoined());
+      if (!this.#holds(post.member, post.seat)) post.resolve(notJoined());
+      else if (post.seat.mutedUntil !== null && post.seat.mutedUntil > now) post.resolve(mutedRefusal(post.seat.mutedUntil));
+      else live.push(post);
     }
     if (live.length === 0) return;
     const ts = this.#host.clock.now();
@@ -547,15 +652,16 @@ export class Room {
     });
   }
 
-  /** Removes the member called `nick` (present or away, on any node) and closes its connection with 1008. */
-  kick(key: string): Promise<boolean> {
-    return this.run(async () => {
-      await this.#follow();
-      const result = await this.#host.store.releaseSeat({ room: this.name, key, reason: 'kicked', ts: this.#host.clock.now() });
-      if (result === null) return false;
-      this.#released(result.version, result.seat.id, 'kicked', [result.entry]);
-      return true;
-    });
+  /**
+   * A moderation change this node stored (moderation.ts): its notice and
+   * seat change take effect here at once (a kicked member is closed before
+   * the command is answered); the store's announcement of them is then no news.
+   */
+  applied(entry: StoredEntry, seat: { version: number; change: SeatChange } | undefined): void {
+    if (this.#dropped || this.#cursor === null) return;
+    if (seat !== undefined) this.#applySeat(seat.version, seat.change);
+    this.#receive([entry]);
+    this.#scheduleMembersFlush();
   }
 
   /** Stores and broadcasts a line from the server console. */
@@ -636,6 +742,7 @@ export class Room {
         }
         this.#unfollow = unfollow;
         const [record, snapshot] = await Promise.all([this.#host.store.getRoom(this.name), this.#host.store.seats(this.name)]);
+        this.#epoch = record?.epoch ?? null;
         this.#cursor = Math.max(this.#cursor ?? 0, record?.lastSeq ?? 0);
         if (snapshot.version >= this.#seatVersion) this.#resetSeats(snapshot.version, snapshot.seats);
         this.#drain();
@@ -727,6 +834,7 @@ export class Room {
   }
 
   #deliver(entry: StoredEntry): void {
+    this.#host.onEntry?.(this.name, entry);
     const event = entryToEvent(entry);
     const cache = new Map<string, unknown>();
     for (const seat of this.#local.values()) this.#deliverTo(seat, entry, event, cache);
@@ -770,6 +878,7 @@ export class Room {
     this.#membersDirty = true;
     if (change.op === 'set') {
       this.#seats.set(change.seat.id, change.seat);
+      this.#roleChange(change.seat);
       this.#checkLocal(change.seat.id, change.seat, '');
     } else {
       this.#seats.delete(change.id);
@@ -808,9 +917,18 @@ export class Room {
     if (this.#seatRefresh !== null) await this.#seatRefresh;
   }
 
+  /** A local seat's role or mute changed (by any node): take it, and tell the member about a new role. */
+  #roleChange(record: SeatRecord): void {
+    const seat = this.#local.get(record.id);
+    if (seat === undefined) return;
+    const before = seat.role;
+    seat.update(record);
+    if (record.role !== before && seat.member !== null && seat.pending === null) seat.member.send({ type: 'role', role: record.role });
+  }
+
   /**
    * What a seat change means for the local member in that seat: freed
-   * elsewhere (the console kicked it, a sweep released it) or taken over by
+   * elsewhere (kicked or banned, a sweep released it) or taken over by
    * another connection (resumed on another node).
    */
   #checkLocal(id: string, record: SeatRecord | null, reason: string): void {
@@ -824,12 +942,7 @@ export class Room {
       seat.member = null;
       if (member === null || !member.holdsSeat(seat)) return;
       member.detach(seat);
-      if (reason === 'kicked') {
-        member.send({ type: 'info', text: 'You were removed from the room by the administrator' });
-        member.closeConnection(ChatCloseCode.POLICY_VIOLATION, 'kicked by the administrator');
-      } else {
-        member.closeConnection(ChatCloseCode.POLICY_VIOLATION, 'removed from the room');
-      }
+      removeMember(member, reason);
       return;
     }
     // Held by another connection now (resumed elsewhere, maybe on another
@@ -878,10 +991,7 @@ export class Room {
       seat.member = null;
       if (member !== null) {
         member.detach(seat);
-        if (reason === 'kicked') {
-          member.send({ type: 'info', text: 'You were removed from the room by the administrator' });
-          member.closeConnection(ChatCloseCode.POLICY_VIOLATION, 'kicked by the administrator');
-        }
+        if (reason === 'kicked' || decodeDetail(reason) !== null) removeMember(member, reason);
       }
     }
     this.#receive(entries);
@@ -970,8 +1080,79 @@ export class Room {
 }
 
 /** A seat as the member list shows it. */
-function memberInfo(seat: SeatRecord): MemberInfo {
-  return seat.trip === null ? { nick: seat.nick, away: seat.holder === null } : { nick: seat.nick, away: seat.holder === null, trip: seat.trip };
+export function memberInfo(seat: SeatRecord): MemberInfo {
+  const info: MemberInfo = { nick: seat.nick, away: seat.holder === null };
+  if (seat.trip !== null) info.trip = seat.trip;
+  if (seat.role !== 'user') info.role = seat.role;
+  return info;
+}
+
+/**
+ * A member whose seat was freed by someone else: kicked or banned (the
+ * reason is a moderation notice), by the console before moderation existed
+ * ('kicked'), or freed for another reason (a sweep). It is told why, then
+ * closed with 1008 so that its client does not come straight back.
+ */
+function removeMember(member: Member, reason: string): void {
+  const detail = decodeDetail(reason);
+  if (detail !== null) {
+    const banned = detail.action === 'ban';
+    const by = detail.byTrip === undefined || detail.byTrip === null ? detail.by : `${detail.by} !${detail.byTrip}`;
+    const lasting = banned && detail.for !== undefined && detail.for !== null ? ` for ${formatDuration(detail.for)}` : '';
+    const text = `You were ${banned ? 'banned' : 'kicked'} from this room by ${by}${lasting}.`;
+    member.send({ type: 'removed', reason: banned ? 'banned' : 'kicked', by: detail.by, ...(banned ? { until: detail.until ?? null } : {}), text });
+    member.closeConnection(ChatCloseCode.POLICY_VIOLATION, banned ? 'banned from the room' : 'kicked from the room');
+    return;
+  }
+  if (reason === 'kicked') {
+    member.send({ type: 'removed', reason: 'kicked', by: 'Administrator', text: 'You were removed from the room by the administrator.' });
+    member.closeConnection(ChatCloseCode.POLICY_VIOLATION, 'kicked by the administrator');
+    return;
+  }
+  member.closeConnection(ChatCloseCode.POLICY_VIOLATION, 'removed from the room');
+}
+
+/** What a member is told when a join is refused by the room's rules. */
+function refusalOf(result: ClaimRefusal, request: AdmitRequest): Refusal {
+  switch (result.reason) {
+    case 'full':
+      return { ok: false, code: ErrorCode.ROOM_FULL, message: 'this room is full' };
+    case 'banned':
+      return {
+        ok: false,
+        code: ErrorCode.BANNED,
+        message: result.until === null ? 'you are banned from this room' : `you are banned from this room until ${utc(result.until)}`,
+      };
+    case 'locked':
+      return request.invite !== undefined || request.passcode !== undefined
+        ? { ok: false, code: ErrorCode.INVITE_INVALID, message: 'this invite was used already or has expired: ask for a new one' }
+        : { ok: false, code: ErrorCode.LOCKED, message: 'this room is locked: nobody new can join without an invite' };
+    case 'password':
+      if (request.password !== undefined || request.passcode !== undefined) {
+        return { ok: false, code: ErrorCode.PASSWORD_WRONG, message: 'wrong password for this room' };
+      }
+      // An invite that no longer works, into a room with a password: the password still does.
+      return {
+        ok: false,
+        code: ErrorCode.PASSWORD_REQUIRED,
+        message: request.invite !== undefined ? 'this invite was used already or has expired; the room needs its password' : 'this room needs a password',
+      };
+    case 'taken':
+      return { ok: false, code: ErrorCode.NICK_TAKEN, message: `the nickname ${request.nick} is taken in this room` };
+  }
+}
+
+function mutedRefusal(until: number): Outcome {
+  return {
+    ok: false,
+    code: ErrorCode.MUTED,
+    message: until >= FOREVER ? 'you are muted in this room' : `you are muted in this room until ${utc(until)}`,
+  };
+}
+
+/** "2026-11-30 14:05 UTC". */
+function utc(ts: number): string {
+  return `${new Date(ts).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 }
 
 function notJoined(): Outcome {

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { type AcceptDecision, type HandshakeInfo, WebSocketServer } from '../websocket/index.js';
+import { addressKey, clientAddress, TrustedProxies } from './address.js';
 import { type AdminConsole, startAdminConsole } from './admin-console.js';
 import { type Clock, systemClock } from './clock.js';
 import { allowedHosts, originAllowed } from './host-check.js';
@@ -87,8 +88,14 @@ export interface ChatServerOptions {
   highWaterMark?: number;
   /** Largest WebSocket message accepted, bytes. Default 256 KiB (a chat line is at most a few KiB). */
   maxMessageSize?: number;
-  /** The administrator's console (stdin/stdout in production); null: none. */
-  console?: { input: Readable; output: Writable } | null;
+  /**
+   * Proxies trusted to name their client in X-Forwarded-For (IP addresses
+   * or CIDR ranges, `--trust-proxy`); connections from anywhere else are
+   * the client themselves. Default: none.
+   */
+  trustProxy?: string[];
+  /** The administrator's console (stdin/stdout in production); null: none. `activity`: show room activity (`--console-log`). */
+  console?: { input: Readable; output: Writable; activity?: boolean } | null;
   webRoot?: string;
   clock?: Clock;
   log?: Logger;
@@ -175,14 +182,21 @@ export function openStore(dataDir: string | null | undefined, redis?: ChatServer
  * Start the chat server.
  * @throws (rejects) ChatServerStartError when the store cannot be opened or
  *   a port cannot be bound; RangeError for hub options out of range;
- *   TypeError for an `allowedHosts` entry that is not a host name or a bad `basePath`.
+ *   TypeError for an `allowedHosts` entry that is not a host name, a
+ *   `trustProxy` entry that is not an address or range, or a bad `basePath`.
  */
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
   const log: Logger = options.log ?? (() => undefined);
-  // Before anything is opened: a bad --allowed-host throws here.
+  // Before anything is opened: a bad --allowed-host or --trust-proxy throws here.
   const allowedOrigins = options.allowedOrigins ?? [];
   const basePath = normalizeBasePath(options.basePath);
   const hostAllowed = allowedHosts({ listenHost: options.host, allowedHosts: options.allowedHosts, allowedOrigins });
+  const trusted = new TrustedProxies(options.trustProxy ?? []);
+  /** The client of a WebSocket handshake: the peer, or who a trusted proxy says it is. */
+  const clientOf = (remoteAddress: string, forwardedFor: string | undefined): { address: string; key: string } => {
+    const address = clientAddress(remoteAddress, forwardedFor, trusted);
+    return { address, key: addressKey(address) };
+  };
   const store = openStore(options.dataDir, options.redis, log);
   let hub: Hub;
   try {
@@ -220,6 +234,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
           log,
           joinTimeoutMs: options.joinTimeoutMs,
           highWaterMark: options.highWaterMark,
+          clientOf: (req) => clientOf(req.socket.remoteAddress ?? '', headerValue(req.headers['x-forwarded-for'])),
           maxBodyBytes: options.maxMessageSize,
           ...options.httpDoor,
         });
@@ -240,9 +255,14 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     perMessageDeflate: true,
     selectProtocol: (offered) => (offered.includes(PROTOCOL) ? PROTOCOL : null),
     heartbeat: { interval: 30_000, timeout: 30_000 },
-    accept: ({ request, origin }: HandshakeInfo): AcceptDecision => {
+    accept: ({ request, origin, remoteAddress }: HandshakeInfo): AcceptDecision => {
       // RFC 9110 §15.6.6, as for plain HTTP requests (http.ts).
       if (!request.httpVersion.startsWith('1.')) return { status: 505, message: 'this port speaks HTTP/1.1' };
+      // Per client address (address-limits.ts): RFC 6585 §4, 429 with Retry-After.
+      const verdict = hub.limits.handshake(clientOf(remoteAddress, request.headers.get('x-forwarded-for')).key);
+      if (!verdict.ok) {
+        return { status: 429, message: verdict.message, headers: { 'Retry-After': String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))) } };
+      }
       if (!hostAllowed(request.host)) {
         return { status: 421, message: 'this server does not answer to that host name (see --allowed-host)' };
       }
@@ -264,8 +284,11 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   };
   websocket.on('connection', (ws, request) => {
     const room = roomFromPath(request.path, basePath) ?? DEFAULT_ROOM;
-    if (ws.protocol === PROTOCOL) serveJson(ws, hub, room, transport);
-    else servePlain(ws, hub, room, transport);
+    const client = clientOf(ws.remoteAddress, request.headers.get('x-forwarded-for'));
+    // Counted while open, every door together (TCP counts in tcp-lines.ts).
+    ws.once('close', hub.limits.opened(client.key));
+    if (ws.protocol === PROTOCOL) serveJson(ws, hub, room, transport, client);
+    else servePlain(ws, hub, room, transport, client, new URLSearchParams(request.query).get('invite') ?? undefined);
   });
   websocket.on('rejected', (error, remote) => log('info', 'websocket handshake refused', { remote, code: error.code, status: error.status }));
 
@@ -307,7 +330,9 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const port = (http.address() as AddressInfo).port;
 
   let adminConsole: AdminConsole | null = null;
-  if (options.console) adminConsole = startAdminConsole({ hub, input: options.console.input, output: options.console.output });
+  if (options.console) {
+    adminConsole = startAdminConsole({ hub, input: options.console.input, output: options.console.output, activity: options.console.activity === true });
+  }
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -328,4 +353,9 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const shownHost = options.host === undefined || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
   const origin = `${scheme}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
   return { hub, http, websocket, port, tcpPort, url: `${origin}${basePath}`, close };
+}
+
+/** One value of a request header that may come several times (joined as a list, as RFC 9110 §5.3 allows). */
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }

@@ -1,5 +1,7 @@
 /** `wschat serve`: the chat server (what `npm start` runs). Parses options and wires; no chat logic here. */
 import { parseArgs } from 'node:util';
+import { TrustedProxies } from '../chat/address.js';
+import { DEFAULT_ADDRESS_LIMITS } from '../chat/address-limits.js';
 import { normalizeBasePath } from '../chat/base-path.js';
 import { type ChatServer, ChatServerStartError, startChatServer } from '../chat/server.js';
 import { redactUrl } from '../chat/store/redis.js';
@@ -29,6 +31,15 @@ Options:
   --grace DURATION       how long a dropped member's nickname is held (default 2m)
   --rate N               sustained messages per second per connection (default 5)
   --burst N              messages allowed at once before the rate applies (default 20)
+  --address-connections N  connections at once per client address, all doors
+                         together (default 500; 0: no limit)
+  --address-handshakes N   new connections per minute per address (default 600; 0: none)
+  --address-messages N     chat lines per second per address, over all its
+                         connections, bursts of 4 s worth (default 50; 0: none)
+  --address-rooms N        new rooms per hour per address, across every node
+                         (default 100; 0: none)
+  --trust-proxy ADDR     a reverse proxy (IP address or CIDR range) whose
+                         X-Forwarded-For names the client (repeatable)
   --tcp-port N           also serve raw TCP lines (nc, telnet) on this port (default off)
   --allowed-origin URL   a browser origin allowed besides the server's own (repeatable)
   --allowed-host NAME    a Host name the server answers to besides localhost, IP
@@ -40,6 +51,9 @@ Options:
   --tls-cert FILE        PEM certificate: serve https:// and wss:// (with --tls-key)
   --tls-key FILE         PEM private key
   --no-console           don't read administrator commands from standard input
+  --console-log          show room activity (joins, leaves, messages) on the
+                         console (default: on when standard input is a terminal)
+  --no-console-log       don't
   --help                 this text
 
 Durations: 90s, 30m, 24h, 7d, or milliseconds.
@@ -71,6 +85,13 @@ export async function runServe(args: string[]): Promise<void> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'no-console': { type: 'boolean', default: false },
+      'console-log': { type: 'boolean', default: false },
+      'no-console-log': { type: 'boolean', default: false },
+      'address-connections': { type: 'string', default: String(DEFAULT_ADDRESS_LIMITS.connections) },
+      'address-handshakes': { type: 'string', default: String(DEFAULT_ADDRESS_LIMITS.handshakesPerMinute) },
+      'address-messages': { type: 'string', default: String(DEFAULT_ADDRESS_LIMITS.messagesPerSecond) },
+      'address-rooms': { type: 'string', default: String(DEFAULT_ADDRESS_LIMITS.roomsPerHour) },
+      'trust-proxy': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', default: false },
     },
   });
@@ -110,8 +131,16 @@ export async function runServe(args: string[]): Promise<void> {
     throw new UsageError(`--tcp-port ${tcpPort} is also the web port (--port): give them different ports`);
   }
   const allowedOrigins = values['allowed-origin'].map((origin) => parseOrigin('--allowed-origin', origin));
+  if (values['console-log'] && values['no-console-log']) throw new UsageError('--console-log and --no-console-log contradict each other');
+  const consoleLog = values['console-log'] || (!values['no-console-log'] && process.stdin.isTTY === true);
   const plainNames = values['plain-names'];
   if (plainNames !== 'guest' && plainNames !== 'address') throw new UsageError('--plain-names is guest or address');
+  try {
+    // Checked here so that a bad value is a usage error (exit 2), not a failure to start.
+    new TrustedProxies(values['trust-proxy']);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
   let basePath: string;
   try {
     basePath = normalizeBasePath(values['base-path'] ?? (process.env.BASE_PATH || undefined));
@@ -131,6 +160,12 @@ export async function runServe(args: string[]): Promise<void> {
       perSecond: parseInteger('--rate', values.rate, 0, 1_000_000),
       burst: parseInteger('--burst', values.burst, 1, 1_000_000),
     },
+    addressLimits: {
+      connections: parseInteger('--address-connections', values['address-connections'], 0, 10_000_000),
+      handshakesPerMinute: parseInteger('--address-handshakes', values['address-handshakes'], 0, 10_000_000),
+      messagesPerSecond: parseInteger('--address-messages', values['address-messages'], 0, 10_000_000),
+      roomsPerHour: parseInteger('--address-rooms', values['address-rooms'], 0, 10_000_000),
+    },
   };
   const tls = values['tls-cert'] && values['tls-key'] ? loadTlsFiles(values['tls-cert'], values['tls-key']) : undefined;
 
@@ -147,9 +182,10 @@ export async function runServe(args: string[]): Promise<void> {
       allowedHosts: values['allowed-host'],
       healthDetails: values['health-details'],
       plainNames,
+      trustProxy: values['trust-proxy'],
       tls,
       hub,
-      console: values['no-console'] ? null : { input: process.stdin, output: process.stdout },
+      console: values['no-console'] ? null : { input: process.stdin, output: process.stdout, activity: consoleLog },
       log: (level, message, fields) => {
         const line = `${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`;
         if (level === 'info') console.log(line);

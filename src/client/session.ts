@@ -40,8 +40,14 @@
  * - 4001 REPLACED: the session was resumed on another connection (another tab
  *   holding the same resume token). Reconnecting would steal it back and
  *   ping-pong forever: ended.
- * - 1008 policy: kicked by the administrator or closed for flooding. Coming
- *   straight back would defeat the point: ended (a UI may offer a manual rejoin).
+ * - 1008 policy: kicked or banned (a `removed` event says which, by whom,
+ *   and until when), or closed for flooding. Coming straight back would
+ *   defeat the point: ended (`kicked`, `banned` or `policy`; a UI may offer
+ *   a manual rejoin, never after a ban).
+ *
+ * Joins the room refuses for good (BANNED, LOCKED, INVITE_INVALID) end the
+ * session (`refused`); a room that needs a password asks for it
+ * (`passwordRequired`, then `setPassword`).
  * - Anything else (1001 server restart, 1006 network, 1011, ...): reconnect.
  */
 import type {
@@ -52,9 +58,12 @@ import type {
   ErrorCode,
   HistoryEvent,
   HistoryRequest,
+  InviteEvent,
   JoinMessage,
   MemberInfo,
   PROTOCOL,
+  RemovedEvent,
+  Role,
   SendMessage,
   ServerEvent,
   WelcomeEvent,
@@ -83,12 +92,18 @@ export type EndReason =
   | 'closed'
   /** Close code 4001: the session continues on another connection. */
   | 'replaced'
-  /** Close code 1008: kicked or flooding. */
+  /** Close code 1008 without a `removed` event: flooding. */
   | 'policy'
+  /** Removed from the room by an operator, an owner or the console (the text says by whom). */
+  | 'kicked'
+  /** Banned from the room: joining again will not work until the ban ends or is lifted. */
+  | 'banned'
   /** The server refused the room name (ROOM_INVALID). */
   | 'room-invalid'
   /** A connection attempt failed in a way retrying cannot fix (HTTP 4xx, untrusted certificate...). */
-  | 'refused';
+  | 'refused'
+  /** The room refused the join for good: banned, locked, or an invite that no longer works (the text says which). */
+  | 'denied';
 
 export interface StateDetail {
   /** Reconnection attempts since the last welcome. */
@@ -137,6 +152,12 @@ export interface WelcomeInfo {
   maxMessage: number;
   /** The server's request budget the session paces itself by (assumed when the server did not say). */
   rateLimit: AdvertisedRateLimit;
+  /** The room's topic, null when none. */
+  topic: string | null;
+  /** Our standing in the room. */
+  role: Role;
+  /** We created the room: its owner key (keep it to be the owner again). */
+  ownerKey?: string;
 }
 
 export type SessionEvents = {
@@ -159,6 +180,14 @@ export type SessionEvents = {
   error: [error: SessionError];
   /** The join was refused for the nickname (NICK_TAKEN, NICK_INVALID): call `setNick`. */
   nickRequired: [error: SessionError];
+  /** The room needs a password (PASSWORD_REQUIRED, PASSWORD_WRONG): call `setPassword`. */
+  passwordRequired: [error: SessionError];
+  /** Our role changed; `ownerKey` when we proved the room's owner key (`/op KEY`). */
+  role: [role: Role, ownerKey: string | undefined];
+  /** An invite we asked for (`/invite`). */
+  invite: [invite: InviteEvent];
+  /** We were kicked or banned; the session ends (`kicked`, `banned`) when the connection closes. */
+  removed: [removed: RemovedEvent];
   /** `send()` accepted an item into the outbox. */
   pending: [item: OutboxItem];
   /** The server acknowledged an item; `seq` when it stored an entry. */
@@ -193,6 +222,12 @@ export interface SessionOptions {
   resumeToken?: string;
   /** The last seq already shown, when resuming a view that survived (rare; usually omitted). */
   lastSeq?: number;
+  /** The room's password, sent with every join. */
+  password?: string;
+  /** An invite code (from an invite link), sent with joins until one succeeds. */
+  invite?: string;
+  /** The room's owner key, sent with every join. */
+  ownerKey?: string;
   /** Default 0.5 s doubling up to 30 s. */
   backoff?: BackoffOptions;
   /** Time allowed from opening a socket to its welcome before trying again, ms (default 15000). */
@@ -209,6 +244,9 @@ export interface SessionOptions {
 }
 
 const NICK_ERRORS: ReadonlySet<string> = new Set<ErrorCode>(['NICK_TAKEN', 'NICK_INVALID']);
+const PASSWORD_ERRORS: ReadonlySet<string> = new Set<ErrorCode>(['PASSWORD_REQUIRED', 'PASSWORD_WRONG']);
+/** Join refusals that trying again will not change. */
+const FINAL_ERRORS: ReadonlySet<string> = new Set<ErrorCode>(['BANNED', 'LOCKED', 'INVITE_INVALID']);
 
 /** What a server that does not advertise its `rateLimit` is assumed to allow (the server's defaults). */
 export const ASSUMED_RATE_LIMIT: Readonly<AdvertisedRateLimit> = { burst: 20, perSecond: 5 };
@@ -274,6 +312,13 @@ export class ChatSession extends Emitter<SessionEvents> {
   private _maxMessage: number | undefined;
   private _ended: EndReason | undefined;
   private readonly _outbox = new Map<string, OutboxItem>();
+  private _role: Role = 'user';
+  private _topic: string | null = null;
+  private password: string | undefined;
+  private invite: string | undefined;
+  private ownerKey: string | undefined;
+  /** A `removed` event came: the close that follows ends the session with its reason. */
+  private removed: RemovedEvent | null = null;
 
   private started = false;
   private socket: SocketLike | null = null;
@@ -281,7 +326,7 @@ export class ChatSession extends Emitter<SessionEvents> {
   private opened = false;
   /** The current socket has received its welcome. */
   private joined = false;
-  /** A join was refused for its nickname; waiting for `setNick`. */
+  /** A join was refused for its nickname, or for its password; waiting for `setNick` / `setPassword`. */
   private awaitingNick = false;
   /** `/quit` was sent: the close that follows ends the session. */
   private quitting = false;
@@ -313,6 +358,9 @@ export class ChatSession extends Emitter<SessionEvents> {
     this.factory = options.socketFactory;
     this._resumeToken = options.resumeToken;
     this._lastSeq = options.lastSeq;
+    this.password = options.password;
+    this.invite = options.invite;
+    this.ownerKey = options.ownerKey;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.joinTimeoutMs = options.joinTimeoutMs ?? 15_000;
     this.pageSize = options.historyPageSize;
@@ -356,13 +404,21 @@ export class ChatSession extends Emitter<SessionEvents> {
   get outbox(): readonly OutboxItem[] {
     return [...this._outbox.values()];
   }
-  /** A join was refused for its nickname and `setNick` has not been called yet. */
+  /** A join was refused for its nickname (or its password) and `setNick` (`setPassword`) has not been called yet. */
   get needsNick(): boolean {
     return this.awaitingNick;
   }
   /** `/quit` was sent or queued, or `leave()` called: `send()` would throw. */
   get leaving(): boolean {
     return this.quitting || this._ended !== undefined;
+  }
+  /** Our standing in the room (from the welcome and `role` events). */
+  get role(): Role {
+    return this._role;
+  }
+  /** The room's topic (from the welcome and topic notices). */
+  get topic(): string | null {
+    return this._topic;
   }
 
   // ---- what a UI does ----
@@ -439,6 +495,12 @@ export class ChatSession extends Emitter<SessionEvents> {
     }
   }
 
+  /** After `passwordRequired`: joins again with this password (sent with every later join too), and `nick`. */
+  setPassword(password: string, nick: string = this._nick): void {
+    this.password = password;
+    this.setNick(nick);
+  }
+
   /** While waiting to reconnect: reconnect now (e.g. the browser says it is online again). */
   retryNow(): void {
     if (this._ended || !this.started || this.awaitingNick || this.retryTimer === null) return;
@@ -494,6 +556,9 @@ export class ChatSession extends Emitter<SessionEvents> {
       // The numbering our lastSeq belongs to: if the room's started over, the welcome says reset.
       if (this._epoch !== undefined) join.epoch = this._epoch;
     }
+    if (this.password !== undefined) join.password = this.password;
+    if (this.invite !== undefined) join.invite = this.invite;
+    if (this.ownerKey !== undefined) join.ownerKey = this.ownerKey;
     this.socket?.send(JSON.stringify(join));
   }
 
@@ -522,6 +587,7 @@ export class ChatSession extends Emitter<SessionEvents> {
     if (failure?.permanent) this.end('refused', code, failure.message, failure);
     else if (quitSent) this.end('quit', code, reason);
     else if (code === CLOSE_REPLACED) this.end('replaced', code, reason);
+    else if (code === CLOSE_POLICY && this.removed !== null) this.end(this.removed.reason, code, this.removed.text);
     else if (code === CLOSE_POLICY) this.end('policy', code, reason);
     else if (this.awaitingNick) {
       // Connect again once the user has picked a nickname (setNick).
@@ -612,9 +678,22 @@ export class ChatSession extends Emitter<SessionEvents> {
       case 'action':
       case 'notice':
       case 'admin':
+      case 'deleted':
         if (!this.joined) break;
         if (this.catchUp) this.catchUp.buffer.push(event);
         else this.deliver(event);
+        break;
+      case 'role':
+        this._role = event.role;
+        if (event.ownerKey !== undefined) this.ownerKey = event.ownerKey;
+        this.emit('role', event.role, event.ownerKey);
+        break;
+      case 'invite':
+        this.emit('invite', event);
+        break;
+      case 'removed':
+        this.removed = event;
+        this.emit('removed', event);
         break;
       case 'history':
         this.onHistory(event);
@@ -658,6 +737,11 @@ export class ChatSession extends Emitter<SessionEvents> {
     this._resumeToken = welcome.resumeToken;
     if (typeof welcome.epoch === 'string') this._epoch = welcome.epoch;
     this._maxMessage = welcome.maxMessage;
+    this._role = welcome.role ?? 'user';
+    this._topic = welcome.topic ?? null;
+    if (welcome.ownerKey !== undefined) this.ownerKey = welcome.ownerKey;
+    // An invite gets one person in once: it has done its work.
+    this.invite = undefined;
     if (welcome.nick !== this._nick) {
       const from = this._nick;
       this._nick = welcome.nick;
@@ -686,6 +770,9 @@ export class ChatSession extends Emitter<SessionEvents> {
       reset,
       maxMessage: welcome.maxMessage,
       rateLimit: this.budget,
+      topic: this._topic,
+      role: this._role,
+      ...(welcome.ownerKey === undefined ? {} : { ownerKey: welcome.ownerKey }),
     });
     this.emit('members', welcome.members);
     for (const entry of welcome.history) this.deliver(entry);
@@ -737,6 +824,7 @@ export class ChatSession extends Emitter<SessionEvents> {
   private deliver(entry: EntryEvent): void {
     if (this._lastSeq !== undefined && entry.seq <= this._lastSeq) return;
     this._lastSeq = entry.seq;
+    if (entry.type === 'notice' && entry.action === 'topic') this._topic = entry.topic ?? null;
     this.emit('entry', entry);
   }
 
@@ -790,6 +878,20 @@ export class ChatSession extends Emitter<SessionEvents> {
         // The token did not give the nickname back; it is of no further use.
         this._resumeToken = undefined;
         this.emit('nickRequired', error);
+        return;
+      }
+      if (PASSWORD_ERRORS.has(error.code)) {
+        this.clearJoinTimer();
+        this.awaitingNick = true;
+        this._resumeToken = undefined;
+        this.invite = undefined;
+        this.password = undefined;
+        this.emit('passwordRequired', error);
+        return;
+      }
+      if (FINAL_ERRORS.has(error.code)) {
+        this.emit('error', error);
+        this.end('denied', undefined, error.message);
         return;
       }
       if (error.code === 'ROOM_INVALID') {
@@ -927,9 +1029,12 @@ function isSeq(value: unknown): value is number {
 
 function isEntry(value: unknown): value is EntryEvent {
   if (!isRecord(value) || !isSeq(value.seq) || typeof value.ts !== 'number') return false;
+  if (value.type === 'deleted') return true;
   if (typeof value.nick !== 'string' || typeof value.text !== 'string') return false;
   return value.type === 'message' || value.type === 'action' || value.type === 'notice' || value.type === 'admin';
 }
+
+const ROLES: ReadonlySet<unknown> = new Set<Role>(['user', 'operator', 'owner']);
 
 function isMember(value: unknown): value is MemberInfo {
   return isRecord(value) && typeof value.nick === 'string' && typeof value.away === 'boolean';
@@ -955,6 +1060,16 @@ export function parseServerEvent(text: string): ServerEvent | null {
     case 'notice':
     case 'admin':
       return isEntry(v) ? v : null;
+    case 'deleted':
+      return isEntry(v) ? ({ type: 'deleted', seq: v.seq, ts: v.ts, nick: '', text: '' } as EntryEvent) : null;
+    case 'role':
+      return ROLES.has(v.role) && (v.ownerKey === undefined || typeof v.ownerKey === 'string') ? (v as unknown as ServerEvent) : null;
+    case 'removed':
+      return (v.reason === 'kicked' || v.reason === 'banned') && typeof v.by === 'string' && typeof v.text === 'string'
+        ? (v as unknown as ServerEvent)
+        : null;
+    case 'invite':
+      return typeof v.room === 'string' && typeof v.code === 'string' && typeof v.expiresAt === 'number' ? (v as unknown as ServerEvent) : null;
     case 'welcome':
       return typeof v.room === 'string' &&
         typeof v.nick === 'string' &&

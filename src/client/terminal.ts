@@ -81,6 +81,8 @@ export function formatEntry(entry: EntryEvent, timeZone?: string): string {
       return `${time} -- ${entry.text}`;
     case 'admin':
       return lines(`${time} *** Administrator: `, entry.text);
+    case 'deleted':
+      return `${time} -- (a deleted message)`;
   }
 }
 
@@ -200,7 +202,24 @@ export function runTerminalClient(options: TerminalClientOptions): Promise<Termi
     session.on('welcome', (welcome) => {
       setPrompt();
       print(dim(`[joined ${inert(welcome.room)} as ${inert(welcome.nick)}${welcome.resumed ? ', resumed' : ''}] /help lists the commands`));
+      if (welcome.topic !== null) print(dim(`[topic: ${inert(welcome.topic)}]`));
+      if (welcome.ownerKey !== undefined) {
+        print(dim(`[you made this room: its owner key is ${inert(welcome.ownerKey)}; keep it, /op KEY makes you an owner again]`));
+      }
       if (inputEnded) leaveWhenDelivered();
+    });
+    session.on('role', (role) => print(dim(`[you are ${role === 'user' ? 'no longer an operator' : `an ${role}`} of this room]`)));
+    session.on('invite', (invite) =>
+      print(`invite code for ${inert(invite.room)} (one person, once, until ${new Date(invite.expiresAt).toLocaleString()}): ${inert(invite.code)}`),
+    );
+    session.on('passwordRequired', (error) => {
+      print(inert(error.message));
+      if (inputEnded) {
+        finish('denied', `wschat connect: ${sentence(inert(error.message))} Run wschat connect in a terminal to type it.`, errors);
+        session.close();
+        return;
+      }
+      rl.question('Password: ', (password) => session.setPassword(password));
     });
     session.on('reset', () => print(dim('[the room lost its history on the server]')));
     session.on('entry', (entry) => print(formatEntry(inertEntry(entry), options.timeZone)));
@@ -234,7 +253,7 @@ export function runTerminalClient(options: TerminalClientOptions): Promise<Termi
       }
       let message = sentence(inert(text) || `${reason}${code ? ` (${code})` : ''}`);
       if (failure?.kind === 'certificate' && options.certificateHint) message += ` ${options.certificateHint}`;
-      const prefix = reason === 'refused' || reason === 'room-invalid' ? 'wschat connect: ' : 'Disconnected: ';
+      const prefix = reason === 'refused' || reason === 'denied' || reason === 'room-invalid' ? 'wschat connect: ' : 'Disconnected: ';
       finish(reason, `${prefix}${message}`, errors);
     });
 

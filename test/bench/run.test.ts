@@ -313,6 +313,7 @@ describe('launchSpec', () => {
     const memory = launchSpec('wschat', 'chat-memory', context).args;
     assert.ok(memory.includes('serve') && memory.includes('--memory') && memory.includes('--no-console'));
     assert.equal(memory[memory.indexOf('--rate') + 1], '1000000');
+    for (const limit of ['--address-connections', '--address-handshakes', '--address-messages']) assert.equal(memory[memory.indexOf(limit) + 1], '0', limit);
     const sqlite = launchSpec('wschat', 'chat-sqlite', { ...context, dataDir: '/tmp/d' }).args;
     assert.equal(sqlite[sqlite.indexOf('--data') + 1], '/tmp/d');
     assert.ok(!sqlite.includes('--memory'));

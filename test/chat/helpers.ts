@@ -15,16 +15,22 @@ export class FakeConnection implements MemberConnection<string> {
   readonly remote: string;
   readonly format: string;
   readonly canSwitchRooms: boolean;
+  /** The client address key (limits, bans); undefined: unknown, as in most tests. */
+  readonly address: string | undefined;
+  /** False for a door without resume tokens (plain, TCP). */
+  readonly resumable: boolean | undefined;
   member: Member | null = null;
   readonly received: ServerEvent[] = [];
   readonly rawReceived: string[] = [];
   closed: { code: number; reason: string } | null = null;
   encodeCalls = 0;
 
-  constructor(options: { format?: string; remote?: string; canSwitchRooms?: boolean } = {}) {
+  constructor(options: ConnectionOptions = {}) {
     this.format = options.format ?? 'json';
     this.remote = options.remote ?? '127.0.0.1:40000';
     this.canSwitchRooms = options.canSwitchRooms ?? false;
+    this.address = options.address;
+    this.resumable = options.resumable;
   }
 
   encode(event: ServerEvent): string | null {
@@ -80,17 +86,24 @@ export class FakeConnection implements MemberConnection<string> {
   }
 }
 
+/** How a test connection presents itself. */
+export interface ConnectionOptions {
+  format?: string;
+  remote?: string;
+  canSwitchRooms?: boolean;
+  /** The client's address key, e.g. "203.0.113.9". */
+  address?: string;
+  resumable?: boolean;
+}
+
 export interface TestHub {
   hub: Hub;
   clock: ManualClock;
   store: ChatStore;
   /** A new connection and its member. */
-  connect(options?: { format?: string; room?: string; canSwitchRooms?: boolean }): { conn: FakeConnection; member: Member };
+  connect(options?: ConnectionOptions & { room?: string }): { conn: FakeConnection; member: Member };
   /** Connects and joins; asserts success. */
-  join(
-    nick: string,
-    options?: { room?: string; format?: string; canSwitchRooms?: boolean } & Omit<JoinRequest, 'nick' | 'room'>,
-  ): Promise<{ conn: FakeConnection; member: Member }>;
+  join(nick: string, options?: ConnectionOptions & { room?: string } & Omit<JoinRequest, 'nick' | 'room'>): Promise<{ conn: FakeConnection; member: Member }>;
 }
 
 /** A hub on a memory store and a manual clock. */
@@ -110,8 +123,14 @@ export function makeHub(options: Partial<HubOptions> = {}): TestHub {
     store,
     connect,
     async join(nick, opts = {}) {
-      const { room, format, canSwitchRooms, ...request } = opts;
-      const pair = connect({ ...(format === undefined ? {} : { format }), ...(canSwitchRooms ? { canSwitchRooms } : {}) });
+      const { room, format, canSwitchRooms, address, resumable, remote, ...request } = opts;
+      const pair = connect({
+        ...(format === undefined ? {} : { format }),
+        ...(canSwitchRooms ? { canSwitchRooms } : {}),
+        ...(address === undefined ? {} : { address }),
+        ...(resumable === undefined ? {} : { resumable }),
+        ...(remote === undefined ? {} : { remote }),
+      });
       const result = await pair.member.join({ ...request, nick, ...(room === undefined ? {} : { room }) });
       assert.ok(result.ok, `join of ${nick} failed: ${JSON.stringify(result)}`);
       return pair;

@@ -441,3 +441,25 @@ describe('ChatSession over the HTTP door', () => {
     await watcher.close();
   });
 });
+
+describe('the HTTP door and the limits per address', () => {
+  test('a session counts as a connection of its address: over the limit, 429 with Retry-After; a closed one frees its place', T, async () => {
+    const server = await startTestServer({ hub: { addressLimits: { connections: 2 } } });
+    try {
+      const base = httpBase(server, 'limited');
+      const first = await DoorClient.open(base);
+      const websocket = await JsonClient.open(wsUrl(server, '/r/limited'));
+      const refused = await fetch(base, { method: 'POST' });
+      assert.equal(refused.status, 429);
+      assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
+      assert.match(((await refused.json()) as { error: string }).error, /too many connections from your address/);
+      await first.vanish();
+      await fetch(`${base}/${first.session}/close`, { method: 'POST' });
+      const again = await DoorClient.open(base);
+      await again.vanish();
+      await websocket.close();
+    } finally {
+      await server.close();
+    }
+  });
+});

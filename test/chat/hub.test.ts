@@ -79,12 +79,18 @@ describe('console powers', () => {
     const alice = await t.join('alice');
     const bob = await t.join('bob');
     assert.deepEqual(await t.hub.kick('lobby', 'BOB'), { ok: true, rooms: 1 });
-    assert.match(bob.conn.last('info').text, /removed/);
-    assert.deepEqual(bob.conn.closed, { code: 1008, reason: 'kicked by the administrator' });
+    assert.deepEqual(bob.conn.last('removed'), {
+      type: 'removed',
+      reason: 'kicked',
+      by: 'Administrator',
+      text: 'You were kicked from this room by Administrator.',
+    });
+    assert.deepEqual(bob.conn.closed, { code: 1008, reason: 'kicked from the room' });
     const notice = alice.conn.last('notice');
-    assert.equal(notice.text, 'bob was removed by the administrator');
+    assert.equal(notice.text, 'bob was kicked by Administrator');
+    assert.equal(notice.by, 'Administrator');
     await t.hub.idle();
-    assert.deepEqual(await t.hub.members('lobby'), [{ nick: 'alice', away: false }]);
+    assert.deepEqual(await t.hub.members('lobby'), [{ nick: 'alice', away: false, role: 'owner' }]);
     assert.equal((await t.hub.kick('lobby', 'bob')).ok, false);
     assert.equal((await t.hub.kick('nowhere', 'bob')).ok, false);
     assert.ok((await t.connect().member.join({ nick: 'bob' })).ok);
@@ -130,6 +136,7 @@ describe('room expiry (--room-ttl)', () => {
     const t = makeHub({ roomTtlMs: HOUR, graceMs: 2 * HOUR });
     await t.hub.start();
     const a = await t.join('a', { room: 'r' });
+    await a.member.input('worth keeping', 'k');
     a.conn.drop();
     await t.hub.idle();
     t.clock.advance(90 * 60_000);
@@ -146,6 +153,7 @@ describe('room expiry (--room-ttl)', () => {
     const seat = { trip: null, holder: 'crashed-run/1', holdable: true };
     await store.claimSeat({ room: 'r', seat: { ...seat, id: 'bob', nick: 'bob', key: 'bob' }, ts: 0, maxSeats: 10 });
     await store.claimSeat({ room: 'r', seat: { ...seat, id: 'pat', nick: 'pat', key: 'pat', holdable: false }, ts: 0, maxSeats: 10 });
+    await store.append({ room: 'r', ts: 0, kind: 'message', nick: 'bob', text: 'worth keeping' });
     const t = makeHub({ store, graceMs: 60_000, roomTtlMs: HOUR });
     await t.hub.start();
     await t.hub.idle();

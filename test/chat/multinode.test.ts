@@ -231,7 +231,7 @@ describe('Redis failures', { skip }, () => {
     assert.equal((await far.expect('admin')).text, 'Maintenance at noon');
     await type(`/say ${room} just this room`, /^sent to /);
     assert.equal((await far.expect('admin', (e) => e.text === 'just this room')).nick, 'Administrator');
-    await type(`/kick ${room} victim`, /^removed victim/);
+    await type(`/kick ${room} victim`, /^victim was kicked$/);
     assert.equal((await within(victim.closed, 'the victim closed')).code, 1008);
     const notice = await far.expect('notice', (n) => n.event === 'leave' && n.nick === 'victim');
     assert.equal(notice.reason, 'kicked');

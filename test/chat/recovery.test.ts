@@ -194,7 +194,7 @@ describe('the grace period', () => {
       const refused = await mallory.tryJoin('BOB');
       assert.equal(refused.type === 'error' && refused.code, 'NICK_TAKEN');
       await alice.say('/who', 'who-1');
-      assert.equal(alice.all('info').at(-1)?.text, '2 members in recovery: alice, bob (away)');
+      assert.equal(alice.all('info').at(-1)?.text, '2 members in recovery: alice (owner), bob (away)');
 
       clock.advance(1);
       const left = await alice.expect('notice', (n) => n.event === 'leave');
@@ -229,7 +229,7 @@ describe('the grace period', () => {
       assert.equal(resumed.resumed, true);
       assert.deepEqual(resumed.history, [], 'nothing happened meanwhile');
       assert.deepEqual(resumed.members, [
-        { nick: 'alice', away: false },
+        { nick: 'alice', away: false, role: 'owner' },
         { nick: 'bob', away: false },
       ]);
       await alice.expect('members', (m) => m.members.every((x) => !x.away));

@@ -16,7 +16,7 @@ describe('joining', () => {
     assert.equal(welcome.resumed, false);
     assert.match(welcome.resumeToken, /^[A-Za-z0-9_-]{32}$/);
     assert.deepEqual(welcome.members, [
-      { nick: 'alice', away: false },
+      { nick: 'alice', away: false, role: 'owner' },
       { nick: 'Bob', away: false },
     ]);
     assert.deepEqual(
@@ -87,7 +87,7 @@ describe('joining', () => {
     const bob = await t.join('bob');
     await alice.member.input('signed', 'm1');
     assert.equal(bob.conn.last('message').trip, welcome.trip);
-    assert.deepEqual(bob.conn.last('welcome').members[0], { nick: 'alice', away: false, trip: welcome.trip });
+    assert.deepEqual(bob.conn.last('welcome').members[0], { nick: 'alice', away: false, trip: welcome.trip, role: 'owner' });
     const joined = bob.conn.last('welcome').history[0];
     assert.equal(joined?.type === 'notice' && joined.trip, welcome.trip);
     assert.equal(bob.conn.of('message')[0]?.nick, 'alice');
@@ -259,7 +259,7 @@ describe('resume', () => {
     bob.conn.drop();
     await t.hub.idle();
     assert.deepEqual(alice.conn.last('members').members, [
-      { nick: 'alice', away: false },
+      { nick: 'alice', away: false, role: 'owner' },
       { nick: 'bob', away: true },
     ]);
     const thief = t.connect();
@@ -275,7 +275,7 @@ describe('resume', () => {
     await t.hub.idle();
     assert.equal(alice.conn.of('notice').length, 0, 'no left or joined notice for a member back in time');
     assert.deepEqual(alice.conn.last('members').members, [
-      { nick: 'alice', away: false },
+      { nick: 'alice', away: false, role: 'owner' },
       { nick: 'bob', away: false },
     ]);
   });
@@ -293,7 +293,7 @@ describe('resume', () => {
     assert.equal(left.event, 'leave');
     assert.equal(left.reason, 'lost');
     assert.equal(left.text, 'bob left (connection lost)');
-    assert.deepEqual(alice.conn.last('members').members, [{ nick: 'alice', away: false }]);
+    assert.deepEqual(alice.conn.last('members').members, [{ nick: 'alice', away: false, role: 'owner' }]);
     const late = t.connect();
     const result = await late.member.join({ nick: 'carol', resumeToken: token });
     assert.deepEqual(result, { ok: true, room: 'lobby', nick: 'carol', resumed: false }, 'the token is dead');
@@ -323,7 +323,7 @@ describe('resume', () => {
     assert.equal(old.conn.of('message').length, 0);
     await t.hub.idle();
     assert.deepEqual(await t.hub.members('lobby'), [
-      { nick: 'alice', away: false },
+      { nick: 'alice', away: false, role: 'owner' },
       { nick: 'bob', away: false },
     ]);
     assert.equal(alice.conn.of('notice').filter((n) => n.event === 'leave').length, 0);
@@ -411,6 +411,7 @@ describe('room lifecycle', () => {
   test('the last member leaving marks the room empty in the store and drops it from the hub', async () => {
     const t = makeHub({ graceMs: 0 });
     const a = await t.join('a', { room: 'r1' });
+    await a.member.input('worth keeping', 'k');
     assert.equal((await t.store.getRoom('r1'))?.emptiedAt, null);
     assert.deepEqual(
       (await t.hub.rooms()).map((r) => r.name),
@@ -423,9 +424,29 @@ describe('room lifecycle', () => {
     const again = await t.join('b', { room: 'r1' });
     assert.deepEqual(
       again.conn.last('welcome').history.map((e) => e.seq),
-      [1, 2, 3],
+      [1, 2, 3, 4],
       'a new Room picks the numbering up from the store',
     );
+  });
+
+  test('a room left with nothing but comings and goings is forgotten: the next join starts a new epoch at 1', async () => {
+    const t = makeHub({ graceMs: 0 });
+    const a = await t.join('a', { room: 'bare' });
+    const first = a.conn.last('welcome');
+    a.conn.drop();
+    await t.hub.idle();
+    assert.equal(await t.store.getRoom('bare'), null);
+    const b = await t.join('b', { room: 'bare', lastSeq: first.lastSeq, epoch: first.epoch });
+    const welcome = b.conn.last('welcome');
+    assert.notEqual(welcome.epoch, first.epoch);
+    assert.equal(welcome.reset, true, 'a client holding the old numbering is told to start over');
+    assert.deepEqual(
+      welcome.history.map((e) => e.seq),
+      [1],
+    );
+    await b.member.input('hello', 'h');
+    assert.equal(b.conn.last('ack').seq, 2);
+    assert.deepEqual(b.conn.seqs(), [1, 2]);
   });
 
   test('a burst of joins coalesces member-list updates', async () => {

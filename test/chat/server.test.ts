@@ -116,7 +116,7 @@ describe('three doors, one room', () => {
 
       // /who from TCP lists all three doors.
       tcp.send('/who');
-      assert.equal(await tcp.line(/members in lobby/), '3 members in lobby: terry, jason, Plato');
+      assert.equal(await tcp.line(/members in lobby/), '3 members in lobby: terry (owner), jason, Plato');
       tcp.close();
       await json.close();
       await plain.close();
@@ -406,9 +406,9 @@ describe('administrator console', () => {
       assert.equal((await other.expect('admin')).text, 'only here');
 
       input.write('/kick lobby jason\n');
-      assert.equal(await replies.take((l) => l.startsWith('removed'), '/kick'), 'removed jason from lobby');
+      assert.equal(await replies.take((l) => l.endsWith('kicked'), '/kick'), 'jason was kicked');
       assert.equal((await within(json.closed, 'kicked')).code, ChatCloseCode.POLICY_VIOLATION);
-      assert.equal(await plain.line(/removed/), 'jason was removed by the administrator');
+      assert.equal(await plain.line(/kicked/), 'jason was kicked by Administrator');
       assert.equal(json.all('admin').length, 1, 'the lobby did not get /say elsewhere');
 
       await plain.close();

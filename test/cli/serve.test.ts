@@ -32,7 +32,7 @@ describe('wschat serve', () => {
   test('--help prints every option and exits 0', T, async () => {
     const { code, stdout } = await finish(['serve', '--help']);
     assert.equal(code, 0);
-    for (const option of ['--host', '--port', '--data', '--memory', '--history', '--max-message', '--room-ttl', '--grace', '--rate', '--burst', '--tcp-port', '--allowed-origin', '--tls-cert', '--tls-key', '--no-console']) {
+    for (const option of ['--host', '--port', '--data', '--memory', '--history', '--max-message', '--room-ttl', '--grace', '--rate', '--burst', '--tcp-port', '--allowed-origin', '--tls-cert', '--tls-key', '--no-console', '--address-connections', '--address-handshakes', '--address-messages', '--address-rooms', '--trust-proxy', '--console-log']) {
       assert.ok(stdout.includes(option), option);
     }
   });
@@ -53,6 +53,11 @@ describe('wschat serve', () => {
       [['--port', '9999', '--tcp-port', '9999'], /--tcp-port 9999 is also the web port \(--port\): give them different ports/],
       [['--redis', 'redis://127.0.0.1:1'], /--redis keeps the chat in Redis: it cannot be combined with --memory or --data/],
       [['--node-timeout', '5s'], /--node-timeout goes with --redis/],
+      [['--bogus'], /--bogus/],
+      [['--address-rooms=-1'], /--address-rooms must be a whole number from 0/],
+      [['--address-messages', 'many'], /--address-messages must be a whole number/],
+      [['--trust-proxy', 'proxy.example'], /--trust-proxy takes an IP address or a CIDR range \(e\.g\. 10\.0\.0\.0\/8\), got "proxy\.example"/],
+      [['--console-log', '--no-console-log'], /--console-log and --no-console-log contradict each other/],
     ];
     await Promise.all(
       cases.map(async ([args, message]) => {

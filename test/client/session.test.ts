@@ -953,3 +953,88 @@ describe('asSentence', () => {
     assert.equal(asSentence(''), '');
   });
 });
+
+describe('moderation and private rooms', () => {
+  test('a room with a password: passwordRequired, then setPassword joins again with it (and keeps sending it)', () => {
+    const t = setup();
+    const asked: SessionError[] = [];
+    t.session.on('passwordRequired', (e) => asked.push(e));
+    t.session.start();
+    t.net.last().open();
+    t.net.last().receive({ type: 'error', code: 'PASSWORD_REQUIRED', message: 'this room needs a password' });
+    assert.deepEqual(asked, [{ code: 'PASSWORD_REQUIRED', message: 'This room needs a password.' }]);
+    assert.equal(t.session.needsNick, true);
+    assert.equal(t.net.last().sentOfType('join').length, 1, 'no retry by itself');
+    t.session.setPassword('sesame', 'alicia');
+    assert.deepEqual(t.net.last().sentOfType('join').at(-1), { type: 'join', nick: 'alicia', password: 'sesame' });
+    t.net.last().receive(welcome({ nick: 'alicia' }));
+    t.net.last().drop();
+    reconnect(t);
+    assert.equal(t.net.last().sentOfType('join')[0]?.password, 'sesame');
+  });
+
+  test('banned, locked, an invite that no longer works: ended as refused, never retried', () => {
+    for (const code of ['BANNED', 'LOCKED', 'INVITE_INVALID'] as const) {
+      const t = setup();
+      t.session.start();
+      t.net.last().open();
+      t.net.last().receive({ type: 'error', code, message: `refused: ${code}` });
+      assert.deepEqual(t.log.ended, [['denied', undefined, `Refused: ${code}.`]], code);
+      assert.deepEqual(t.timers.pending, [], 'no retry scheduled');
+    }
+  });
+
+  test('removed: the reason and the text come with the close (1008): ended as kicked or banned', () => {
+    for (const reason of ['kicked', 'banned'] as const) {
+      const t = online();
+      const removed: unknown[] = [];
+      t.session.on('removed', (r) => removed.push(r));
+      const event = { type: 'removed', reason, by: 'bob', text: `You were ${reason} from this room by bob.` };
+      t.net.last().receive(event);
+      t.net.last().drop(1008, `${reason} from the room`);
+      assert.deepEqual(removed, [event]);
+      assert.deepEqual(t.log.ended, [[reason, 1008, `You were ${reason} from this room by bob.`]]);
+    }
+    const flood = online();
+    flood.net.last().drop(1008, 'flooding');
+    assert.deepEqual(flood.log.ended, [['policy', 1008, 'flooding']]);
+  });
+
+  test('the owner key and an invite go with the join; the invite only until a welcome; a proved key is kept', () => {
+    const t = setup({ invite: 'invite-code-1234', ownerKey: 'owner-key-123456' });
+    const roles: [string, string | undefined][] = [];
+    t.session.on('role', (role, key) => roles.push([role, key]));
+    t.session.start();
+    t.net.last().open();
+    assert.deepEqual(t.net.last().sentOfType('join')[0], { type: 'join', nick: 'alice', invite: 'invite-code-1234', ownerKey: 'owner-key-123456' });
+    t.net.last().receive(welcome({ role: 'operator', topic: 'Plans' }));
+    assert.deepEqual([t.session.role, t.session.topic], ['operator', 'Plans']);
+    t.net.last().receive({ type: 'role', role: 'owner', ownerKey: 'another-key-1234' });
+    assert.deepEqual(roles, [['owner', 'another-key-1234']]);
+    t.net.last().drop();
+    reconnect(t);
+    assert.deepEqual(t.net.last().sentOfType('join')[0], {
+      type: 'join',
+      nick: 'alice',
+      resumeToken: welcome().resumeToken,
+      lastSeq: 0,
+      epoch: 'epoch0',
+      ownerKey: 'another-key-1234',
+    });
+  });
+
+  test('tombstones and topic notices are entries like any other (in order, once); the topic follows', () => {
+    const t = online();
+    t.net.last().receive({ type: 'deleted', seq: 1, ts: 5, nick: '', text: '' });
+    t.net.last().receive({ type: 'notice', seq: 2, ts: 6, event: 'mod', nick: 'bob', action: 'topic', topic: 'New topic', by: 'bob', text: 'bob set the topic: New topic' });
+    assert.deepEqual(t.seqs(), [1, 2]);
+    assert.equal(t.session.topic, 'New topic');
+    assert.deepEqual(parseServerEvent('{"type":"deleted","seq":3,"ts":1}'), { type: 'deleted', seq: 3, ts: 1, nick: '', text: '' });
+    assert.equal(parseServerEvent('{"type":"role","role":"king"}'), null);
+    assert.equal(parseServerEvent('{"type":"removed","reason":"bored","by":"x","text":"y"}'), null);
+    const invites: unknown[] = [];
+    t.session.on('invite', (i) => invites.push(i));
+    t.net.last().receive({ type: 'invite', room: 'team', code: 'c0de-c0de-c0de', expiresAt: 99 });
+    assert.equal(invites.length, 1);
+  });
+});

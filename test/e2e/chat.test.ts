@@ -143,8 +143,8 @@ describe('the chat in headless Chromium', { skip: peerSkip(chromiumPeer) }, () =
     assert.equal(await a.page.textContent('#member-count'), '2');
     assert.equal(await a.page.textContent('#me'), 'alice');
     assert.equal(await b.page.textContent('#me'), 'bob');
-    // "you" marks oneself in the list.
-    assert.equal(await a.page.locator('#member-list li.member', { hasText: 'alice' }).locator('.tag').textContent(), 'you');
+    // "you" marks oneself in the list; alice made the room, so she owns it.
+    assert.deepEqual(await a.page.locator('#member-list li.member', { hasText: 'alice' }).locator('.tag').allTextContents(), ['you', 'owner']);
 
     // "Copy link" puts the room's address on the clipboard.
     await a.page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseUrl });

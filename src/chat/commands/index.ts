@@ -1,15 +1,50 @@
+import { ban } from './ban.js';
+import { bans } from './bans.js';
 import type { Command } from './command.js';
+import { deleteEntry } from './delete.js';
+import { deop } from './deop.js';
 import { help } from './help.js';
+import { invite } from './invite.js';
 import { join } from './join.js';
+import { kick } from './kick.js';
+import { lock } from './lock.js';
 import { me } from './me.js';
+import { mute } from './mute.js';
 import { nick } from './nick.js';
+import { op } from './op.js';
+import { password } from './password.js';
 import { quit } from './quit.js';
+import { topic } from './topic.js';
+import { unban } from './unban.js';
+import { unlock } from './unlock.js';
+import { unmute } from './unmute.js';
 import { who } from './who.js';
 
 export type { Command, CommandContext } from './command.js';
 
-/** Every command, in the order /help lists them. */
-export const COMMANDS: readonly Command[] = [nick, me, who, join, help, quit];
+/** Every command, in the order /help lists them (each member sees those of its level). */
+export const COMMANDS: readonly Command[] = [
+  nick,
+  me,
+  who,
+  topic,
+  join,
+  help,
+  quit,
+  op,
+  kick,
+  ban,
+  unban,
+  bans,
+  mute,
+  unmute,
+  lock,
+  unlock,
+  invite,
+  deleteEntry,
+  deop,
+  password,
+];
 
 /** The command called `name` (case-insensitive, without the slash), if any. */
 export function findCommand(name: string, commands: readonly Command[] = COMMANDS): Command | undefined {

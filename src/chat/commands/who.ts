@@ -7,13 +7,14 @@ export const who: Command = {
   usage: '/who',
   help: 'list the members of this room',
   requires: 'joined',
+  console: true,
   run(ctx) {
     if (ctx.args !== '') {
       ctx.fail(ErrorCode.BAD_COMMAND, `usage: ${who.usage}`);
       return;
     }
     const members = ctx.members();
-    const names = members.map((m) => (m.away ? `${m.nick} (away)` : m.nick));
+    const names = members.map((m) => `${m.trip === undefined ? m.nick : `${m.nick} !${m.trip}`}${m.role === undefined ? '' : ` (${m.role})`}${m.away ? ' (away)' : ''}`);
     const count = members.length === 1 ? '1 member' : `${members.length} members`;
     ctx.reply(`${count} in ${ctx.room}: ${names.join(', ')}`);
   },

@@ -1,26 +1,36 @@
 import { randomBytes } from 'node:crypto';
 import { LocalBus } from './local-bus.js';
-import type {
-  AppendResult,
-  AwayResult,
-  ChatStore,
-  ClaimResult,
-  NewEntry,
-  ReleaseRequest,
-  ReleaseResult,
-  RenameResult,
-  ResumeResult,
-  RoomListener,
-  RoomRecord,
-  RoomSummary,
-  SeatChange,
-  SeatClaim,
-  SeatRecord,
-  SeatSnapshot,
-  SeatSweep,
-  StoreHealth,
-  StoredEntry,
+import {
+  type AppendResult,
+  type AwayResult,
+  BARE_KINDS,
+  type ChatStore,
+  type ClaimResult,
+  DELETABLE_KINDS,
+  emptyPolicy,
+  type ModerationRequest,
+  type ModerationResult,
+  type NewEntry,
+  type ReleaseRequest,
+  type ReleaseResult,
+  type RenameResult,
+  type Restriction,
+  type ResumeResult,
+  type Role,
+  type RoomListener,
+  type RoomPolicy,
+  type RoomRecord,
+  type RoomSummary,
+  type SeatChange,
+  type SeatClaim,
+  type SeatRecord,
+  type SeatSnapshot,
+  type SeatSweep,
+  type StoreHealth,
+  type StoredEntry,
+  type TokenResult,
 } from './store.js';
+import { activeRestrictions, FOREVER, mutedUntil, restrictionFor } from './restrictions.js';
 
 export interface MemoryStoreOptions {
   /**
@@ -42,7 +52,21 @@ interface MemoryRoom {
   /** Nickname key -> seat id. */
   byKey: Map<string, string>;
   version: number;
+  /** Holds more than join/leave/rename notices (see BARE_KINDS). */
+  kept: boolean;
+  ownerKey: string | null;
+  locked: boolean;
+  password: string | null;
+  topic: string | null;
+  opTrips: Set<string>;
+  bans: Restriction[];
+  mutes: Restriction[];
+  /** Invite code hash -> until. */
+  invites: Map<string, number>;
 }
+
+/** Buckets kept before the full ones are forgotten. */
+const BUCKETS_BEFORE_PRUNE = 10_000;
 
 /** A store that keeps everything in process memory (`--memory`, tests). One node. */
 export class MemoryStore implements ChatStore {
@@ -51,6 +75,7 @@ export class MemoryStore implements ChatStore {
   readonly #maxEntries: number;
   readonly #bus = new LocalBus();
   readonly #secrets = new Map<string, Buffer>();
+  readonly #buckets = new Map<string, { tokens: number; at: number; full: number }>();
   #closed = false;
 
   /** @throws RangeError if maxEntriesPerRoom < 1. */
@@ -113,9 +138,7 @@ export class MemoryStore implements ChatStore {
     const expired: string[] = [];
     for (const [name, r] of this.#rooms) {
       if (r.seats.size === 0 && r.record.emptiedAt !== null && r.record.emptiedAt <= cutoff) {
-        r.entries = [];
-        r.byClientId.clear();
-        r.record.emptiedAt = null;
+        this.#rooms.delete(name);
         expired.push(name);
       }
     }
@@ -136,17 +159,49 @@ export class MemoryStore implements ChatStore {
 
   async claimSeat(claim: SeatClaim): Promise<ClaimResult> {
     this.#check();
+    const existing = this.#rooms.get(claim.room);
+    if (existing?.byKey.has(claim.seat.key)) return { ok: false, reason: 'taken' };
+    if (existing !== undefined && existing.seats.size >= claim.maxSeats) return { ok: false, reason: 'full' };
+    const address = claim.seat.address ?? null;
+    const trip = claim.seat.trip;
+    let role: Role = 'user';
+    let madeOwner = false;
+    if (claim.ownerKey != null && existing?.ownerKey === claim.ownerKey) role = 'owner';
+    else if (existing === undefined && claim.newOwnerKey != null) {
+      role = 'owner';
+      madeOwner = true;
+    } else if (trip !== null && existing?.opTrips.has(trip)) role = 'operator';
+    let usedInvite = false;
+    if (existing !== undefined) {
+      if (role !== 'owner') {
+        const ban = restrictionFor(existing.bans, address, trip, claim.ts);
+        if (ban !== null) return { ok: false, reason: 'banned', until: ban.until };
+      }
+      if (role === 'user' && (existing.locked || existing.password !== null)) {
+        const inviteUntil = claim.invite == null ? undefined : existing.invites.get(claim.invite);
+        if (inviteUntil !== undefined && inviteUntil > claim.ts) usedInvite = true;
+        else if (existing.locked) return { ok: false, reason: 'locked' };
+        else if (claim.password !== existing.password) return { ok: false, reason: 'password' };
+      }
+    }
     const r = this.#room(claim.room, claim.ts);
-    if (r.byKey.has(claim.seat.key)) return { ok: false, reason: 'taken' };
-    if (r.seats.size >= claim.maxSeats) return { ok: false, reason: 'full' };
-    const seat: SeatRecord = { ...claim.seat, holdUntil: null, joinedAt: claim.ts };
+    if (usedInvite && claim.invite != null) r.invites.delete(claim.invite);
+    if (madeOwner) r.ownerKey = claim.newOwnerKey ?? null;
+    const seat: SeatRecord = {
+      ...claim.seat,
+      address,
+      holdUntil: null,
+      joinedAt: claim.ts,
+      role,
+      mutedUntil: mutedUntil(r.mutes, address, trip, claim.ts),
+    };
     r.seats.set(seat.id, seat);
     r.byKey.set(seat.key, seat.id);
     r.record.emptiedAt = null;
     const version = this.#seatChanged(r, { op: 'set', seat: { ...seat } });
     const { entry } = this.#append({ room: claim.room, ts: claim.ts, kind: 'join', nick: seat.nick, text: '', trip: seat.trip });
     this.#emitEntries([{ entry, duplicate: false }]);
-    return { ok: true, entry, version, seat: { ...seat }, epoch: r.record.epoch };
+    return { ok: true, entry, version, seat: { ...seat }, epoch: r.record.epoch, madeOwner, usedInvite };
   }
 
   async resumeSeat(room: string, id: string, holder: string, _ts: number): Promise<ResumeResult | null> {
@@ -241,6 +296,132 @@ export class MemoryStore implements ChatStore {
     return { released, orphaned, nextHoldUntil: next };
   }
 
+  async policy(room: string, now: number): Promise<RoomPolicy> {
+    this.#check();
+    const r = this.#rooms.get(room);
+    if (r === undefined) return emptyPolicy();
+    return {
+      ownerKey: r.ownerKey,
+      locked: r.locked,
+      password: r.password,
+      topic: r.topic,
+      opTrips: [...r.opTrips],
+      bans: activeRestrictions(r.bans, now).map((b) => ({ ...b })),
+      mutes: activeRestrictions(r.mutes, now).map((m) => ({ ...m })),
+    };
+  }
+
+  async moderate(request: ModerationRequest): Promise<ModerationResult> {
+    this.#check();
+    const { change, ts, notice } = request;
+    const existing = this.#rooms.get(request.room);
+    // Refusals first: nothing is created or stored for them.
+    switch (change.op) {
+      case 'role':
+        if (existing?.seats.get(change.seat) === undefined) return { ok: false, reason: 'gone' };
+        break;
+      case 'unban':
+        if (existing === undefined || !existing.bans.some((b) => change.ids.includes(b.id))) return { ok: false, reason: 'not-found' };
+        break;
+      case 'unmute': {
+        const seat = change.seat === null ? undefined : existing?.seats.get(change.seat);
+        const lifts = existing?.mutes.some((m) => change.ids.includes(m.id)) === true;
+        if (!lifts && (seat === undefined || seat.mutedUntil === null)) return { ok: false, reason: 'not-found' };
+        break;
+      }
+      case 'delete': {
+        const target = existing?.entries.find((e) => e.seq === change.seq);
+        if (target === undefined || !DELETABLE_KINDS.has(target.kind)) return { ok: false, reason: 'not-found' };
+        break;
+      }
+      default:
+        break;
+    }
+    const r = this.#room(request.room, ts, ts);
+    // A room with moderation in its history is worth keeping (a ban must outlive its last member).
+    r.kept = true;
+    const modEntry = (): StoredEntry => {
+      const { entry } = this.#append({ room: request.room, ts, kind: 'mod', nick: notice.nick, text: notice.text, trip: notice.trip });
+      this.#emitEntries([{ entry, duplicate: false }]);
+      return entry;
+    };
+    switch (change.op) {
+      case 'role': {
+        const seat = r.seats.get(change.seat)!;
+        seat.role = change.role;
+        if (seat.trip !== null && change.trip === 'add') r.opTrips.add(seat.trip);
+        if (seat.trip !== null && change.trip === 'remove') r.opTrips.delete(seat.trip);
+        const seatChange: SeatChange = { op: 'set', seat: { ...seat } };
+        const version = this.#seatChanged(r, seatChange);
+        return { ok: true, entry: modEntry(), seat: { version, change: seatChange } };
+      }
+      case 'ban': {
+        r.bans = [...activeRestrictions(r.bans, ts), { ...change.restriction }];
+        const seat = change.seat === null ? undefined : r.seats.get(change.seat);
+        if (seat === undefined) return { ok: true, entry: modEntry() };
+        const released = this.#release(r, seat, notice.text, ts);
+        return { ok: true, entry: released.entry, seat: { version: released.version, change: { op: 'delete', id: seat.id, reason: notice.text } } };
+      }
+      case 'unban':
+        r.bans = r.bans.filter((b) => !change.ids.includes(b.id));
+        return { ok: true, entry: modEntry() };
+      case 'mute': {
+        r.mutes = [...activeRestrictions(r.mutes, ts), { ...change.restriction }];
+        const seat = change.seat === null ? undefined : r.seats.get(change.seat);
+        if (seat === undefined) return { ok: true, entry: modEntry() };
+        seat.mutedUntil = change.restriction.until ?? FOREVER;
+        const seatChange: SeatChange = { op: 'set', seat: { ...seat } };
+        const version = this.#seatChanged(r, seatChange);
+        return { ok: true, entry: modEntry(), seat: { version, change: seatChange } };
+      }
+      case 'unmute': {
+        r.mutes = r.mutes.filter((m) => !change.ids.includes(m.id));
+        const seat = change.seat === null ? undefined : r.seats.get(change.seat);
+        if (seat === undefined || seat.mutedUntil === null) return { ok: true, entry: modEntry() };
+        seat.mutedUntil = null;
+        const seatChange: SeatChange = { op: 'set', seat: { ...seat } };
+        const version = this.#seatChanged(r, seatChange);
+        return { ok: true, entry: modEntry(), seat: { version, change: seatChange } };
+      }
+      case 'lock':
+        r.locked = change.locked;
+        return { ok: true, entry: modEntry() };
+      case 'password':
+        r.password = change.hash;
+        return { ok: true, entry: modEntry() };
+      case 'topic':
+        r.topic = change.topic;
+        return { ok: true, entry: modEntry() };
+      case 'delete': {
+        const index = r.entries.findIndex((e) => e.seq === change.seq);
+        const target = r.entries[index]!;
+        r.entries[index] = { ...target, kind: 'deleted', nick: '', text: '', trip: null };
+        if (target.clientId !== null) r.byClientId.set(target.clientId, r.entries[index]!);
+        return { ok: true, entry: modEntry() };
+      }
+      case 'invite':
+        for (const [hash, until] of r.invites) if (until <= ts) r.invites.delete(hash);
+        r.invites.set(change.hash, change.until);
+        return { ok: true, entry: modEntry() };
+    }
+  }
+
+  async takeToken(key: string, capacity: number, perHour: number, now: number): Promise<TokenResult> {
+    this.#check();
+    // Multiplying before dividing keeps whole numbers whole (30 minutes at 2 an hour is exactly one token).
+    const refill = (ms: number): number => (ms * perHour) / 3_600_000;
+    const bucket = this.#buckets.get(key) ?? { tokens: capacity, at: now, full: now };
+    const tokens = Math.min(capacity, bucket.tokens + refill(Math.max(0, now - bucket.at)));
+    const ok = tokens >= 1;
+    const left = ok ? tokens - 1 : tokens;
+    const msFor = (n: number): number => (perHour > 0 ? Math.ceil((n * 3_600_000) / perHour) : Number.POSITIVE_INFINITY);
+    this.#buckets.set(key, { tokens: left, at: now, full: now + msFor(capacity - left) });
+    if (this.#buckets.size > BUCKETS_BEFORE_PRUNE) {
+      for (const [k, b] of this.#buckets) if (b.full <= now) this.#buckets.delete(k);
+    }
+    return ok ? { ok: true } : { ok: false, retryAfterMs: msFor(1 - tokens) };
+  }
+
   async follow(room: string, listener: RoomListener): Promise<() => void> {
     this.#check();
     return this.#bus.follow(room, listener);
@@ -295,6 +476,7 @@ export class MemoryStore implements ChatStore {
     };
     r.record.lastSeq = entry.seq;
     r.record.lastActivity = input.ts;
+    if (!BARE_KINDS.has(entry.kind)) r.kept = true;
     r.entries.push(entry);
     if (clientId !== null) r.byClientId.set(clientId, entry);
     // Trim in batches so the array copy is amortised over many appends.
@@ -313,8 +495,11 @@ export class MemoryStore implements ChatStore {
     const version = this.#seatChanged(r, { op: 'delete', id: seat.id, reason });
     const { entry } = this.#append({ room: r.record.name, ts, kind: 'leave', nick: seat.nick, text: reason, trip: seat.trip });
     if (emptied) r.record.emptiedAt = ts;
+    // Nothing but comings and goings: nothing to keep (the next use starts a new epoch).
+    const forgotten = emptied && !r.kept;
+    if (forgotten && this.#rooms.get(r.record.name) === r) this.#rooms.delete(r.record.name);
     this.#emitEntries([{ entry, duplicate: false }]);
-    return { entry, seat: { ...seat }, version, emptied };
+    return { entry, seat: { ...seat }, version, emptied, forgotten };
   }
 
   #seatChanged(r: MemoryRoom, change: SeatChange): number {
@@ -350,6 +535,15 @@ export class MemoryStore implements ChatStore {
         seats: new Map(),
         byKey: new Map(),
         version: 0,
+        kept: false,
+        ownerKey: null,
+        locked: false,
+        password: null,
+        topic: null,
+        opTrips: new Set(),
+        bans: [],
+        mutes: [],
+        invites: new Map(),
       };
       this.#rooms.set(name, r);
     }

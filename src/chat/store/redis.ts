@@ -7,13 +7,18 @@ import {
   type ChatStore,
   type ClaimResult,
   type EntryKind,
+  type ModerationRequest,
+  type ModerationResult,
   type NewEntry,
   type ReleaseRequest,
   type ReleaseResult,
   type RenameResult,
+  type Restriction,
   type ResumeResult,
+  type Role,
   type RoomEvent,
   type RoomListener,
+  type RoomPolicy,
   type RoomRecord,
   type RoomSummary,
   type SeatChange,
@@ -24,15 +29,17 @@ import {
   type StoreHealth,
   type StoredEntry,
   StoreUnavailableError,
+  type TokenResult,
 } from './store.js';
+import { activeRestrictions } from './restrictions.js';
 
 /**
  * The store of several nodes: Redis (7.0 or later, standalone or a Redis
  * Cluster), through @redis/client (node-redis, the client Redis maintains).
  *
  * Layout. Each room's keys share the hash tag `{room}` (one Cluster slot):
- * `wschat:{room}:meta`, `:log`, `:ids`, `:seats`, `:nicks`, and the sharded
- * channel `:bus`. Every change to a room is one Lua script (./redis-scripts.ts)
+ * `wschat:{room}:meta`, `:log`, `:ids`, `:seats`, `:nicks`, `:policy`,
+ * `:invites`, and the sharded channel `:bus`. Every change to a room is one Lua script (./redis-scripts.ts)
  * that also announces it on the channel, so the announcements of a room are
  * in the order of its changes. Indexes across rooms (which rooms have seats,
  * which nodes are alive) live in keys of their own and are only hints: the
@@ -115,6 +122,8 @@ const SCRIPTS = {
   info: script(scripts.INFO),
   expire: script(scripts.EXPIRE),
   signal: script(scripts.SIGNAL),
+  moderate: script(scripts.MODERATE),
+  token: script(scripts.TOKEN),
 };
 
 /** An entry's body as stored (everything but its room and seq). */
@@ -304,7 +313,7 @@ export class RedisStore implements ChatStore {
       while (j < entries.length && entries[j]!.room === room) j++;
       const run = entries.slice(i, j);
       const args = [newEpoch(), String(this.#options.maxEntriesPerRoom), String(run.length)];
-      for (const e of run) args.push(String(e.ts), bodyOf(e), e.clientId ?? '');
+      for (const e of run) args.push(String(e.ts), bodyOf(e), e.clientId ?? '', e.kind);
       const reply = asArray(await this.#run('append', room, args));
       const created = Number(reply[reply.length - 1]) === 1;
       for (let k = 0; k < run.length; k++) {
@@ -388,9 +397,27 @@ export class RedisStore implements ChatStore {
         seat.holdable ? '1' : '0',
         String(ts),
         String(claim.maxSeats),
+        seat.address ?? '',
+        claim.ownerKey ?? '',
+        claim.newOwnerKey ?? '',
+        claim.invite ?? '',
+        claim.password ?? '',
       ]),
     );
-    if (reply[0] !== 'ok') return { ok: false, reason: reply[0] === 'full' ? 'full' : 'taken' };
+    switch (reply[0]) {
+      case 'ok':
+        break;
+      case 'banned': {
+        const until = Number(reply[1]);
+        return { ok: false, reason: 'banned', until: until < 0 ? null : until };
+      }
+      case 'full':
+      case 'locked':
+      case 'password':
+        return { ok: false, reason: reply[0] };
+      default:
+        return { ok: false, reason: 'taken' };
+    }
     await this.#call(() => this.#c.zRem(this.#key('emptied'), room));
     return {
       ok: true,
@@ -398,6 +425,8 @@ export class RedisStore implements ChatStore {
       seat: toSeat(String(reply[2])),
       entry: toEntry(room, Number(reply[3]), String(reply[4])),
       epoch: String(reply[5]),
+      madeOwner: Number(reply[6]) === 1,
+      usedInvite: Number(reply[7]) === 1,
     };
   }
 
@@ -441,14 +470,16 @@ export class RedisStore implements ChatStore {
       request.expired === true ? '1' : '0',
     ]);
     if (reply === null || reply === false) return null;
-    const [version, seat, seq, body, emptied] = asArray(reply);
+    const [version, seat, seq, body, emptied, forgotten] = asArray(reply);
     const result = {
       version: Number(version),
       seat: toSeat(String(seat)),
       entry: toEntry(room, Number(seq), String(body)),
       emptied: Number(emptied) === 1,
+      forgotten: Number(forgotten) === 1,
     };
-    if (result.emptied) await this.#indexEmptied(room, request.ts);
+    if (result.forgotten) await this.#call(() => this.#c.zRem(this.#key('emptied'), room));
+    else if (result.emptied) await this.#indexEmptied(room, request.ts);
     return result;
   }
 
@@ -496,6 +527,75 @@ export class RedisStore implements ChatStore {
     }
     if (judge && dead.length > 0) await this.#call(() => c.sRem(this.#key('nodes'), dead));
     return sweep;
+  }
+
+  // ---- moderation ----
+
+  async policy(room: string, now: number): Promise<RoomPolicy> {
+    const raw = await this.#call(() => this.#c.hGetAll(this.#roomKey(room, 'policy')));
+    const list = <T>(field: string): T[] => {
+      const value = raw[field];
+      if (value === undefined) return [];
+      const parsed: unknown = JSON.parse(value);
+      // Lua's cjson writes an empty table as {}.
+      return Array.isArray(parsed) ? (parsed as T[]) : [];
+    };
+    const restrictions = (field: string): Restriction[] => activeRestrictions(list<Restriction>(field).map(toRestriction), now);
+    return {
+      ownerKey: raw.ownerKey ?? null,
+      locked: raw.locked === '1',
+      password: raw.password ?? null,
+      topic: raw.topic ?? null,
+      opTrips: list<string>('opTrips'),
+      bans: restrictions('bans'),
+      mutes: restrictions('mutes'),
+    };
+  }
+
+  async moderate(request: ModerationRequest): Promise<ModerationResult> {
+    const { room, change, notice } = request;
+    const { op, ...rest } = change;
+    const reply = asArray(
+      await this.#run('moderate', room, [
+        newEpoch(),
+        String(this.#options.maxEntriesPerRoom),
+        String(request.ts),
+        op,
+        JSON.stringify(rest),
+        notice.nick,
+        notice.trip ?? '',
+        notice.text,
+      ]),
+    );
+    if (reply[0] === 'gone' || reply[0] === 'not-found') return { ok: false, reason: reply[0] };
+    const entry = toEntry(room, Number(reply[1]), String(reply[2]));
+    // A room the notice created is in the index of rooms to expire once empty.
+    if ((await this.getRoom(room))?.emptiedAt != null) await this.#indexEmptied(room, request.ts);
+    if (reply.length < 6) return { ok: true, entry };
+    const version = Number(reply[3]);
+    const seatChange: SeatChange =
+      reply[4] === 'set'
+        ? { op: 'set', seat: toSeat(String(reply[5])) }
+        : { op: 'delete', id: String(reply[5]), reason: notice.text };
+    return { ok: true, entry, seat: { version, change: seatChange } };
+  }
+
+  async takeToken(key: string, capacity: number, perHour: number, now: number): Promise<TokenResult> {
+    const { sha, source } = SCRIPTS.token;
+    const options = { keys: [this.#key(`bucket:${key}`)], arguments: [String(capacity), String(perHour), String(now)] };
+    const reply = asArray(
+      await this.#call(async () => {
+        try {
+          return await this.#c.evalSha(sha, options);
+        } catch (error) {
+          if (error instanceof ErrorReply && error.message.startsWith('NOSCRIPT')) return await this.#c.eval(source, options);
+          throw error;
+        }
+      }),
+    );
+    if (Number(reply[0]) === 1) return { ok: true };
+    const wait = Number(reply[1]);
+    return { ok: false, retryAfterMs: wait < 0 ? Number.POSITIVE_INFINITY : wait };
   }
 
   /**
@@ -646,7 +746,7 @@ export class RedisStore implements ChatStore {
   /** Runs a room script: EVALSHA, loading the script on NOSCRIPT (a restarted Redis has none cached). */
   async #run(name: keyof typeof SCRIPTS, room: string, args: string[]): Promise<unknown> {
     const { sha, source } = SCRIPTS[name];
-    const keys = ['meta', 'log', 'ids', 'seats', 'nicks', 'bus'].map((k) => this.#roomKey(room, k));
+    const keys = ['meta', 'log', 'ids', 'seats', 'nicks', 'bus', 'policy', 'invites'].map((k) => this.#roomKey(room, k));
     return this.#call(async () => {
       try {
         return await this.#c.evalSha(sha, { keys, arguments: args });
@@ -719,6 +819,10 @@ interface StoredSeat {
   holdable: boolean;
   joinedAt: number;
   ord: number;
+  /** Absent in seats stored before moderation existed. */
+  role?: Role;
+  address?: string;
+  mutedUntil?: number;
 }
 
 const seatOrder = new WeakMap<SeatRecord, number>();
@@ -737,9 +841,26 @@ function storedToSeat(s: StoredSeat): SeatRecord {
     holdUntil: s.holdUntil ?? null,
     holdable: s.holdable,
     joinedAt: s.joinedAt,
+    role: s.role ?? 'user',
+    address: s.address ?? null,
+    mutedUntil: s.mutedUntil ?? null,
   };
   seatOrder.set(seat, s.ord);
   return seat;
+}
+
+/** A restriction as the Lua scripts keep it (cjson turns a JSON null into its own null, written back as null). */
+function toRestriction(r: Restriction): Restriction {
+  return {
+    id: String(r.id),
+    nick: String(r.nick),
+    key: String(r.key),
+    address: r.address ?? null,
+    trip: r.trip ?? null,
+    by: String(r.by),
+    at: Number(r.at),
+    until: r.until === null || r.until === undefined ? null : Number(r.until),
+  };
 }
 
 function byJoining(a: SeatRecord, b: SeatRecord): number {

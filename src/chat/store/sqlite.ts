@@ -4,28 +4,37 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { DataDirLock } from './data-dir-lock.js';
 import { LocalBus } from './local-bus.js';
-import type {
-  AppendResult,
-  AwayResult,
-  ChatStore,
-  ClaimResult,
-  EntryKind,
-  NewEntry,
-  ReleaseRequest,
-  ReleaseResult,
-  RenameResult,
-  ResumeResult,
-  RoomEvent,
-  RoomListener,
-  RoomRecord,
-  RoomSummary,
-  SeatChange,
-  SeatClaim,
-  SeatRecord,
-  SeatSnapshot,
-  SeatSweep,
-  StoreHealth,
-  StoredEntry,
+import { activeRestrictions, FOREVER, mutedUntil, restrictionFor } from './restrictions.js';
+import {
+  type AppendResult,
+  type AwayResult,
+  BARE_KINDS,
+  type ChatStore,
+  type ClaimResult,
+  DELETABLE_KINDS,
+  type EntryKind,
+  type ModerationRequest,
+  type ModerationResult,
+  type NewEntry,
+  type ReleaseRequest,
+  type ReleaseResult,
+  type RenameResult,
+  type Restriction,
+  type ResumeResult,
+  type Role,
+  type RoomEvent,
+  type RoomListener,
+  type RoomPolicy,
+  type RoomRecord,
+  type RoomSummary,
+  type SeatChange,
+  type SeatClaim,
+  type SeatRecord,
+  type SeatSnapshot,
+  type SeatSweep,
+  type StoreHealth,
+  type StoredEntry,
+  type TokenResult,
 } from './store.js';
 
 /**
@@ -51,6 +60,11 @@ import type {
  * (./data-dir-lock.ts). Seats held by connections of an earlier run (a crash,
  * `kill -9`) are found by `sweepSeats`: their holders' node id is not this
  * process's.
+ *
+ * Moderation settings are columns of `rooms` (owner key hash, lock,
+ * password hash, topic) and tables of their own (`op_trips`, `restrictions`
+ * for bans and mutes, `invites`), changed in the same transaction as their
+ * notice. Forgetting a room deletes its rows from all of them.
  */
 
 export interface SqliteStoreOptions {
@@ -134,6 +148,42 @@ export const MIGRATIONS: readonly Migration[] = [
       }
     },
   },
+  {
+    version: 3,
+    description: 'moderation (roles, bans, mutes, lock, password, invites, topic), rooms kept or forgotten, token buckets',
+    up(db) {
+      db.exec(`
+        ALTER TABLE rooms ADD COLUMN kept INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE rooms ADD COLUMN owner_key TEXT;
+        ALTER TABLE rooms ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE rooms ADD COLUMN password TEXT;
+        ALTER TABLE rooms ADD COLUMN topic TEXT;
+        ALTER TABLE seats ADD COLUMN role TEXT NOT NULL DEFAULT 'user';
+        ALTER TABLE seats ADD COLUMN address TEXT;
+        ALTER TABLE seats ADD COLUMN muted_until INTEGER;
+        CREATE TABLE op_trips (room TEXT NOT NULL, trip TEXT NOT NULL, PRIMARY KEY (room, trip)) WITHOUT ROWID;
+        CREATE TABLE restrictions (
+          room TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          id TEXT NOT NULL,
+          nick TEXT NOT NULL,
+          key TEXT NOT NULL,
+          address TEXT,
+          trip TEXT,
+          by_nick TEXT NOT NULL,
+          at INTEGER NOT NULL,
+          until INTEGER,
+          PRIMARY KEY (room, kind, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE invites (room TEXT NOT NULL, hash TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (room, hash)) WITHOUT ROWID;
+        CREATE TABLE buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, at INTEGER NOT NULL, full_at REAL NOT NULL);
+        CREATE INDEX buckets_full_at ON buckets (full_at);
+        UPDATE rooms SET kept = 1 WHERE EXISTS (
+          SELECT 1 FROM messages WHERE messages.room = rooms.name AND messages.kind NOT IN ('join', 'leave', 'rename')
+        );
+      `);
+    },
+  },
 ];
 
 function newEpoch(): string {
@@ -175,6 +225,24 @@ interface RoomRow {
   last_seq: number;
   epoch: string;
   seat_version: number;
+  kept: number;
+  owner_key: string | null;
+  locked: number;
+  password: string | null;
+  topic: string | null;
+}
+
+interface RestrictionRow {
+  room: string;
+  kind: 'ban' | 'mute';
+  id: string;
+  nick: string;
+  key: string;
+  address: string | null;
+  trip: string | null;
+  by_nick: string;
+  at: number;
+  until: number | null;
 }
 
 interface EntryRow {
@@ -198,6 +266,9 @@ interface SeatRow {
   hold_until: number | null;
   holdable: number;
   joined_at: number;
+  role: string;
+  address: string | null;
+  muted_until: number | null;
 }
 
 const toRoom = (r: RoomRow): RoomRecord => ({
@@ -229,7 +300,24 @@ const toSeat = (r: SeatRow): SeatRecord => ({
   holdUntil: r.hold_until,
   holdable: r.holdable === 1,
   joinedAt: r.joined_at,
+  role: r.role as Role,
+  address: r.address,
+  mutedUntil: r.muted_until,
 });
+
+const toRestriction = (r: RestrictionRow): Restriction => ({
+  id: r.id,
+  nick: r.nick,
+  key: r.key,
+  address: r.address,
+  trip: r.trip,
+  by: r.by_nick,
+  at: r.at,
+  until: r.until,
+});
+
+/** Bucket rows beyond which the full ones are deleted (checked every so many takes). */
+const BUCKET_PRUNE_EVERY = 256;
 
 /** The SQLite store. Open with `SqliteStore.open(path)`. */
 export class SqliteStore implements ChatStore {
@@ -248,6 +336,9 @@ export class SqliteStore implements ChatStore {
   readonly #renameTx: (room: string, id: string, holder: string, nick: string, key: string, ts: number) => RenameResult;
   readonly #releaseTx: (request: ReleaseRequest) => ReleaseResult | null;
   readonly #sweepTx: (now: number, graceMs: number) => SeatSweep;
+  readonly #moderateTx: (request: ModerationRequest) => ModerationResult;
+  readonly #tokenTx: (key: string, capacity: number, perHour: number, now: number) => TokenResult;
+  #takes = 0;
   #closed = false;
 
   /**
@@ -308,6 +399,36 @@ export class SqliteStore implements ChatStore {
         'SELECT name FROM rooms WHERE emptied_at IS NOT NULL AND emptied_at <= ? AND NOT EXISTS (SELECT 1 FROM seats WHERE seats.room = rooms.name)',
       ),
       deleteHistory: db.prepare<[string]>('DELETE FROM messages WHERE room = ?'),
+      deleteRoom: db.prepare<[string]>('DELETE FROM rooms WHERE name = ?'),
+      deleteOpTrips: db.prepare<[string]>('DELETE FROM op_trips WHERE room = ?'),
+      deleteRestrictions: db.prepare<[string]>('DELETE FROM restrictions WHERE room = ?'),
+      deleteInvites: db.prepare<[string]>('DELETE FROM invites WHERE room = ?'),
+      keep: db.prepare<[string]>('UPDATE rooms SET kept = 1 WHERE name = ?'),
+      setOwner: db.prepare<[string, string]>('UPDATE rooms SET owner_key = ? WHERE name = ?'),
+      setLocked: db.prepare<[number, string]>('UPDATE rooms SET locked = ? WHERE name = ?'),
+      setPassword: db.prepare<[string | null, string]>('UPDATE rooms SET password = ? WHERE name = ?'),
+      setTopic: db.prepare<[string | null, string]>('UPDATE rooms SET topic = ? WHERE name = ?'),
+      opTrips: db.prepare<[string], { trip: string }>('SELECT trip FROM op_trips WHERE room = ? ORDER BY trip'),
+      isOpTrip: db.prepare<[string, string], { trip: string }>('SELECT trip FROM op_trips WHERE room = ? AND trip = ?'),
+      addOpTrip: db.prepare<[string, string]>('INSERT OR IGNORE INTO op_trips (room, trip) VALUES (?, ?)'),
+      removeOpTrip: db.prepare<[string, string]>('DELETE FROM op_trips WHERE room = ? AND trip = ?'),
+      restrictions: db.prepare<[string, string], RestrictionRow>('SELECT * FROM restrictions WHERE room = ? AND kind = ? ORDER BY at, id'),
+      addRestriction: db.prepare<[string, string, string, string, string, string | null, string | null, string, number, number | null]>(
+        'INSERT OR REPLACE INTO restrictions (room, kind, id, nick, key, address, trip, by_nick, at, until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      removeRestriction: db.prepare<[string, string, string]>('DELETE FROM restrictions WHERE room = ? AND kind = ? AND id = ?'),
+      pruneRestrictions: db.prepare<[string, string, number]>('DELETE FROM restrictions WHERE room = ? AND kind = ? AND until IS NOT NULL AND until <= ?'),
+      invite: db.prepare<[string, string], { until: number }>('SELECT until FROM invites WHERE room = ? AND hash = ?'),
+      addInvite: db.prepare<[string, string, number]>('INSERT OR REPLACE INTO invites (room, hash, until) VALUES (?, ?, ?)'),
+      useInvite: db.prepare<[string, string]>('DELETE FROM invites WHERE room = ? AND hash = ?'),
+      pruneInvites: db.prepare<[string, number]>('DELETE FROM invites WHERE room = ? AND until <= ?'),
+      entry: db.prepare<[string, number], EntryRow>('SELECT * FROM messages WHERE room = ? AND seq = ?'),
+      tombstone: db.prepare<[string, number]>("UPDATE messages SET kind = 'deleted', nick = '', text = '', trip = NULL WHERE room = ? AND seq = ?"),
+      seatRole: db.prepare<[string, string, string]>('UPDATE seats SET role = ? WHERE room = ? AND id = ?'),
+      seatMute: db.prepare<[number | null, string, string]>('UPDATE seats SET muted_until = ? WHERE room = ? AND id = ?'),
+      bucket: db.prepare<[string], { tokens: number; at: number }>('SELECT tokens, at FROM buckets WHERE key = ?'),
+      setBucket: db.prepare<[string, number, number, number]>('INSERT OR REPLACE INTO buckets (key, tokens, at, full_at) VALUES (?, ?, ?, ?)'),
+      pruneBuckets: db.prepare<[number]>('DELETE FROM buckets WHERE full_at <= ?'),
       listRooms: db.prepare<[], { name: string; members: number; connected: number; last_seq: number }>(
         `SELECT seats.room AS name, COUNT(*) AS members, COUNT(seats.holder) AS connected, rooms.last_seq AS last_seq
          FROM seats JOIN rooms ON rooms.name = seats.room GROUP BY seats.room ORDER BY seats.room`,
@@ -316,8 +437,8 @@ export class SqliteStore implements ChatStore {
       seatByKey: db.prepare<[string, string], SeatRow>('SELECT * FROM seats WHERE room = ? AND key = ?'),
       seatCount: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM seats WHERE room = ?'),
       seats: db.prepare<[string], SeatRow>('SELECT * FROM seats WHERE room = ? ORDER BY rowid'),
-      insertSeat: db.prepare<[string, string, string, string, string | null, string, number, number]>(
-        'INSERT INTO seats (room, id, nick, key, trip, holder, hold_until, holdable, joined_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)',
+      insertSeat: db.prepare<[string, string, string, string, string | null, string, number, number, string, string | null, number | null]>(
+        'INSERT INTO seats (room, id, nick, key, trip, holder, hold_until, holdable, joined_at, role, address, muted_until) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)',
       ),
       holdSeat: db.prepare<[string, string, string]>('UPDATE seats SET holder = ?, hold_until = NULL WHERE room = ? AND id = ?'),
       awaySeat: db.prepare<[number, string, string]>('UPDATE seats SET holder = NULL, hold_until = ? WHERE room = ? AND id = ?'),
@@ -343,6 +464,7 @@ export class SqliteStore implements ChatStore {
       if (bumped === undefined) throw new Error(`room ${input.room} vanished during append`);
       const trip = input.trip ?? null;
       s.insert.run(input.room, bumped.last_seq, input.ts, input.kind, input.nick, input.text, clientId, trip);
+      if (!BARE_KINDS.has(input.kind)) s.keep.run(input.room);
       const entry: StoredEntry = {
         room: input.room,
         seq: bumped.last_seq,
@@ -362,35 +484,68 @@ export class SqliteStore implements ChatStore {
       this.#events.push({ type: 'seat', room, version: bumped.seat_version, change });
       return bumped.seat_version;
     };
+    const forget = (room: string): void => {
+      s.deleteHistory.run(room);
+      s.deleteOpTrips.run(room);
+      s.deleteRestrictions.run(room);
+      s.deleteInvites.run(room);
+      s.deleteRoom.run(room);
+    };
     const release = (room: string, row: SeatRow, reason: string, ts: number): ReleaseResult => {
       s.deleteSeat.run(room, row.id);
       const version = seatChanged(room, { op: 'delete', id: row.id, reason });
       const { entry } = appendOne({ room, ts, kind: 'leave', nick: row.nick, text: reason, trip: row.trip });
       const emptied = s.seatCount.get(room)?.n === 0;
       if (emptied) s.empty.run(ts, room);
-      return { entry, seat: toSeat(row), version, emptied };
+      // Nothing but comings and goings: nothing to keep (the next use starts a new epoch).
+      const forgotten = emptied && s.getRoom.get(room)?.kept === 0;
+      if (forgotten) forget(room);
+      return { entry, seat: toSeat(row), version, emptied, forgotten };
     };
+    const restrictions = (room: string, kind: 'ban' | 'mute'): Restriction[] => s.restrictions.all(room, kind).map(toRestriction);
     // One transaction, so one WAL fsync under synchronous=FULL, for the batch.
     this.#appendManyTx = db.transaction((inputs: readonly NewEntry[]) => inputs.map(appendOne));
     this.#expireTx = db.transaction((cutoff: number): string[] => {
       const names = s.expiring.all(cutoff).map((r) => r.name);
-      for (const name of names) {
-        s.deleteHistory.run(name);
-        s.occupy.run(name);
-      }
+      for (const name of names) forget(name);
       return names;
     });
     this.#claimTx = db.transaction((claim: SeatClaim): ClaimResult => {
       const { room, seat, ts } = claim;
       if (s.seatByKey.get(room, seat.key) !== undefined) return { ok: false, reason: 'taken' };
       if ((s.seatCount.get(room)?.n ?? 0) >= claim.maxSeats) return { ok: false, reason: 'full' };
+      const existing = s.getRoom.get(room);
+      const address = seat.address ?? null;
+      let role: Role = 'user';
+      let madeOwner = false;
+      if (claim.ownerKey != null && existing?.owner_key === claim.ownerKey) role = 'owner';
+      else if (existing === undefined && claim.newOwnerKey != null) {
+        role = 'owner';
+        madeOwner = true;
+      } else if (seat.trip !== null && existing !== undefined && s.isOpTrip.get(room, seat.trip) !== undefined) role = 'operator';
+      let usedInvite = false;
+      if (existing !== undefined) {
+        if (role !== 'owner') {
+          const ban = restrictionFor(restrictions(room, 'ban'), address, seat.trip, ts);
+          if (ban !== null) return { ok: false, reason: 'banned', until: ban.until };
+        }
+        if (role === 'user' && (existing.locked === 1 || existing.password !== null)) {
+          const invite = claim.invite == null ? undefined : s.invite.get(room, claim.invite);
+          if (invite !== undefined && invite.until > ts) usedInvite = true;
+          else if (existing.locked === 1) return { ok: false, reason: 'locked' };
+          else if (claim.password !== existing.password) return { ok: false, reason: 'password' };
+        }
+      }
       s.createRoom.run(room, ts, ts, null, newEpoch());
       s.occupy.run(room);
-      s.insertSeat.run(room, seat.id, seat.nick, seat.key, seat.trip, seat.holder, seat.holdable ? 1 : 0, ts);
-      const record: SeatRecord = { ...seat, holdUntil: null, joinedAt: ts };
+      if (usedInvite && claim.invite != null) s.useInvite.run(room, claim.invite);
+      if (madeOwner && claim.newOwnerKey != null) s.setOwner.run(claim.newOwnerKey, room);
+      const muted = existing === undefined ? null : mutedUntil(restrictions(room, 'mute'), address, seat.trip, ts);
+      s.insertSeat.run(room, seat.id, seat.nick, seat.key, seat.trip, seat.holder, seat.holdable ? 1 : 0, ts, role, address, muted);
+      const record: SeatRecord = { ...seat, address, holdUntil: null, joinedAt: ts, role, mutedUntil: muted };
       const version = seatChanged(room, { op: 'set', seat: record });
       const { entry } = appendOne({ room, ts, kind: 'join', nick: seat.nick, text: '', trip: seat.trip });
-      return { ok: true, entry, version, seat: record, epoch: s.getRoom.get(room)?.epoch ?? '' };
+      return { ok: true, entry, version, seat: record, epoch: s.getRoom.get(room)?.epoch ?? '', madeOwner, usedInvite };
     });
     this.#resumeTx = db.transaction((room: string, id: string, holder: string): ResumeResult | null => {
       const row = s.seat.get(room, id);
@@ -446,6 +601,110 @@ export class SqliteStore implements ChatStore {
         released++;
       }
       return { released, orphaned, nextHoldUntil: s.nextHold.get()?.next ?? null };
+    });
+    this.#moderateTx = db.transaction((request: ModerationRequest): ModerationResult => {
+      const { room, ts, change, notice } = request;
+      const existing = s.getRoom.get(room);
+      // Refusals first: nothing is created or stored for them.
+      switch (change.op) {
+        case 'role':
+          if (s.seat.get(room, change.seat) === undefined) return { ok: false, reason: 'gone' };
+          break;
+        case 'unban':
+          if (!restrictions(room, 'ban').some((b) => change.ids.includes(b.id))) return { ok: false, reason: 'not-found' };
+          break;
+        case 'unmute': {
+          const seat = change.seat === null ? undefined : s.seat.get(room, change.seat);
+          const lifts = restrictions(room, 'mute').some((m) => change.ids.includes(m.id));
+          if (!lifts && (seat === undefined || seat.muted_until === null)) return { ok: false, reason: 'not-found' };
+          break;
+        }
+        case 'delete': {
+          const target = s.entry.get(room, change.seq);
+          if (target === undefined || !DELETABLE_KINDS.has(target.kind as EntryKind)) return { ok: false, reason: 'not-found' };
+          break;
+        }
+        default:
+          break;
+      }
+      if (existing === undefined) s.createRoom.run(room, ts, ts, ts, newEpoch());
+      // A room with moderation in its history is worth keeping (a ban must outlive its last member).
+      s.keep.run(room);
+      const modEntry = (): StoredEntry => appendOne({ room, ts, kind: 'mod', nick: notice.nick, text: notice.text, trip: notice.trip }).entry;
+      const seatSet = (id: string): { version: number; change: SeatChange } => {
+        const row = s.seat.get(room, id);
+        if (row === undefined) throw new Error(`seat ${id} vanished during moderation`);
+        const seatChange: SeatChange = { op: 'set', seat: toSeat(row) };
+        return { version: seatChanged(room, seatChange), change: seatChange };
+      };
+      const add = (kind: 'ban' | 'mute', r: Restriction): void => {
+        s.pruneRestrictions.run(room, kind, ts);
+        s.addRestriction.run(room, kind, r.id, r.nick, r.key, r.address, r.trip, r.by, r.at, r.until);
+      };
+      switch (change.op) {
+        case 'role': {
+          s.seatRole.run(change.role, room, change.seat);
+          const trip = s.seat.get(room, change.seat)?.trip ?? null;
+          if (trip !== null && change.trip === 'add') s.addOpTrip.run(room, trip);
+          if (trip !== null && change.trip === 'remove') s.removeOpTrip.run(room, trip);
+          const seat = seatSet(change.seat);
+          return { ok: true, entry: modEntry(), seat };
+        }
+        case 'ban': {
+          add('ban', change.restriction);
+          const row = change.seat === null ? undefined : s.seat.get(room, change.seat);
+          if (row === undefined) return { ok: true, entry: modEntry() };
+          const released = release(room, row, notice.text, ts);
+          return { ok: true, entry: released.entry, seat: { version: released.version, change: { op: 'delete', id: row.id, reason: notice.text } } };
+        }
+        case 'unban':
+          for (const id of change.ids) s.removeRestriction.run(room, 'ban', id);
+          return { ok: true, entry: modEntry() };
+        case 'mute': {
+          add('mute', change.restriction);
+          const row = change.seat === null ? undefined : s.seat.get(room, change.seat);
+          if (row === undefined) return { ok: true, entry: modEntry() };
+          s.seatMute.run(change.restriction.until ?? FOREVER, room, row.id);
+          const seat = seatSet(row.id);
+          return { ok: true, entry: modEntry(), seat };
+        }
+        case 'unmute': {
+          for (const id of change.ids) s.removeRestriction.run(room, 'mute', id);
+          const row = change.seat === null ? undefined : s.seat.get(room, change.seat);
+          if (row === undefined || row.muted_until === null) return { ok: true, entry: modEntry() };
+          s.seatMute.run(null, room, row.id);
+          const seat = seatSet(row.id);
+          return { ok: true, entry: modEntry(), seat };
+        }
+        case 'lock':
+          s.setLocked.run(change.locked ? 1 : 0, room);
+          return { ok: true, entry: modEntry() };
+        case 'password':
+          s.setPassword.run(change.hash, room);
+          return { ok: true, entry: modEntry() };
+        case 'topic':
+          s.setTopic.run(change.topic, room);
+          return { ok: true, entry: modEntry() };
+        case 'delete':
+          s.tombstone.run(room, change.seq);
+          return { ok: true, entry: modEntry() };
+        case 'invite':
+          s.pruneInvites.run(room, ts);
+          s.addInvite.run(room, change.hash, change.until);
+          return { ok: true, entry: modEntry() };
+      }
+    });
+    this.#tokenTx = db.transaction((key: string, capacity: number, perHour: number, now: number): TokenResult => {
+      // Multiplying before dividing keeps whole numbers whole (30 minutes at 2 an hour is exactly one token).
+      const row = s.bucket.get(key);
+      const tokens = row === undefined ? capacity : Math.min(capacity, row.tokens + (Math.max(0, now - row.at) * perHour) / 3_600_000);
+      const ok = tokens >= 1;
+      const left = ok ? tokens - 1 : tokens;
+      const msFor = (n: number): number => (perHour > 0 ? Math.ceil((n * 3_600_000) / perHour) : Number.MAX_SAFE_INTEGER);
+      s.setBucket.run(key, left, now, now + msFor(capacity - left));
+      if (++this.#takes % BUCKET_PRUNE_EVERY === 0) s.pruneBuckets.run(now);
+      if (ok) return { ok: true };
+      return { ok: false, retryAfterMs: perHour > 0 ? msFor(1 - tokens) : Number.POSITIVE_INFINITY };
     });
   }
 
@@ -534,6 +793,32 @@ export class SqliteStore implements ChatStore {
 
   async sweepSeats(now: number, graceMs: number): Promise<SeatSweep> {
     return this.#tx(() => this.#sweepTx(now, graceMs));
+  }
+
+  async policy(room: string, now: number): Promise<RoomPolicy> {
+    this.#check();
+    const read = this.#db.transaction((): RoomPolicy => {
+      const row = this.#s.getRoom.get(room);
+      const list = (kind: 'ban' | 'mute'): Restriction[] => activeRestrictions(this.#s.restrictions.all(room, kind).map(toRestriction), now);
+      return {
+        ownerKey: row?.owner_key ?? null,
+        locked: row?.locked === 1,
+        password: row?.password ?? null,
+        topic: row?.topic ?? null,
+        opTrips: this.#s.opTrips.all(room).map((r) => r.trip),
+        bans: list('ban'),
+        mutes: list('mute'),
+      };
+    });
+    return read();
+  }
+
+  async moderate(request: ModerationRequest): Promise<ModerationResult> {
+    return this.#tx(() => this.#moderateTx(request));
+  }
+
+  async takeToken(key: string, capacity: number, perHour: number, now: number): Promise<TokenResult> {
+    return this.#tx(() => this.#tokenTx(key, capacity, perHour, now));
   }
 
   async follow(room: string, listener: RoomListener): Promise<() => void> {

@@ -16,12 +16,27 @@
  * cheap to rebuild from the store: which local connection sits in which seat,
  * a cache of the seat list, and how far each room's feed has been delivered.
  *
+ * - Moderation: each room's owner key (a hash), operator tripcodes, bans and
+ *   mutes (by address hash and tripcode, with expiry), the lock flag, the
+ *   password (a hash), single-use invites (hashes) and the topic; the role
+ *   and mute of each seat live in the seat itself.
+ * - Token buckets shared by every node (rooms created per address).
+ *
  * Every operation that changes a seat does it atomically with the notice it
  * causes (a "joined", "left" or rename entry): a seat is never freed without
  * its "left" notice, and never freed twice, whichever node asks and however
  * many ask at once. Seat changes carry a per-room version so a cache can tell
  * a missed change from a repeated one; entries carry their sequence number for
- * the same reason.
+ * the same reason. Every moderation change is stored atomically with its
+ * notice (a `mod` entry, or the "left" notice of the seat it frees), so other
+ * nodes learn of it from the room's feed, in order.
+ *
+ * A room's life: its record is created by the first entry. When its last
+ * seat is freed and it holds nothing but join, leave and rename notices (no
+ * message, console line or moderation notice), it is forgotten at once:
+ * record, notices and settings. A room without seats is forgotten after the
+ * TTL whatever it holds (`expireRooms`). Either way its epoch changes when the
+ * name is used again, and its numbering starts from 1.
  */
 
 /**
@@ -29,14 +44,27 @@
  * `nick` is the member concerned and `text` holds the detail (`rename`: the
  * previous nickname; `leave`: the reason; `join`: empty).
  */
-export type EntryKind = 'message' | 'action' | 'admin' | 'join' | 'leave' | 'rename';
+export type EntryKind = 'message' | 'action' | 'admin' | 'join' | 'leave' | 'rename' | 'mod' | 'deleted';
 
-export const ENTRY_KINDS: readonly EntryKind[] = ['message', 'action', 'admin', 'join', 'leave', 'rename'];
+export const ENTRY_KINDS: readonly EntryKind[] = ['message', 'action', 'admin', 'join', 'leave', 'rename', 'mod', 'deleted'];
+
+/**
+ * Entries that do not make a room worth keeping once it is empty: a room
+ * whose history holds only these is forgotten when its last seat is freed.
+ */
+export const BARE_KINDS: ReadonlySet<EntryKind> = new Set<EntryKind>(['join', 'leave', 'rename']);
+
+/**
+ * Entries `/delete` may turn into tombstones. A tombstone keeps its seq, time
+ * and client id (a resend is still a duplicate) and loses its kind, nickname,
+ * tripcode and text: kind `deleted`, nick and text empty.
+ */
+export const DELETABLE_KINDS: ReadonlySet<EntryKind> = new Set<EntryKind>(['message', 'action', 'admin']);
 
 /** One stored history entry. */
 export interface StoredEntry {
   room: string;
-  /** Per-room sequence number: 1, 2, 3... with no gaps, never reused for the room name. */
+  /** Per-room sequence number: 1, 2, 3... with no gaps; starts again from 1 only in a new epoch (a forgotten room). */
   seq: number;
   /** Server time, milliseconds since the epoch. */
   ts: number;
@@ -77,9 +105,10 @@ export interface RoomRecord {
   /** The last sequence number handed out (0 before the first entry). */
   lastSeq: number;
   /**
-   * Changes when the room's numbering starts again from nothing (a store
-   * that lost its data): a client holding a `lastSeq` from another epoch
-   * must drop what it shows instead of trusting the numbers.
+   * Changes when the room's numbering starts again from nothing (a room
+   * forgotten and used again, or a store that lost its data): a client
+   * holding a `lastSeq` from another epoch must drop what it shows instead
+   * of trusting the numbers.
    */
   epoch: string;
 }
@@ -93,6 +122,9 @@ export interface RoomSummary {
   connected: number;
   lastSeq: number;
 }
+
+/** A member's standing in a room (the console's `admin` is above all of them and holds no seat). */
+export type Role = 'user' | 'operator' | 'owner';
 
 /** A nickname held in a room. */
 export interface SeatRecord {
@@ -113,6 +145,12 @@ export interface SeatRecord {
    */
   holdable: boolean;
   joinedAt: number;
+  /** `owner`: proved the room's owner key; `operator`: named by an owner (or by tripcode). */
+  role: Role;
+  /** The hash of the member's address (see `Hub`), for bans and mutes; null when unknown. */
+  address: string | null;
+  /** While muted: until when (ms since the epoch; `FOREVER` of restrictions.ts until unmuted); else null. */
+  mutedUntil: number | null;
 }
 
 /** A change to a room's seats, numbered by the room's seat version. */
@@ -140,15 +178,44 @@ export interface SeatSnapshot {
 /** A seat to take. */
 export interface SeatClaim {
   room: string;
-  seat: Omit<SeatRecord, 'holdUntil' | 'joinedAt'> & { holder: string };
+  /** The store decides `role` and `mutedUntil` (from the room's owner key, operator tripcodes and mutes). */
+  seat: Omit<SeatRecord, 'holdUntil' | 'joinedAt' | 'role' | 'address' | 'mutedUntil'> & { holder: string; address?: string | null };
   ts: number;
   /** Refused with `full` when the room already has this many seats. */
   maxSeats: number;
+  /** The hash (`secretHash`) of the owner key the joiner presented: the seat is the owner's when it matches. */
+  ownerKey?: string | null;
+  /** When the room has no history and no owner yet, this key hash becomes its owner key and the seat its owner's. */
+  newOwnerKey?: string | null;
+  /** The hash of an invite code the joiner presented: consumed (once, ever) when the room needs one. */
+  invite?: string | null;
+  /** The room's password hash the joiner proved to know (verified by the caller against `RoomPolicy.password`). */
+  password?: string | null;
 }
 
+/**
+ * Why a claim was refused. Bans apply to everyone but an owner (by key);
+ * the lock and the password to newcomers without an owner key or an
+ * operator tripcode: a locked room admits them only with an invite; a room
+ * with a password with an invite or the password.
+ */
+export type ClaimRefusal =
+  | { ok: false; reason: 'taken' | 'full' | 'locked' | 'password' }
+  | { ok: false; reason: 'banned'; until: number | null };
+
 export type ClaimResult =
-  | { ok: true; entry: StoredEntry; version: number; seat: SeatRecord; epoch: string }
-  | { ok: false; reason: 'taken' | 'full' };
+  | {
+      ok: true;
+      entry: StoredEntry;
+      version: number;
+      seat: SeatRecord;
+      epoch: string;
+      /** This claim made the joiner the owner of a new room (with `newOwnerKey`). */
+      madeOwner: boolean;
+      /** This claim used up its invite. */
+      usedInvite: boolean;
+    }
+  | ClaimRefusal;
 
 /** A seat taken back by its token. */
 export interface ResumeResult {
@@ -187,6 +254,8 @@ export interface ReleaseResult {
   version: number;
   /** The room has no seat left. */
   emptied: boolean;
+  /** Emptied with nothing worth keeping: the room was forgotten (see the module comment). */
+  forgotten: boolean;
 }
 
 export interface AwayResult {
@@ -203,6 +272,88 @@ export interface SeatSweep {
   /** The earliest hold still running, or null. */
   nextHoldUntil: number | null;
 }
+
+/** A ban or a mute in a room: by the address hash and the tripcode of the member it was made for. */
+export interface Restriction {
+  /** Short and random, for `/unban ID` and the lists. */
+  id: string;
+  /** The member's nickname then, and its comparison key (for `/unban NICK`). */
+  nick: string;
+  key: string;
+  address: string | null;
+  trip: string | null;
+  /** Who made it (a nickname, or "Administrator"). */
+  by: string;
+  at: number;
+  /** Until when (ms since the epoch), or null: until lifted. */
+  until: number | null;
+}
+
+/** A room's moderation settings. */
+export interface RoomPolicy {
+  /** The hash (`secretHash`) of the room's owner key; null until someone owns the room. */
+  ownerKey: string | null;
+  /** No newcomers, but with an invite (members stay). */
+  locked: boolean;
+  /** The password hash (scrypt, see moderation.ts); null: no password. */
+  password: string | null;
+  topic: string | null;
+  /** Tripcodes made operators: a member joining with one is an operator. */
+  opTrips: string[];
+  /** In force at the time asked for (expired ones are left out). */
+  bans: Restriction[];
+  mutes: Restriction[];
+}
+
+/** The policy of a room nobody configured. */
+export function emptyPolicy(): RoomPolicy {
+  return { ownerKey: null, locked: false, password: null, topic: null, opTrips: [], bans: [], mutes: [] };
+}
+
+/** A moderation change; each is stored with its notice (see `ModerationRequest`). */
+export type ModerationChange =
+  /** A seat's role; `trip` adds the seat's tripcode to (or removes it from) the operator tripcodes. */
+  | { op: 'role'; seat: string; role: Role; trip?: 'add' | 'remove' }
+  /** A ban; the seat, when still there, is freed with the notice as its "left" notice (`seat.reason`). */
+  | { op: 'ban'; restriction: Restriction; seat: string | null }
+  | { op: 'unban'; ids: string[] }
+  /** A mute; the seat, when still there, is muted until `restriction.until`. */
+  | { op: 'mute'; restriction: Restriction; seat: string | null }
+  /** Lifts these mutes and the seat's mute. */
+  | { op: 'unmute'; ids: string[]; seat: string | null }
+  | { op: 'lock'; locked: boolean }
+  | { op: 'password'; hash: string | null }
+  | { op: 'topic'; topic: string | null }
+  /** Turns a message, action or console line into a tombstone. */
+  | { op: 'delete'; seq: number }
+  /** A single-use invite, by the hash of its code. */
+  | { op: 'invite'; hash: string; until: number };
+
+export interface ModerationRequest {
+  room: string;
+  ts: number;
+  change: ModerationChange;
+  /**
+   * The notice: a `mod` entry with the `nick` and `trip` of the one who
+   * acted and `text` encoding the details (src/chat/notices.ts). A ban that
+   * frees a seat stores it as that seat's `leave` entry instead (the seat's
+   * nick and trip, `text` as the reason), so one entry tells both.
+   */
+  notice: { nick: string; trip: string | null; text: string };
+}
+
+export type ModerationResult =
+  | {
+      ok: true;
+      entry: StoredEntry;
+      /** The seat changed (role, mute) or freed (ban), with the room's seat version after it. */
+      seat?: { version: number; change: SeatChange };
+    }
+  /** `gone`: the seat named is not there (role); `not-found`: nothing to lift or delete. */
+  | { ok: false; reason: 'gone' | 'not-found' };
+
+/** Whether a token was taken from a bucket, or how long until one is there. */
+export type TokenResult = { ok: true } | { ok: false; retryAfterMs: number };
 
 /** Whether the store can serve requests right now. */
 export type StoreHealth = { ok: true } | { ok: false; reason: string };
@@ -258,9 +409,9 @@ export interface ChatStore {
   entriesAfter(room: string, afterSeq: number, limit: number, maxSeq?: number): Promise<StoredEntry[]>;
 
   /**
-   * Deletes the history of every room without seats since `cutoff` or
-   * earlier and returns their names. The room's sequence counter and epoch
-   * are kept, so numbers are never reused.
+   * Forgets every room without seats since `cutoff` or earlier (record,
+   * history, settings, invites) and returns their names. The name starts
+   * afresh when used again: numbering from 1, a new epoch.
    */
   expireRooms(cutoff: number): Promise<string[]>;
 
@@ -269,7 +420,12 @@ export interface ChatStore {
 
   // ---- seats ----
 
-  /** Takes a free nickname: the seat and its "joined" notice, atomically. The room becomes occupied. */
+  /**
+   * Takes a free nickname: the seat and its "joined" notice, atomically,
+   * after the room's admission rules (see `SeatClaim`, `ClaimRefusal`). The
+   * room becomes occupied. A refused claim changes nothing (an invite is not
+   * used up).
+   */
   claimSeat(claim: SeatClaim): Promise<ClaimResult>;
 
   /** Takes the seat back by id for `holder`, whoever held it; null when there is no such seat. No notice. */
@@ -286,6 +442,25 @@ export interface ChatStore {
 
   /** The room's seats, in joining order. */
   seats(room: string): Promise<SeatSnapshot>;
+
+  // ---- moderation ----
+
+  /** The room's moderation settings, with the bans and mutes in force at `now`. */
+  policy(room: string, now: number): Promise<RoomPolicy>;
+
+  /**
+   * Applies a moderation change and stores its notice, atomically; followers
+   * receive the notice (and the seat change). Creates the room if needed
+   * (then it is kept: it has a moderation notice).
+   */
+  moderate(request: ModerationRequest): Promise<ModerationResult>;
+
+  /**
+   * Takes one token from the bucket `key` (created full), shared by every
+   * node: `capacity` tokens, refilled at `perHour` an hour. Buckets that are
+   * full again are forgotten.
+   */
+  takeToken(key: string, capacity: number, perHour: number, now: number): Promise<TokenResult>;
 
   /**
    * Frees seats whose hold ended by `now`, and makes away (for `graceMs`)

@@ -108,7 +108,11 @@ export class HttpDoorSession implements MemberConnection<Encoded> {
   readonly id: string;
   readonly room: string;
   readonly remote: string;
+  /** The client's address key, for the limits per address and bans (see address-limits.ts). */
+  readonly address: string | undefined;
   readonly #host: SessionHost;
+  /** Stops counting this session against its address's connections. */
+  #release: (() => void) | null = null;
   #member: Member | null = null;
   /** Events not yet confirmed by a poll, numbered #confirmed+1 .. #last. */
   #queue: Queued[] = [];
@@ -123,10 +127,12 @@ export class HttpDoorSession implements MemberConnection<Encoded> {
   #joinTimer: Timer | null = null;
   #forgotten = false;
 
-  constructor(id: string, room: string, remote: string, host: SessionHost) {
+  constructor(id: string, room: string, remote: string, host: SessionHost, client?: { key: string; release: () => void }) {
     this.id = id;
     this.room = room;
     this.remote = remote;
+    this.address = client?.key;
+    this.#release = client?.release ?? null;
     this.#host = host;
     // Until the first poll, the client is as absent as after one.
     this.#armAbsent();
@@ -277,6 +283,8 @@ export class HttpDoorSession implements MemberConnection<Encoded> {
   /** Records the end and tells the member its connection is gone (on the next microtask, as a socket's close event would). */
   #ended(close: DoorClose): void {
     this.#close = close;
+    this.#release?.();
+    this.#release = null;
     this.#joinTimer?.cancel();
     this.#joinTimer = null;
     queueMicrotask(() => this.#member?.disconnected());
@@ -359,6 +367,11 @@ export interface HttpDoorOptions {
   maxLines?: number;
   /** Default 10 000. */
   maxSessions?: number;
+  /**
+   * Who the client is (the peer, or who a trusted proxy says it is), for the
+   * hub's limits per address; default: no per-address limits.
+   */
+  clientOf?: (req: IncomingMessage) => { key: string };
 }
 
 /** A request path of the door, inside the base path. */
@@ -401,6 +414,7 @@ export class HttpDoor {
   readonly #maxBody: number;
   readonly #maxLines: number;
   readonly #maxSessions: number;
+  readonly #clientOf: HttpDoorOptions['clientOf'];
   #closed = false;
 
   /** @throws RangeError when a timing or limit is not a positive number. */
@@ -410,6 +424,7 @@ export class HttpDoor {
     this.#maxBody = positive('maxBodyBytes', options.maxBodyBytes ?? DEFAULT_MAX_BODY);
     this.#maxLines = positive('maxLines', options.maxLines ?? DEFAULT_MAX_LINES);
     this.#maxSessions = positive('maxSessions', options.maxSessions ?? DEFAULT_MAX_SESSIONS);
+    this.#clientOf = options.clientOf;
     this.#host = {
       clock: options.clock ?? systemClock,
       log: options.log ?? (() => undefined),
@@ -537,10 +552,21 @@ export class HttpDoor {
       sendJson(res, 503, { error: 'too many HTTP sessions on this server; try again later' }, { 'Retry-After': '10' });
       return;
     }
+    // A session counts as a connection of its address, as a WebSocket does
+    // (RFC 6585 §4: 429 with Retry-After when over the limit).
+    const client = this.#clientOf?.(req);
+    if (client !== undefined) {
+      const verdict = this.#hub.limits.handshake(client.key);
+      if (!verdict.ok) {
+        sendJson(res, 429, { error: verdict.message }, { 'Retry-After': String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))) });
+        return;
+      }
+    }
     let id = newSessionId();
     while (this.#sessions.has(id)) id = newSessionId();
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-    const session = new HttpDoorSession(id, room, remote, this.#host);
+    const counted = client === undefined ? undefined : { key: client.key, release: this.#hub.limits.opened(client.key) };
+    const session = new HttpDoorSession(id, room, remote, this.#host, counted);
     this.#sessions.set(id, session);
     const member = this.#hub.connect(session, { room });
     session.attach(member);

@@ -2,12 +2,15 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { type Clock, systemClock, type Timer } from '../clock.js';
 import type { Hub } from '../hub.js';
 import type { Logger, Member, MemberConnection } from '../member.js';
-import { ChatCloseCode, type EntryEvent, ErrorCode, prefixLines, type ServerEvent, senderName } from '../messages.js';
+import { ChatCloseCode, type EntryEvent, ErrorCode, inviteText, prefixLines, roleText, type ServerEvent, senderName } from '../messages.js';
+import { addressKey } from '../address.js';
 import { DEFAULT_ROOM } from '../room-name.js';
 
 /**
  * Raw TCP lines, for `nc` and `telnet`: the server asks for a login id (the
- * nickname), asks again while it is taken or invalid, then relays lines. A
+ * nickname), asks again while it is taken or invalid, asks for the room's
+ * password (or an invite code) when it has one or is locked, then relays
+ * lines. A
  * chat line shows as `[nick] text` (`[nick !trip] text` with a tripcode), an
  * action as `* nick text`, a notice as a plain line, a console line as
  * `*** [Administrator] text`; later lines of a multi-line text start with
@@ -49,6 +52,10 @@ export const TCP_FORMAT = 'tcp-lines';
 
 const EOL = '\r\n';
 const PROMPT = 'Login id (your nickname): ';
+/** Wrong passwords or codes before the connection is closed. */
+const PASSCODE_TRIES = 3;
+/** Refusals a password or an invite code may get past. */
+const NEEDS_PASSCODE: ReadonlySet<string> = new Set([ErrorCode.PASSWORD_REQUIRED, ErrorCode.PASSWORD_WRONG, ErrorCode.LOCKED, ErrorCode.INVITE_INVALID]);
 /**
  * Why asking: `nc` and most line clients answer nothing by themselves (no
  * ping, no Telnet option negotiation), and TCP keepalive is answered by the
@@ -75,6 +82,8 @@ function entryLines(entry: EntryEvent): string[] {
       return [entry.text];
     case 'admin':
       return prefixLines('*** [Administrator] ', entry.text);
+    case 'deleted':
+      return ['(a deleted message)'];
   }
 }
 
@@ -85,7 +94,14 @@ export function formatTcp(event: ServerEvent): string[] {
     case 'action':
     case 'notice':
     case 'admin':
+    case 'deleted':
       return entryLines(event);
+    case 'role':
+      return [`*** ${roleText(event.role)}`];
+    case 'removed':
+      return [`*** ${event.text}`];
+    case 'invite':
+      return [`*** ${inviteText(event)}`];
     case 'welcome': {
       const others = event.members.filter((m) => m.nick !== event.nick).map((m) => senderName(m.nick, m.trip));
       return [
@@ -114,13 +130,14 @@ export function encodeTcp(event: ServerEvent): Buffer | null {
   return lines.length === 0 ? null : Buffer.from(lines.map((l) => l + EOL).join(''), 'utf8');
 }
 
-type State = 'login' | 'chat' | 'closing';
+type State = 'login' | 'passcode' | 'chat' | 'closing';
 
 class TcpLinesConnection implements MemberConnection<Buffer> {
   readonly format = TCP_FORMAT;
   /** A TCP client has no resume token: its nickname is freed when it goes. */
   readonly resumable = false;
   readonly remote: string;
+  readonly address: string | undefined;
   readonly canSwitchRooms = true;
   readonly member: Member;
   readonly #socket: Socket;
@@ -139,11 +156,14 @@ class TcpLinesConnection implements MemberConnection<Buffer> {
   #idleTimer: Timer | null = null;
   /** A probe was sent and not answered yet. */
   #probed = false;
+  /** The nickname waiting for the room's password or an invite code, and the tries left. */
+  #waiting: { nick: string; tries: number } | null = null;
 
-  constructor(socket: Socket, hub: Hub, options: TcpOptions) {
+  constructor(socket: Socket, hub: Hub, options: TcpOptions, address: string | undefined) {
     this.#socket = socket;
     this.#options = options;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.address = address;
     this.member = hub.connect(this, { room: options.room });
     this.#lastInput = options.clock.now();
     socket.setNoDelay(true);
@@ -296,7 +316,24 @@ class TcpLinesConnection implements MemberConnection<Buffer> {
       if (line.trim() !== '') void this.member.input(line);
       return;
     }
+    if (this.#state === 'passcode' && this.#waiting !== null) {
+      const passcode = line.trim();
+      if (passcode === '') {
+        this.#write(this.#passcodePrompt());
+        return;
+      }
+      if (passcode.toLowerCase() === '/quit') {
+        this.close(ChatCloseCode.NORMAL, 'bye');
+        return;
+      }
+      this.#enter(this.#waiting.nick, passcode);
+      return;
+    }
     this.#login(line.trim());
+  }
+
+  #passcodePrompt(): string {
+    return `Password or invite code for ${this.#options.room}: `;
   }
 
   #login(nick: string): void {
@@ -312,16 +349,33 @@ class TcpLinesConnection implements MemberConnection<Buffer> {
       this.#write(`Log in first: type a nickname.${EOL}${PROMPT}`);
       return;
     }
+    this.#enter(nick, undefined);
+  }
+
+  /** Joins as `nick` (with a password or an invite code); on the answer: chat, ask for a code, or ask for a nickname again. */
+  #enter(nick: string, passcode: string | undefined): void {
     this.#loginPending = true;
-    void this.member.join({ nick }).then((result) => {
+    void this.member.join({ nick, ...(passcode === undefined ? {} : { passcode }) }).then((result) => {
       this.#loginPending = false;
       if (this.#state === 'closing') return;
       if (result.ok) {
         this.#state = 'chat';
+        this.#waiting = null;
         this.#timer?.cancel();
         this.#timer = null;
         this.#scheduleIdleCheck(this.#options.idleProbeMs);
+      } else if (NEEDS_PASSCODE.has(result.code)) {
+        const tries = (this.#waiting?.tries ?? PASSCODE_TRIES + 1) - 1;
+        if (tries <= 0) {
+          this.close(ChatCloseCode.POLICY_VIOLATION, 'too many wrong passwords');
+          return;
+        }
+        this.#waiting = { nick, tries };
+        this.#state = 'passcode';
+        this.#write(this.#passcodePrompt());
       } else {
+        this.#waiting = null;
+        this.#state = 'login';
         this.#write(PROMPT);
       }
       const backlog = this.#backlog;
@@ -354,7 +408,21 @@ export class TcpLinesServer {
       log: options.log ?? (() => undefined),
     };
     this.#server = createServer((socket) => {
-      const connection = new TcpLinesConnection(socket, this.#hub, this.#options);
+      if (socket.remoteAddress === undefined) {
+        socket.destroy();
+        return;
+      }
+      // Per client address, counted with the WebSocket doors (address-limits.ts).
+      const address = addressKey(socket.remoteAddress);
+      const verdict = this.#hub.limits.handshake(address);
+      if (!verdict.ok) {
+        socket.on('error', () => undefined);
+        socket.end(`*** Sorry: ${verdict.message}.${EOL}`);
+        this.#options.clock.setTimeout(() => socket.destroy(), this.#options.closeTimeoutMs);
+        return;
+      }
+      socket.once('close', this.#hub.limits.opened(address));
+      const connection = new TcpLinesConnection(socket, this.#hub, this.#options, address);
       this.#connections.add(connection);
       socket.once('close', () => this.#connections.delete(connection));
     });

@@ -23,6 +23,12 @@ export interface WebSocketTransportOptions {
   plainNames: PlainNames;
 }
 
+/** Who a WebSocket client is: its address (read through trusted proxies) and that address's key (address.ts). */
+export interface WebSocketClient {
+  address: string;
+  key: string;
+}
+
 /** Default `joinTimeoutMs`: one minute. */
 export const DEFAULT_JOIN_TIMEOUT_MS = 60_000;
 

@@ -8,21 +8,23 @@ import { PreparedMessage, type WebSocket } from '../../websocket/index.js';
 import type { Hub } from '../hub.js';
 import type { Member, MemberConnection } from '../member.js';
 import { ErrorCode, PROTOCOL, parseClientMessage, type ServerEvent } from '../messages.js';
-import { attachWebSocket, peerName, type WebSocketTransportOptions } from './websocket-common.js';
+import { attachWebSocket, peerName, type WebSocketClient, type WebSocketTransportOptions } from './websocket-common.js';
 
 export const JSON_FORMAT = PROTOCOL;
 
 class WebSocketJsonConnection implements MemberConnection<PreparedMessage> {
   readonly format = JSON_FORMAT;
   readonly remote: string;
+  readonly address: string | undefined;
   readonly member: Member;
   readonly #ws: WebSocket;
   readonly #options: WebSocketTransportOptions;
 
-  constructor(ws: WebSocket, hub: Hub, room: string, options: WebSocketTransportOptions) {
+  constructor(ws: WebSocket, hub: Hub, room: string, options: WebSocketTransportOptions, client: WebSocketClient | undefined) {
     this.#ws = ws;
     this.#options = options;
     this.remote = peerName(ws);
+    this.address = client?.key;
     this.member = hub.connect(this, { room });
     attachWebSocket(ws, this.member, options, (data, isBinary) => {
       if (isBinary) {
@@ -49,7 +51,7 @@ class WebSocketJsonConnection implements MemberConnection<PreparedMessage> {
   }
 }
 
-/** Serve one `wschat.v1` WebSocket connection in `room`. */
-export function serveJson(ws: WebSocket, hub: Hub, room: string, options: WebSocketTransportOptions): Member {
-  return new WebSocketJsonConnection(ws, hub, room, options).member;
+/** Serve one `wschat.v1` WebSocket connection in `room`; `client` for the per-address limits and bans. */
+export function serveJson(ws: WebSocket, hub: Hub, room: string, options: WebSocketTransportOptions, client?: WebSocketClient): Member {
+  return new WebSocketJsonConnection(ws, hub, room, options, client).member;
 }

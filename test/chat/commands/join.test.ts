@@ -23,7 +23,7 @@ describe('/join', () => {
     assert.equal(stay.conn.last('notice').text, 'mover went to another room');
     assert.equal(there.conn.last('notice').text, 'mover joined');
     await t.hub.idle();
-    assert.deepEqual(await t.hub.members('lobby'), [{ nick: 'stay', away: false }]);
+    assert.deepEqual(await t.hub.members('lobby'), [{ nick: 'stay', away: false, role: 'owner' }]);
     await mover.member.input('hello games');
     assert.equal(there.conn.last('message').text, 'hello games');
     assert.equal(stay.conn.of('message').length, 0);
@@ -44,7 +44,7 @@ describe('/join', () => {
     await mover.member.input('/join ../etc');
     assert.equal(mover.conn.last('error').code, 'ROOM_INVALID');
     await mover.member.input('/join');
-    assert.equal(mover.conn.last('error').message, 'usage: /join ROOM');
+    assert.equal(mover.conn.last('error').message, 'usage: /join ROOM [PASSWORD|INVITE]');
     await mover.member.input('/join lobby');
     assert.equal(mover.conn.last('info').text, 'You are already in lobby');
   });

@@ -25,7 +25,7 @@ describe('/nick', () => {
     assert.equal(notice.text, 'bob is now known as 김철수');
     await t.hub.idle();
     assert.deepEqual(alice.conn.last('members').members, [
-      { nick: 'alice', away: false },
+      { nick: 'alice', away: false, role: 'owner' },
       { nick: '김철수', away: false },
     ]);
     await bob.member.input('hi');

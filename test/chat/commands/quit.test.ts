@@ -19,7 +19,7 @@ describe('/quit', () => {
     const notice = alice.conn.last('notice');
     assert.deepEqual([notice.event, notice.reason, notice.text], ['leave', 'quit', 'bob left']);
     await t.hub.idle();
-    assert.deepEqual(alice.conn.last('members').members, [{ nick: 'alice', away: false }]);
+    assert.deepEqual(alice.conn.last('members').members, [{ nick: 'alice', away: false, role: 'owner' }]);
     assert.ok((await t.connect().member.join({ nick: 'bob' })).ok, 'the nickname is free at once');
     assert.equal(t.hub.connectionCount, 2);
   });

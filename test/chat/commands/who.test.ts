@@ -19,7 +19,7 @@ describe('/who', () => {
     alice.conn.clear();
     await alice.member.input('/who', 'w');
     assert.deepEqual(alice.conn.received, [
-      { type: 'info', text: '2 members in den: alice, bob (away)', id: 'w' },
+      { type: 'info', text: '2 members in den: alice (owner), bob (away)', id: 'w' },
       { type: 'ack', id: 'w' },
     ]);
   });
@@ -28,7 +28,7 @@ describe('/who', () => {
     const t = makeHub();
     const alice = await t.join('alice');
     await alice.member.input('/WHO');
-    assert.equal(alice.conn.last('info').text, '1 member in lobby: alice');
+    assert.equal(alice.conn.last('info').text, '1 member in lobby: alice (owner)');
     await alice.member.input('/who is there');
     assert.equal(alice.conn.last('error').code, 'BAD_COMMAND');
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ChatStore, NewEntry, RoomEvent, SeatClaim, SeatRecord } from '../../../src/chat/store/store.js';
+import { FOREVER } from '../../../src/chat/store/restrictions.js';
+import type { ChatStore, ModerationRequest, NewEntry, Restriction, RoomEvent, SeatClaim, SeatRecord } from '../../../src/chat/store/store.js';
 
 /**
  * The behaviour every ChatStore implementation must have. Each store's test
@@ -18,6 +19,24 @@ export function storeContract(name: string, openStore: () => Promise<ChatStore> 
     kind: 'message',
     nick: 'alice',
     text,
+    ...extra,
+  });
+
+  const mod = (room: string, change: ModerationRequest['change'], ts = 2000, notice = 'detail'): ModerationRequest => ({
+    room,
+    ts,
+    change,
+    notice: { nick: 'boss', trip: 'BossTrip', text: notice },
+  });
+  const restriction = (id: string, extra: Partial<Restriction> = {}): Restriction => ({
+    id,
+    nick: 'bob',
+    key: 'bob',
+    address: null,
+    trip: null,
+    by: 'boss',
+    at: 2000,
+    until: null,
     ...extra,
   });
 
@@ -170,7 +189,7 @@ export function storeContract(name: string, openStore: () => Promise<ChatStore> 
       room: string,
       nick: string,
       holder: string,
-      extra: Partial<Pick<SeatRecord, 'id' | 'key' | 'trip' | 'holdable'>> = {},
+      extra: Partial<Pick<SeatRecord, 'id' | 'key' | 'trip' | 'holdable' | 'address'>> = {},
       maxSeats = 100,
     ): SeatClaim => ({
       room,
@@ -202,7 +221,12 @@ export function storeContract(name: string, openStore: () => Promise<ChatStore> 
           holdUntil: null,
           holdable: true,
           joinedAt: 1000,
+          role: 'user',
+          address: null,
+          mutedUntil: null,
         });
+        assert.equal(result.madeOwner, false);
+        assert.equal(result.usedInvite, false);
         assert.equal((await store.getRoom('r'))?.emptiedAt, null);
         const snapshot = await store.seats('r');
         assert.equal(snapshot.version, result.version);
@@ -289,6 +313,7 @@ export function storeContract(name: string, openStore: () => Promise<ChatStore> 
         const holder = `${store.nodeId}/1`;
         await store.claimSeat(claim('r', 'alice', holder));
         await store.claimSeat(claim('r', 'bob', `${store.nodeId}/2`));
+        await store.append(message('r', 'worth keeping'));
         assert.equal(await store.releaseSeat({ room: 'r', id: 'id-alice', reason: 'quit', ts: 3000, holder: 'someone/else' }), null);
         const released = await Promise.all([
           store.releaseSeat({ room: 'r', id: 'id-alice', reason: 'quit', ts: 3000 }),
@@ -302,6 +327,7 @@ export function storeContract(name: string, openStore: () => Promise<ChatStore> 
         const last = await store.releaseSeat({ room: 'r', key: 'bob', reason: 'kicked', ts: 4000 });
         assert.equal(last?.entry.text, 'kicked');
         assert.equal(last?.emptied, true);
+        assert.equal(last?.forgotten, false, 'it has a message');
         assert.equal((await store.getRoom('r'))?.emptiedAt, 4000);
         assert.deepEqual((await store.seats('r')).seats, []);
         assert.equal(await store.releaseSeat({ room: 'nowhere', key: 'x', reason: 'quit', ts: 1 }), null);
@@ -396,23 +422,59 @@ export function storeContract(name: string, openStore: () => Promise<ChatStore> 
 
     // ---- expiry ----
 
-    test('history of a room without seats for the TTL is deleted; numbering continues', () =>
+    test('a room without seats for the TTL is forgotten: history, settings; the name starts afresh', () =>
       withStore(async (store) => {
         const holder = `${store.nodeId}/1`;
         await store.claimSeat(claim('r', 'a', holder));
         await store.append(message('r', 'a'));
+        await store.moderate(mod('r', { op: 'topic', topic: 'kept until expiry' }, 5000));
+        const epoch = (await store.getRoom('r'))?.epoch;
         await store.releaseSeat({ room: 'r', id: 'id-a', reason: 'quit', ts: 10_000 });
         assert.deepEqual(await store.expireRooms(9_999), [], 'not yet');
-        assert.equal((await store.lastEntries('r', 10)).length, 3);
+        assert.equal((await store.lastEntries('r', 10)).length, 4);
         assert.deepEqual(await store.expireRooms(10_000), ['r']);
         assert.deepEqual(await store.lastEntries('r', 10), []);
+        assert.equal(await store.getRoom('r'), null);
+        assert.equal((await store.policy('r', 10_000)).topic, null, 'settings go with it');
         assert.deepEqual(await store.expireRooms(20_000), [], 'reported once');
         const next = await store.append(message('r', 'after expiry', { clientId: 'c' }));
-        assert.equal(next.entry.seq, 4, 'sequence numbers are never reused');
-        assert.deepEqual(
-          (await store.entriesAfter('r', 3, 10)).map((e) => e.text),
-          ['after expiry'],
-        );
+        assert.equal(next.entry.seq, 1, 'a new life: numbering from 1...');
+        assert.notEqual((await store.getRoom('r'))?.epoch, epoch, '...in a new epoch');
+      }));
+
+    test('a room emptied with nothing but comings and goings is forgotten at once', () =>
+      withStore(async (store) => {
+        const holder = `${store.nodeId}/1`;
+        await store.claimSeat(claim('bare', 'a', holder));
+        await store.claimSeat(claim('bare', 'b', holder));
+        await store.renameSeat('bare', 'id-b', holder, 'bee', 'bee', 1500);
+        const epoch = (await store.getRoom('bare'))?.epoch;
+        assert.equal((await store.releaseSeat({ room: 'bare', id: 'id-a', reason: 'quit', ts: 2000 }))?.forgotten, false, 'not empty yet');
+        const last = await store.releaseSeat({ room: 'bare', id: 'id-b', reason: 'quit', ts: 3000 });
+        assert.equal(last?.emptied, true);
+        assert.equal(last?.forgotten, true);
+        assert.equal(await store.getRoom('bare'), null);
+        assert.deepEqual(await store.lastEntries('bare', 10), []);
+        const again = await store.claimSeat(claim('bare', 'c', holder));
+        assert.ok(again.ok);
+        assert.equal(again.entry.seq, 1);
+        assert.notEqual(again.epoch, epoch);
+        // The same through a sweep: the last away seat's hold ends.
+        await store.awaySeat('bare', 'id-c', holder, 4000);
+        await store.sweepSeats(4000, 60_000);
+        assert.equal(await store.getRoom('bare'), null, 'swept empty and forgotten');
+        // A message, a console line or a moderation notice makes it worth keeping.
+        for (const [room, keep] of [
+          ['m', () => store.append(message('m', 'hi'))],
+          ['l', () => store.moderate(mod('l', { op: 'lock', locked: true }))],
+        ] as const) {
+          await store.claimSeat(claim(room, 'a', holder));
+          await keep();
+          const released = await store.releaseSeat({ room, id: 'id-a', reason: 'quit', ts: 5000 });
+          assert.equal(released?.forgotten, false, room);
+          assert.equal((await store.getRoom(room))?.emptiedAt, 5000, room);
+        }
+        assert.equal((await store.policy('l', 5000)).locked, true, 'a lock outlives the last member');
       }));
 
     test('append alone creates an empty room; a room with seats never loses its history', () =>
@@ -427,6 +489,244 @@ export function storeContract(name: string, openStore: () => Promise<ChatStore> 
         assert.equal((await store.lastEntries('busy', 10)).length, 2);
         await store.awaySeat('busy', 'id-a', holder, 2000);
         assert.deepEqual(await store.expireRooms(Number.MAX_SAFE_INTEGER), [], 'an away member keeps it too');
+      }));
+
+    // ---- moderation ----
+
+    test('policy of a room nobody configured: nothing set; reading it creates nothing', () =>
+      withStore(async (store) => {
+        assert.deepEqual(await store.policy('nowhere', 1), {
+          ownerKey: null,
+          locked: false,
+          password: null,
+          topic: null,
+          opTrips: [],
+          bans: [],
+          mutes: [],
+        });
+        assert.equal(await store.getRoom('nowhere'), null);
+      }));
+
+    test('ownership: the first claim of a room with no history may make the owner; the key makes owners later', () =>
+      withStore(async (store) => {
+        const holder = `${store.nodeId}/1`;
+        const first = await store.claimSeat({ ...claim('r', 'alice', holder), newOwnerKey: 'K1' });
+        assert.ok(first.ok);
+        assert.equal(first.madeOwner, true);
+        assert.equal(first.seat.role, 'owner');
+        assert.equal((await store.policy('r', 1000)).ownerKey, 'K1');
+        const second = await store.claimSeat({ ...claim('r', 'bob', holder), newOwnerKey: 'K2' });
+        assert.ok(second.ok);
+        assert.deepEqual([second.madeOwner, second.seat.role], [false, 'user'], 'the room exists: no new owner');
+        const wrong = await store.claimSeat({ ...claim('r', 'carol', holder), ownerKey: 'K2' });
+        assert.equal(wrong.ok && wrong.seat.role, 'user');
+        const right = await store.claimSeat({ ...claim('r', 'dave', holder), ownerKey: 'K1' });
+        assert.equal(right.ok && right.seat.role, 'owner', 'another device of the owner');
+        await store.append(message('h', 'history first'));
+        const late = await store.claimSeat({ ...claim('h', 'x', holder), newOwnerKey: 'K3' });
+        assert.equal(late.ok && late.madeOwner, false, 'a room with history gets no owner this way');
+        assert.equal((await store.policy('h', 1000)).ownerKey, null);
+      }));
+
+    test('moderate role: with its notice and seat change; operator tripcodes make operators of later seats', () =>
+      withStore(async (store) => {
+        const holder = `${store.nodeId}/1`;
+        await store.claimSeat(claim('r', 'bob', holder, { trip: 'BobTrip' }));
+        const events: RoomEvent[] = [];
+        const stop = await store.follow('r', (e) => events.push(e));
+        const result = await store.moderate(mod('r', { op: 'role', seat: 'id-bob', role: 'operator', trip: 'add' }, 2000, 'op bob'));
+        assert.ok(result.ok);
+        assert.deepEqual(
+          [result.entry.kind, result.entry.nick, result.entry.trip, result.entry.text, result.entry.seq],
+          ['mod', 'boss', 'BossTrip', 'op bob', 2],
+        );
+        assert.equal(result.seat?.change.op === 'set' && result.seat.change.seat.role, 'operator');
+        assert.deepEqual((await store.seats('r')).seats.map((x) => x.role), ['operator']);
+        assert.deepEqual((await store.policy('r', 2000)).opTrips, ['BobTrip']);
+        while (!events.some((e) => e.type === 'entries') || !events.some((e) => e.type === 'seat')) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        stop();
+        await store.releaseSeat({ room: 'r', id: 'id-bob', reason: 'quit', ts: 3000 });
+        const back = await store.claimSeat(claim('r', 'bobby', holder, { id: 'again', trip: 'BobTrip' }));
+        assert.equal(back.ok && back.seat.role, 'operator', 'the same tripcode, another seat');
+        await store.moderate(mod('r', { op: 'role', seat: 'again', role: 'user', trip: 'remove' }));
+        assert.deepEqual((await store.policy('r', 4000)).opTrips, []);
+        assert.deepEqual(await store.moderate(mod('r', { op: 'role', seat: 'nobody', role: 'operator' })), { ok: false, reason: 'gone' });
+      }));
+
+    test('bans: the seat leaves with the notice as its reason; later claims by address or tripcode are refused until it ends', () =>
+      withStore(async (store) => {
+        const holder = `${store.nodeId}/1`;
+        await store.claimSeat(claim('r', 'boss', holder));
+        await store.claimSeat(claim('r', 'bob', holder, { address: 'A1', trip: 'T1' }));
+        const ban = restriction('b1', { address: 'A1', trip: 'T1', until: 5000 });
+        const result = await store.moderate(mod('r', { op: 'ban', restriction: ban, seat: 'id-bob' }, 2000, '{"ban":"bob"}'));
+        assert.ok(result.ok);
+        assert.deepEqual([result.entry.kind, result.entry.nick, result.entry.text], ['leave', 'bob', '{"ban":"bob"}']);
+        assert.deepEqual(result.seat?.change, { op: 'delete', id: 'id-bob', reason: '{"ban":"bob"}' });
+        assert.deepEqual((await store.seats('r')).seats.map((x) => x.nick), ['boss']);
+        assert.deepEqual((await store.policy('r', 2000)).bans, [ban]);
+        const byAddress = await store.claimSeat({ ...claim('r', 'robert', holder, { id: 'x1', address: 'A1' }), ts: 3000 });
+        assert.deepEqual(byAddress, { ok: false, reason: 'banned', until: 5000 });
+        const byTrip = await store.claimSeat({ ...claim('r', 'rob', holder, { id: 'x2', address: 'A2', trip: 'T1' }), ts: 3000 });
+        assert.deepEqual(byTrip, { ok: false, reason: 'banned', until: 5000 });
+        assert.ok((await store.claimSeat({ ...claim('r', 'other', holder, { id: 'x3', address: 'A2' }), ts: 3000 })).ok, 'others are fine');
+        assert.ok((await store.claimSeat({ ...claim('r', 'robert', holder, { id: 'x4', address: 'A1' }), ts: 5000 })).ok, 'the ban ended');
+        assert.deepEqual((await store.policy('r', 5000)).bans, [], 'ended bans are not listed');
+        assert.ok((await store.claimSeat({ ...claim('elsewhere', 'bob', holder, { address: 'A1' }), ts: 3000 })).ok, 'bans are per room');
+      }));
+
+    test('bans: until lifted; of a member who is gone; an owner key passes; unban', () =>
+      withStore(async (store) => {
+        const holder = `${store.nodeId}/1`;
+        await store.claimSeat({ ...claim('r', 'owner', holder, { address: 'A1' }), newOwnerKey: 'OK' });
+        const result = await store.moderate(mod('r', { op: 'ban', restriction: restriction('b2', { address: 'A1' }), seat: 'gone-seat' }, 2000, 'ban text'));
+        assert.ok(result.ok);
+        assert.deepEqual([result.entry.kind, result.entry.text], ['mod', 'ban text'], 'nobody to remove: a moderation notice');
+        assert.equal(result.seat, undefined);
+        assert.deepEqual(await store.claimSeat({ ...claim('r', 'x', holder, { id: 'x', address: 'A1' }), ts: 9e12 }), {
+          ok: false,
+          reason: 'banned',
+          until: null,
+        });
+        const owner = await store.claimSeat({ ...claim('r', 'owner2', holder, { id: 'o2', address: 'A1' }), ownerKey: 'OK' });
+        assert.equal(owner.ok && owner.seat.role, 'owner', 'the owner is never locked out of the room');
+        assert.deepEqual(await store.moderate(mod('r', { op: 'unban', ids: ['nope'] })), { ok: false, reason: 'not-found' });
+        assert.ok((await store.moderate(mod('r', { op: 'unban', ids: ['b2'] }))).ok);
+        assert.ok((await store.claimSeat(claim('r', 'x', holder, { id: 'x', address: 'A1' }))).ok);
+      }));
+
+    test('mutes: the seat is muted, later seats of that address or tripcode too; unmute lifts both', () =>
+      withStore(async (store) => {
+        const holder = `${store.nodeId}/1`;
+        await store.claimSeat(claim('r', 'bob', holder, { address: 'A1', trip: 'T1' }));
+        const result = await store.moderate(mod('r', { op: 'mute', restriction: restriction('m1', { address: 'A1', trip: 'T1' }), seat: 'id-bob' }));
+        assert.ok(result.ok);
+        assert.equal(result.entry.kind, 'mod');
+        assert.equal(result.seat?.change.op === 'set' && result.seat.change.seat.mutedUntil, FOREVER);
+        await store.releaseSeat({ room: 'r', id: 'id-bob', reason: 'quit', ts: 2500 });
+        const back = await store.claimSeat({ ...claim('r', 'bobby', holder, { id: 'b2', address: 'A1' }), ts: 3000 });
+        assert.equal(back.ok && back.seat.mutedUntil, FOREVER, 'leaving and coming back does not lift a mute');
+        const timed = await store.moderate(mod('r', { op: 'mute', restriction: restriction('m2', { trip: 'T9', until: 9000 }), seat: null }));
+        assert.ok(timed.ok);
+        const t9 = await store.claimSeat({ ...claim('r', 'nine', holder, { id: 'n', trip: 'T9' }), ts: 4000 });
+        assert.equal(t9.ok && t9.seat.mutedUntil, 9000);
+        assert.equal((await store.policy('r', 4000)).mutes.length, 2);
+        const lifted = await store.moderate(mod('r', { op: 'unmute', ids: ['m1'], seat: 'b2' }));
+        assert.equal(lifted.ok && lifted.seat?.change.op === 'set' && lifted.seat.change.seat.mutedUntil, null);
+        assert.deepEqual(await store.moderate(mod('r', { op: 'unmute', ids: ['m1'], seat: 'b2' })), { ok: false, reason: 'not-found' });
+        assert.deepEqual(
+          (await store.policy('r', 4000)).mutes.map((m) => m.id),
+          ['m2'],
+        );
+      }));
+
+    test('lock: newcomers are refused, members stay; owners, operator tripcodes and invites get in', () =>
+      withStore(async (store) => {
+        const holder = `${store.nodeId}/1`;
+        await store.claimSeat({ ...claim('r', 'owner', holder), newOwnerKey: 'OK' });
+        await store.claimSeat(claim('r', 'op', holder, { trip: 'OpTrip' }));
+        await store.moderate(mod('r', { op: 'role', seat: 'id-op', role: 'operator', trip: 'add' }));
+        assert.ok((await store.moderate(mod('r', { op: 'lock', locked: true }))).ok);
+        assert.equal((await store.policy('r', 2000)).locked, true);
+        assert.deepEqual(await store.claimSeat(claim('r', 'newcomer', holder)), { ok: false, reason: 'locked' });
+        assert.equal((await store.seats('r')).seats.length, 2, 'members stay');
+        const ownerAgain = await store.claimSeat({ ...claim('r', 'owner2', holder), ownerKey: 'OK' });
+        assert.equal(ownerAgain.ok && ownerAgain.seat.role, 'owner');
+        const opAgain = await store.claimSeat(claim('r', 'op2', holder, { trip: 'OpTrip' }));
+        assert.equal(opAgain.ok && opAgain.seat.role, 'operator');
+        await store.moderate(mod('r', { op: 'invite', hash: 'INV', until: 10_000 }));
+        assert.deepEqual(
+          await store.claimSeat({ ...claim('r', 'owner', holder, { id: 'taken-nick' }), invite: 'INV' }),
+          { ok: false, reason: 'taken' },
+          'a refused claim does not use the invite up',
+        );
+        const invited = await store.claimSeat({ ...claim('r', 'guest', holder), invite: 'INV' });
+        assert.ok(invited.ok);
+        assert.equal(invited.usedInvite, true);
+        assert.deepEqual(await store.claimSeat({ ...claim('r', 'guest2', holder), invite: 'INV' }), { ok: false, reason: 'locked' }, 'once');
+        await store.moderate(mod('r', { op: 'invite', hash: 'OLD', until: 1500 }));
+        assert.deepEqual(await store.claimSeat({ ...claim('r', 'late', holder), invite: 'OLD', ts: 2000 }), { ok: false, reason: 'locked' }, 'expired');
+        await store.moderate(mod('r', { op: 'lock', locked: false }));
+        const open = await store.claimSeat({ ...claim('r', 'free', holder), invite: 'NOPE' });
+        assert.equal(open.ok && open.usedInvite, false, 'an open room needs no invite');
+      }));
+
+    test('an invite admits one person once, however many try at once', () =>
+      withStore(async (store) => {
+        const holder = `${store.nodeId}/1`;
+        await store.claimSeat(claim('r', 'owner', holder));
+        await store.moderate(mod('r', { op: 'lock', locked: true }));
+        await store.moderate(mod('r', { op: 'invite', hash: 'ONE', until: 10_000 }));
+        const results = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => store.claimSeat({ ...claim('r', `guest${i}`, holder), invite: 'ONE' })),
+        );
+        assert.equal(results.filter((r) => r.ok).length, 1);
+        assert.ok(results.every((r) => r.ok || r.reason === 'locked'));
+      }));
+
+    test('password: refused without it or with another; the right one or an invite lets in; a lock still wins', () =>
+      withStore(async (store) => {
+        const holder = `${store.nodeId}/1`;
+        await store.claimSeat(claim('r', 'owner', holder));
+        await store.moderate(mod('r', { op: 'password', hash: 'PW' }));
+        assert.equal((await store.policy('r', 2000)).password, 'PW');
+        assert.deepEqual(await store.claimSeat(claim('r', 'a', holder)), { ok: false, reason: 'password' });
+        assert.deepEqual(await store.claimSeat({ ...claim('r', 'a', holder), password: 'other' }), { ok: false, reason: 'password' });
+        assert.ok((await store.claimSeat({ ...claim('r', 'a', holder), password: 'PW' })).ok);
+        await store.moderate(mod('r', { op: 'invite', hash: 'INV', until: 10_000 }));
+        const invited = await store.claimSeat({ ...claim('r', 'b', holder), invite: 'INV' });
+        assert.equal(invited.ok && invited.usedInvite, true);
+        await store.moderate(mod('r', { op: 'lock', locked: true }));
+        assert.deepEqual(await store.claimSeat({ ...claim('r', 'c', holder), password: 'PW' }), { ok: false, reason: 'locked' });
+        await store.moderate(mod('r', { op: 'lock', locked: false }));
+        await store.moderate(mod('r', { op: 'password', hash: null }));
+        assert.ok((await store.claimSeat(claim('r', 'c', holder))).ok);
+      }));
+
+    test('topic: kept in the policy, with its notice', () =>
+      withStore(async (store) => {
+        const result = await store.moderate(mod('r', { op: 'topic', topic: 'Plans for Friday 🎉' }, 2000, 'topic notice'));
+        assert.ok(result.ok);
+        assert.deepEqual([result.entry.seq, result.entry.kind, result.entry.text], [1, 'mod', 'topic notice']);
+        assert.equal((await store.policy('r', 2000)).topic, 'Plans for Friday 🎉');
+        await store.moderate(mod('r', { op: 'topic', topic: null }));
+        assert.equal((await store.policy('r', 2000)).topic, null);
+        assert.equal((await store.getRoom('r'))?.emptiedAt, 2000, 'a room made by a notice is empty until someone joins');
+      }));
+
+    test('delete: a message becomes a tombstone (seq, time and client id stay); only messages, actions and console lines', () =>
+      withStore(async (store) => {
+        const holder = `${store.nodeId}/1`;
+        await store.claimSeat(claim('r', 'alice', holder));
+        const said = await store.append(message('r', 'oops, my password', { clientId: 'c1', trip: 'T' }));
+        const result = await store.moderate(mod('r', { op: 'delete', seq: said.entry.seq }, 2000, 'deleted 2'));
+        assert.ok(result.ok);
+        assert.equal(result.entry.seq, 3);
+        const [tomb] = await store.entriesAfter('r', 1, 1);
+        assert.deepEqual(tomb, { room: 'r', seq: 2, ts: 1000, kind: 'deleted', nick: '', text: '', clientId: 'c1', trip: null });
+        const resent = await store.append(message('r', 'oops, my password', { clientId: 'c1' }));
+        assert.equal(resent.duplicate, true, 'a resend of a deleted message is not stored again');
+        assert.equal(resent.entry.seq, 2);
+        assert.deepEqual(await store.moderate(mod('r', { op: 'delete', seq: 2 })), { ok: false, reason: 'not-found' }, 'twice');
+        assert.deepEqual(await store.moderate(mod('r', { op: 'delete', seq: 1 })), { ok: false, reason: 'not-found' }, 'a notice');
+        assert.deepEqual(await store.moderate(mod('r', { op: 'delete', seq: 99 })), { ok: false, reason: 'not-found' });
+        assert.deepEqual(await store.moderate(mod('nowhere', { op: 'delete', seq: 1 })), { ok: false, reason: 'not-found' });
+        assert.equal(await store.getRoom('nowhere'), null, 'a refusal creates nothing');
+      }));
+
+    test('takeToken: a bucket of N refilled at a rate, per key', () =>
+      withStore(async (store) => {
+        for (let i = 0; i < 3; i++) assert.deepEqual(await store.takeToken('rooms:A', 3, 3600, 1000), { ok: true });
+        assert.deepEqual(await store.takeToken('rooms:A', 3, 3600, 1000), { ok: false, retryAfterMs: 1000 });
+        assert.deepEqual(await store.takeToken('rooms:B', 3, 3600, 1000), { ok: true }, 'another key');
+        assert.deepEqual(await store.takeToken('rooms:A', 3, 3600, 1500), { ok: false, retryAfterMs: 500 });
+        assert.deepEqual(await store.takeToken('rooms:A', 3, 3600, 2000), { ok: true });
+        assert.deepEqual(await store.takeToken('rooms:A', 3, 3600, 1_000_000), { ok: true }, 'full again, not more');
+        assert.deepEqual(await store.takeToken('rooms:A', 3, 3600, 1_000_000), { ok: true });
+        assert.deepEqual(await store.takeToken('rooms:A', 3, 3600, 1_000_000), { ok: true });
+        assert.equal((await store.takeToken('rooms:A', 3, 3600, 1_000_000)).ok, false);
       }));
 
     test('serverSecret: 32 random bytes per name, the same every time', () =>

@@ -103,6 +103,35 @@ describe('SqliteStore', () => {
     }
   });
 
+  test('a database of schema version 2 is migrated: rooms that hold messages are kept once empty, the others forgotten', async () => {
+    const path = freshPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    migrate(db, MIGRATIONS.slice(0, 2));
+    const seat = "INSERT INTO seats (room, id, nick, key, trip, holder, hold_until, holdable, joined_at) VALUES (?, ?, 'a', 'a', NULL, 'old/1', NULL, 1, 1)";
+    for (const [room, kind] of [
+      ['talk', 'message'],
+      ['quiet', 'join'],
+    ] as const) {
+      db.prepare("INSERT INTO rooms (name, created_at, last_activity, emptied_at, last_seq, epoch) VALUES (?, 1, 1, NULL, 1, 'e')").run(room);
+      db.prepare("INSERT INTO messages (room, seq, ts, kind, nick, text) VALUES (?, 1, 1, ?, 'a', 'x')").run(room, kind);
+      db.prepare(seat).run(room, `s-${room}`);
+    }
+    db.close();
+    const store = SqliteStore.open(path);
+    try {
+      assert.deepEqual(
+        (await store.seats('talk')).seats.map((s) => [s.role, s.address, s.mutedUntil]),
+        [['user', null, null]],
+      );
+      assert.equal((await store.releaseSeat({ room: 'talk', id: 's-talk', reason: 'quit', ts: 5 }))?.forgotten, false);
+      assert.equal((await store.releaseSeat({ room: 'quiet', id: 's-quiet', reason: 'quit', ts: 5 }))?.forgotten, true);
+      assert.equal((await store.lastEntries('talk', 5)).length, 2);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('appendMany is all or nothing: an entry that cannot be stored rolls back the whole batch', async () => {
     const store = SqliteStore.open(freshPath());
     try {

@@ -13,7 +13,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import WsWebSocket from 'ws';
-import type { AckEvent, ErrorEvent, ServerEvent, WelcomeEvent } from '../../../src/chat/messages.js';
+import type { AckEvent, ErrorEvent, JoinMessage, ServerEvent, WelcomeEvent } from '../../../src/chat/messages.js';
+
+/** What a join may carry besides the nickname. */
+type JoinExtra = Omit<JoinMessage, 'type' | 'nick'>;
 import { type ChatServer, type ChatServerOptions, startChatServer } from '../../../src/chat/server.js';
 import { type ConnectOptions, connect, type WebSocket } from '../../../src/websocket/index.js';
 
@@ -144,7 +147,7 @@ export class JsonClient {
   }
 
   /** Opens and joins as `nick`; asserts the welcome. */
-  static async joined(url: string, nick: string, join: { resumeToken?: string; lastSeq?: number } = {}): Promise<JsonClient> {
+  static async joined(url: string, nick: string, join: JoinExtra = {}): Promise<JsonClient> {
     const client = await JsonClient.open(url);
     await client.join(nick, join);
     return client;
@@ -155,7 +158,7 @@ export class JsonClient {
   }
 
   /** Sends a join and returns its answer: the welcome or the error. */
-  async tryJoin(nick: string, extra: { resumeToken?: string; lastSeq?: number } = {}): Promise<WelcomeEvent | ErrorEvent> {
+  async tryJoin(nick: string, extra: JoinExtra = {}): Promise<WelcomeEvent | ErrorEvent> {
     this.send({ type: 'join', nick, ...extra });
     return (await this.inbox.take((e) => e.type === 'welcome' || (e.type === 'error' && e.id === undefined), `the answer to join ${nick}`)) as
       | WelcomeEvent
@@ -163,7 +166,7 @@ export class JsonClient {
   }
 
   /** Joins; asserts it worked. */
-  async join(nick: string, extra: { resumeToken?: string; lastSeq?: number } = {}): Promise<WelcomeEvent> {
+  async join(nick: string, extra: JoinExtra = {}): Promise<WelcomeEvent> {
     const answer = await this.tryJoin(nick, extra);
     assert.equal(answer.type, 'welcome', `join ${nick}: ${JSON.stringify(answer)}`);
     return answer as WelcomeEvent;

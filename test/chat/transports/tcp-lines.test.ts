@@ -145,7 +145,7 @@ describe('TCP lines transport', () => {
       bob.send('/me waves\r\n');
       await alice.expect(/\* 밥 waves\r\n/);
       bob.send('/who\n');
-      await bob.expect(/2 members in lobby: alice, 밥\r\n/);
+      await bob.expect(/2 members in lobby: alice \(owner\), 밥\r\n/);
     }));
 
   test('lines right behind the login id in the same packet are kept', () =>
@@ -295,5 +295,76 @@ describe('TCP lines transport', () => {
     await a.expect(/\*\*\* Disconnected: server shutting down\.\r\n/);
     await b.expect(/\*\*\* Disconnected: server shutting down\.\r\n/);
     await Promise.all([a.closed, b.closed]);
+  });
+
+  test('a room with a password asks for it (or an invite code) after the login id; three wrong ones close', () =>
+    withServer(async ({ t, port }) => {
+      const owner = await t.join('olga');
+      await owner.member.input('/password open sesame');
+      await t.hub.idle();
+      const c = await LineClient.open(port);
+      await c.expect(/Login id \(your nickname\): $/);
+      c.send('tina\r\n');
+      await c.expect(/Error: this room needs a password\r\nPassword or invite code for lobby: $/);
+      c.send('wrong\r\n');
+      await c.expect(/Error: wrong password for this room\r\nPassword or invite code for lobby: $/);
+      c.send('open sesame\r\n');
+      await c.expect(/\*\*\* You are tina in lobby\./);
+      c.send('made it\r\n');
+      await c.expect(/\[tina\] made it\r\n/);
+      const d = await LineClient.open(port);
+      await d.expect(/Login id \(your nickname\): $/);
+      d.send('dora\r\n');
+      for (const guess of ['a', 'b', 'c']) {
+        await d.expect(/Password or invite code for lobby: $/);
+        d.send(`${guess}\r\n`);
+      }
+      await d.expect(/\*\*\* Disconnected: too many wrong passwords\.\r\n/);
+      await d.closed;
+      c.socket.destroy();
+    }));
+
+  test('a locked room takes an invite code, once; /join ROOM CODE does the same from another room', () =>
+    withServer(async ({ t, port }) => {
+      const owner = await t.join('olga', { room: 'club' });
+      await owner.member.input('/lock');
+      await owner.member.input('/invite', 'i1');
+      await owner.member.input('/invite', 'i2');
+      const [first, second] = owner.conn.of('invite');
+      const c = await LineClient.open(port);
+      await c.login('tina');
+      c.send('/join club\r\n');
+      await c.expect(/Error: this room is locked: nobody new can join without an invite\r\n/);
+      c.send(`/join club ${first!.code}\r\n`);
+      await c.expect(/\*\*\* You are tina in club\./);
+      const d = await LineClient.open(port);
+      await d.login('dora');
+      d.send(`/join club ${first!.code}\r\n`);
+      await d.expect(/Error: this invite was used already or has expired: ask for a new one\r\n/);
+      d.send(`/join club ${second!.code}\r\n`);
+      await d.expect(/\*\*\* You are dora in club\./);
+      c.socket.destroy();
+      d.socket.destroy();
+    }));
+
+  test('limits per address: TCP connections count with the others; over the limit, a line and the door closes', async () => {
+    const t = makeHub({ addressLimits: { connections: 1 } });
+    const server = new TcpLinesServer({ hub: t.hub });
+    const { port } = await server.listen(0, '127.0.0.1');
+    try {
+      const a = await LineClient.open(port);
+      await a.expect(/Login id/);
+      const b = await LineClient.open(port);
+      await b.expect(/\*\*\* Sorry: too many connections from your address \(at most 1\); close some first\.\r\n/);
+      await b.closed;
+      a.socket.destroy();
+      await a.closed;
+      const c = await LineClient.open(port);
+      await c.expect(/Login id/);
+      c.socket.destroy();
+    } finally {
+      await server.close();
+      await t.hub.close();
+    }
   });
 });

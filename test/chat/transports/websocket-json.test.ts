@@ -46,7 +46,7 @@ describe('join and welcome', () => {
     assert.equal(welcome.resumed, false);
     assert.equal(welcome.reset, false);
     assert.match(welcome.resumeToken, /^[A-Za-z0-9_-]{16,128}$/);
-    assert.deepEqual(welcome.members, [{ nick: 'alice', away: false }]);
+    assert.deepEqual(welcome.members, [{ nick: 'alice', away: false, role: 'owner' }]);
     assert.deepEqual(
       welcome.history.map((e) => [e.type, e.seq, e.type === 'notice' ? e.text : '']),
       [['notice', 1, 'alice joined']],
@@ -67,7 +67,7 @@ describe('join and welcome', () => {
       ['1 notice alice alice joined', '2 message alice first!', '3 notice bob bob joined'],
     );
     assert.deepEqual(welcome.members, [
-      { nick: 'alice', away: false },
+      { nick: 'alice', away: false, role: 'owner' },
       { nick: 'bob', away: false },
     ]);
     // Alice sees bob's join live, then the new member list.
@@ -351,7 +351,7 @@ describe('commands', () => {
     assert.deepEqual(ack, { type: 'ack', id: 'who-1' });
     const info = alice.all('info').at(-1);
     assert.equal(info?.id, 'who-1');
-    assert.match(info?.text ?? '', /^2 members in json-\d+: alice, bob$/);
+    assert.match(info?.text ?? '', /^2 members in json-\d+: alice \(owner\), bob$/);
   });
 
   test('/help lists the commands, /help me explains one', T, async () => {

@@ -102,7 +102,7 @@ describe('plain text WebSocket', () => {
     await bob.say('/me waves');
     assert.equal(await client.line(/^\*/), '* bob waves');
     client.send('/who');
-    assert.equal(await client.line(/members in/), `2 members in ${path.slice(3)}: Pat, bob`);
+    assert.equal(await client.line(/members in/), `2 members in ${path.slice(3)}: Pat (owner), bob`);
     client.send('/help');
     assert.match(await client.line(/^Commands:/), /\/nick NEW[\s\S]*\/quit/);
     client.send('/frobnicate');
@@ -204,5 +204,41 @@ describe('plain text WebSocket', () => {
     // The real console line, for comparison.
     await server.hub.broadcastAdmin('Server restarts in 5 minutes');
     assert.equal(await watcher.line(/^\*\*\* /), '*** Administrator :: Server restarts in 5 minutes');
+  });
+
+  test('a room with a password: the next message is the password (or an invite code); the URL may carry ?invite=', T, async () => {
+    const path = room();
+    const owner = await json(path, 'olga');
+    await owner.say('/password open sesame');
+    const client = await plain(path);
+    assert.equal(await client.line(/^Error:/), 'Error: this room needs a password');
+    assert.equal(await client.line(/^This room/), 'This room needs a password: send it (or an invite code) as your next message.');
+    client.send('not it');
+    assert.equal(await client.line(/^Error:/), 'Error: wrong password for this room');
+    client.send('open sesame');
+    assert.match(await client.welcomed(), /^guest-/);
+    await owner.say('/lock');
+    owner.send({ type: 'message', id: 'inv', text: '/invite' });
+    const invite = await owner.expect('invite');
+    const invited = await PlainClient.open(wsUrl(server, `${path}?invite=${invite.code}`));
+    open.push(invited);
+    assert.match(await invited.welcomed(), /^guest-/);
+    const late = await plain(path);
+    assert.equal(await late.line(/^This room/), 'This room is locked: send an invite code as your next message.');
+    late.send(invite.code);
+    assert.equal(await late.line(/^Error:/), 'Error: this room is locked: nobody new can join without an invite');
+  });
+
+  test('a banned client is told why and closed; it cannot come back under a guest name', T, async () => {
+    const path = room();
+    const owner = await json(path, 'olga');
+    const client = await plain(path);
+    const nick = await client.welcomed();
+    await owner.say(`/ban ${nick}`);
+    assert.equal(await client.line(/^You were/), 'You were banned from this room by olga.');
+    assert.equal((await within(client.closed, 'the banned client closed')).code, 1008);
+    const again = await plain(path);
+    assert.equal(await again.line(/^Error:/), 'Error: you are banned from this room');
+    assert.equal((await within(again.closed, 'refused')).code, 1008);
   });
 });
