@@ -76,8 +76,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   readonly extensions: string;
   readonly socket: Socket;
 
-  /** @internal last time data arrived from the peer (ms), for heartbeats. */
-  lastSeen = Date.now();
+  /** @internal last time data arrived from the peer (performance.now(), ms: a monotonic clock), for heartbeats. */
+  lastSeen = performance.now();
   /** @internal a heartbeat ping is awaiting its pong since this time (ms), or 0. */
   pingSentAt = 0;
 
@@ -228,7 +228,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   // ---- socket to protocol ----
 
   private onData(chunk: Buffer): void {
-    this.lastSeen = Date.now();
+    this.lastSeen = performance.now();
     this.p.receiveData(chunk);
     this.dispatch();
     this.flush();

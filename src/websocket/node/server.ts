@@ -294,7 +294,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     // per connection stays small, and each tick is a pass over the set.
     const tick = Math.max(10, Math.min(interval, timeout) / 2);
     this.heartbeatTimer = setInterval(() => {
-      const now = Date.now();
+      // Monotonic: a wall-clock step must not fire or postpone a heartbeat.
+      const now = performance.now();
       for (const ws of this.clients) {
         if (ws.pingSentAt !== 0) {
           if (ws.lastSeen < ws.pingSentAt && now - ws.pingSentAt >= timeout) ws.terminate();
