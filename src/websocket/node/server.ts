@@ -28,6 +28,10 @@ import { PreparedMessage } from '../protocol/prepared.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, Protocol } from '../protocol/protocol.js';
 import { WebSocket } from './connection.js';
 
+function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
 /** A socket error before or during the handshake: nothing to report, drop the socket. */
 function destroyOnError(this: Duplex): void {
   this.destroy();
@@ -151,7 +155,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     // without one, a peer resetting the connection while an async accept hook
     // runs would throw from an unhandled 'error' event and end the process.
     socket.on('error', destroyOnError);
-    void this.completeHandshake(request, socket as Socket, head, secure);
+    this.startHandshake(request, socket as Socket, head, secure);
   }
 
   private handleRawSocket(socket: Socket): void {
@@ -187,7 +191,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if (!parsed) return;
       cleanup();
       socket.pause();
-      void this.completeHandshake(parsed.head, socket, Buffer.from(parsed.rest), socket instanceof tls.TLSSocket);
+      this.startHandshake(parsed.head, socket, Buffer.from(parsed.rest), socket instanceof tls.TLSSocket);
     };
     socket.on('data', onData);
     // Kept for the socket's life (through an async accept hook and a refusal);
@@ -196,62 +200,125 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     socket.once('close', cleanup);
   }
 
-  private async completeHandshake(request: HandshakeRequest, socket: Socket, head: Buffer, secure: boolean): Promise<void> {
+  /**
+   * Validate the request and run the accept hook; the answer comes at once
+   * when the hook is synchronous (or absent), after it settles otherwise.
+   * Errors of the handshake itself become HTTP answers; exceptions thrown by
+   * the application's listeners are not caught here (see `openConnection`).
+   */
+  private startHandshake(request: HandshakeRequest, socket: Socket, head: Buffer, secure: boolean): void {
+    let validated: ValidatedRequest;
+    let decision: AcceptDecision | Promise<AcceptDecision> = true;
     try {
-      const validated = validateRequest(request);
+      validated = validateRequest(request);
       if (this.options.path !== undefined && validated.path !== this.options.path) {
         throw new HandshakeError('NOT_FOUND', 404, `No WebSocket endpoint at ${validated.path}`);
       }
       if (this.options.accept) {
-        const decision = await this.options.accept({
+        decision = this.options.accept({
           request: validated,
           origin: validated.origin,
           remoteAddress: socket.remoteAddress ?? '',
           remotePort: socket.remotePort ?? 0,
           secure,
         });
-        if (decision !== true) {
-          const status = decision === false ? 403 : decision.status;
-          const message = decision === false ? 'Forbidden' : (decision.message ?? 'Forbidden');
-          const headers = decision === false ? {} : (decision.headers ?? {});
-          throw new HandshakeError('REJECTED', status, message, headers);
-        }
       }
-      // close() ran while the hook was deciding: a connection opened now
-      // would miss the close frame, and keep close() from ever resolving.
-      if (this.shuttingDown) throw new HandshakeError('SHUTTING_DOWN', 503, 'The server is shutting down');
-      // The peer may have gone (or half-closed) while an async hook ran.
-      if (socket.destroyed || !socket.writable) return;
-      const { response, protocol, deflate } = acceptRequest(validated, {
+    } catch (error) {
+      this.handshakeFailed(socket, error);
+      return;
+    }
+    if (!isPromiseLike(decision)) {
+      this.decided(decision, validated, socket, head);
+      return;
+    }
+    decision.then(
+      (settled) => {
+        // A listener's exception must not become a rejection nobody handles
+        // (nor be answered with a 500 on a socket that sent its 101): it is
+        // thrown again outside the promise, as an uncaught exception, the
+        // way an EventEmitter listener's exception surfaces.
+        try {
+          this.decided(settled, validated, socket, head);
+        } catch (error) {
+          process.nextTick(() => {
+            throw error;
+          });
+        }
+      },
+      (error: unknown) => this.handshakeFailed(socket, error),
+    );
+  }
+
+  /** The accept hook's decision is in: refuse, or open the connection. */
+  private decided(decision: AcceptDecision, validated: ValidatedRequest, socket: Socket, head: Buffer): void {
+    if (decision !== true) {
+      const status = decision === false ? 403 : decision.status;
+      const message = decision === false ? 'Forbidden' : (decision.message ?? 'Forbidden');
+      const headers = decision === false ? {} : (decision.headers ?? {});
+      this.handshakeFailed(socket, new HandshakeError('REJECTED', status, message, headers));
+      return;
+    }
+    // close() ran while the hook was deciding: a connection opened now
+    // would miss the close frame, and keep close() from ever resolving.
+    if (this.shuttingDown) {
+      this.handshakeFailed(socket, new HandshakeError('SHUTTING_DOWN', 503, 'The server is shutting down'));
+      return;
+    }
+    // The peer may have gone (or half-closed) while an async hook ran.
+    if (socket.destroyed || !socket.writable) return;
+    this.openConnection(validated, socket, head);
+  }
+
+  /**
+   * Write the 101 and hand the connection to the application. Everything
+   * that can fail before the 101 is on the wire is answered with a 500; the
+   * 'connection' event comes after, outside any try: an exception in a
+   * listener propagates to the caller, as for any EventEmitter, and the
+   * stream, which has sent its 101, is left as it is.
+   */
+  private openConnection(validated: ValidatedRequest, socket: Socket, head: Buffer): void {
+    let bytes: Buffer;
+    let protocol: string;
+    let deflate: ReturnType<typeof acceptRequest>['deflate'];
+    try {
+      const accepted = acceptRequest(validated, {
         selectProtocol: this.options.selectProtocol,
         perMessageDeflate: this.deflate,
       });
-      socket.write(serializeResponse(response));
-      const p = new Protocol('server', {
-        deflate,
-        maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
-        maxFragments: this.options.maxFragments,
-      });
-      const ws = new WebSocket(socket, p, {
-        protocol,
-        extensions: deflate?.header ?? '',
-        closeTimeout: this.options.closeTimeout,
-        head,
-        registry: this.clients,
-      });
-      // The connection listens for errors itself from now on.
-      socket.removeListener('error', destroyOnError);
-      this.clients.add(ws);
-      this.emit('connection', ws, validated);
+      ({ protocol, deflate } = accepted);
+      bytes = serializeResponse(accepted.response);
     } catch (error) {
-      if (error instanceof HandshakeError) {
-        this.emit('rejected', error, socket.remoteAddress ?? '');
-        this.refuse(socket, errorResponse(error));
-      } else {
-        // A hook threw: the client gets a plain 500, the details stay here.
-        this.refuse(socket, rejectResponse(500, 'Internal server error'));
-        if (this.listenerCount('error') > 0) this.emit('error', error as Error);
-      }
+      this.handshakeFailed(socket, error);
+      return;
+    }
+    socket.write(bytes);
+    const p = new Protocol('server', {
+      deflate,
+      maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      maxFragments: this.options.maxFragments,
+    });
+    const ws = new WebSocket(socket, p, {
+      protocol,
+      extensions: deflate?.header ?? '',
+      closeTimeout: this.options.closeTimeout,
+      head,
+      registry: this.clients,
+    });
+    // The connection listens for errors itself from now on.
+    socket.removeListener('error', destroyOnError);
+    this.clients.add(ws);
+    this.emit('connection', ws, validated);
+  }
+
+  /** A handshake that will not complete: its HTTP answer, and the event that says why. */
+  private handshakeFailed(socket: Socket, error: unknown): void {
+    if (error instanceof HandshakeError) {
+      this.emit('rejected', error, socket.remoteAddress ?? '');
+      this.refuse(socket, errorResponse(error));
+    } else {
+      // A hook threw: the client gets a plain 500, the details stay here.
+      this.refuse(socket, rejectResponse(500, 'Internal server error'));
+      if (this.listenerCount('error') > 0) this.emit('error', error as Error);
     }
   }
 

@@ -6,11 +6,14 @@
  * `node:net` sockets; after each refusal a good client must still connect.
  */
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import WsClient from 'ws';
 import { connect } from '../../../src/websocket/node/client.js';
 import { WebSocket } from '../../../src/websocket/node/connection.js';
@@ -1017,4 +1020,62 @@ describe('server.broadcast()', SUITE, () => {
     for (const peer of peers) peer.socket.destroy();
     await server.close();
   });
+});
+
+// ---- listener exceptions ----
+
+describe("an exception in a 'connection' listener (issue 10, 1.2)", SUITE, () => {
+  const children = new Set<ChildProcess>();
+  after(() => {
+    for (const child of children) child.kill();
+  });
+  for (const mode of ['own', 'http', 'async'] as const) {
+    test(`${mode}: surfaces as an uncaught exception; the 101 is not followed by a 500 and the connection works`, T, async () => {
+      const fixture = fileURLToPath(new URL('./fixtures/throwing-listener.ts', import.meta.url));
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.add(child);
+      try {
+        const lines = createInterface({ input: child.stdout! });
+        const seen: string[] = [];
+        const waiters: Array<() => void> = [];
+        lines.on('line', (line) => {
+          seen.push(line);
+          for (const wake of waiters.splice(0)) wake();
+        });
+        const waitLine = async (prefix: string): Promise<string> => {
+          for (;;) {
+            const line = seen.find((l) => l.startsWith(prefix));
+            if (line !== undefined) return line;
+            await new Promise<void>((resolve) => waiters.push(resolve));
+          }
+        };
+        const port = Number((await waitLine('PORT ')).slice(5));
+        const response = await exchange(port, request(port));
+        assert.equal(response.status, 101);
+        assert.equal(await waitLine('UNCAUGHT '), 'UNCAUGHT boom from a connection listener');
+        // The stream is intact: a close frame is answered with a close frame
+        // (nothing else came after the 101: no "HTTP/1.1 500").
+        response.socket.write(clientFrame(0x8, Buffer.from([0x03, 0xe8])));
+        let after = Buffer.from(response.body, 'latin1');
+        await new Promise<void>((resolve) => {
+          const onData = (chunk: Buffer) => {
+            after = Buffer.concat([after, chunk]);
+            if (after.length >= 4) done();
+          };
+          const done = () => {
+            response.socket.off('data', onData);
+            resolve();
+          };
+          if (after.length >= 4) return done();
+          response.socket.on('data', onData);
+          response.socket.once('close', done);
+        });
+        assert.equal(after.toString('latin1').includes('HTTP/1.1'), false, 'an HTTP response followed the 101');
+        assert.deepEqual([...after.subarray(0, 4)], [0x88, 0x02, 0x03, 0xe8]);
+        assert.ok(!seen.some((l) => l.startsWith('ERROR EVENT') || l.startsWith('REJECTION')), seen.join('\n'));
+      } finally {
+        child.kill();
+      }
+    });
+  }
 });
