@@ -5,7 +5,8 @@
  *   import { WebSocketServer, connect } from 'wschat/websocket';
  */
 export { connect, type ConnectOptions } from './node/client.js';
-export { type ConnectionOptions, WebSocket, type WebSocketEvents } from './node/connection.js';
+export { type ConnectionOptions, type SendData, WebSocket, type WebSocketEvents } from './node/connection.js';
+export type { Bytes } from './protocol/bytes.js';
 export {
   type AcceptDecision,
   type HandshakeInfo,

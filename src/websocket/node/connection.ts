@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { type Bytes, toBuffer } from '../protocol/bytes.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { PreparedMessage } from '../protocol/prepared.js';
 import { type Protocol, SEND_EOF, State } from '../protocol/protocol.js';
@@ -35,6 +36,30 @@ export interface ConnectionOptions {
   head?: Buffer;
   /** @internal the server's set of connections, left on close (no per-connection listener needed). */
   registry?: Set<WebSocket>;
+}
+
+/**
+ * What `send()` accepts, as ws does: text as a string (or a number, sent as
+ * its decimal text); binary as any view of memory (typed arrays of any
+ * element size, DataView, Buffer), an ArrayBuffer or SharedArrayBuffer, an
+ * array of byte values, or a Blob (read asynchronously; messages sent after
+ * it wait their turn). Binary data is counted in bytes, whatever the view.
+ */
+export type SendData = string | number | Bytes | Blob | readonly number[];
+
+/** A send waiting behind a Blob being read (see `send`). */
+interface QueuedSend {
+  data: string | Buffer | null;
+  size: number;
+}
+
+/** Text or bytes now; null for a Blob (read later). */
+function normalize(data: SendData): string | Buffer | null {
+  if (typeof data === 'string') return data;
+  if (typeof data === 'number') return String(data);
+  if (data instanceof Blob) return null;
+  if (Array.isArray(data)) return Buffer.from(data);
+  return toBuffer(data as Bytes);
 }
 
 /** The connection a socket carries, for the shared socket listeners. */
@@ -86,6 +111,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private closeTimer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   private pendingBytes = 0;
+  /** Sends waiting for a Blob to be read, in order; null when none. */
+  private blobQueue: QueuedSend[] | null = null;
+  /** Bytes in `blobQueue`, counted in bufferedAmount. */
+  private queuedBytes = 0;
   private closeEmitted = false;
   /** The server's set of open connections; this connection leaves it when it closes. */
   private readonly registry: Set<WebSocket> | null;
@@ -168,19 +197,62 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** Bytes queued for the peer and not yet handed to the kernel: frames this turn has not written yet, plus the socket's own buffer. */
   get bufferedAmount(): number {
-    return this.pendingBytes + this.socket.writableLength;
+    return this.pendingBytes + this.queuedBytes + this.socket.writableLength;
   }
 
   /**
-   * Send a message: a string as text, bytes as binary. Returns false when the
-   * send buffer is past its high-water mark (wait for 'drain' before sending
-   * more) or when the connection is no longer open (the message is dropped,
-   * as the WebSocket API does after close()).
+   * Send a message (see `SendData` for what is accepted): a string as text,
+   * bytes as binary. Returns false when the send buffer is past its
+   * high-water mark (wait for 'drain' before sending more) or when the
+   * connection is no longer open (the message is dropped, as the WebSocket
+   * API does after close()).
+   * @throws TypeError for data that is none of `SendData`.
    */
-  send(data: string | Uint8Array): boolean {
+  send(data: SendData): boolean {
     if (this.p.state !== State.OPEN || this.p.closeSent) return false;
-    this.pendingBytes += typeof data === 'string' ? this.p.sendText(data) : this.p.sendBinary(data);
+    const now = normalize(data);
+    if (now === null || this.blobQueue !== null) return this.enqueue(now, data);
+    this.pendingBytes += typeof now === 'string' ? this.p.sendText(now) : this.p.sendBinary(now);
     return this.queued();
+  }
+
+  /** A send that waits for a Blob ahead of it (or is one): order is kept. */
+  private enqueue(now: string | Buffer | null, data: SendData): boolean {
+    const entry: QueuedSend = { data: now, size: now === null ? (data as Blob).size : Buffer.byteLength(now) };
+    this.blobQueue ??= [];
+    this.blobQueue.push(entry);
+    this.queuedBytes += entry.size;
+    if (now === null) {
+      (data as Blob).arrayBuffer().then(
+        (bytes) => {
+          entry.data = Buffer.from(bytes);
+          this.sendQueued();
+        },
+        (error: Error) => {
+          // An unreadable Blob is dropped; what follows it still goes out.
+          entry.data = '';
+          entry.size = -1;
+          this.emitError(error);
+          this.sendQueued();
+        },
+      );
+    }
+    return this.pendingBytes + this.queuedBytes + this.socket.writableLength < this.socket.writableHighWaterMark;
+  }
+
+  /** Sends the queued messages whose data is ready, in order. */
+  private sendQueued(): void {
+    const queue = this.blobQueue;
+    if (queue === null) return;
+    while (queue.length > 0 && queue[0]!.data !== null) {
+      const entry = queue.shift()!;
+      this.queuedBytes -= Math.max(0, entry.size);
+      if (entry.size < 0 || this.p.state !== State.OPEN || this.p.closeSent) continue;
+      const data = entry.data!;
+      this.pendingBytes += typeof data === 'string' ? this.p.sendText(data) : this.p.sendBinary(data);
+      this.queued();
+    }
+    if (queue.length === 0) this.blobQueue = null;
   }
 
   /** Send a message prepared once for many connections (see `PreparedMessage`). Same return as send(). */
@@ -195,14 +267,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * Send a ping with up to 125 bytes of data; the answer comes as a 'pong' event.
    * @throws RangeError for a payload over 125 bytes.
    */
-  ping(data: Uint8Array | string = Buffer.alloc(0)): void {
+  ping(data: Bytes | string = Buffer.alloc(0)): void {
     if (this.p.state !== State.OPEN || this.p.closeSent) return;
     this.p.sendPing(typeof data === 'string' ? Buffer.from(data) : data);
     this.queued();
   }
 
   /** Send an unsolicited pong (a one-way heartbeat). @throws RangeError over 125 bytes. */
-  pong(data: Uint8Array | string = Buffer.alloc(0)): void {
+  pong(data: Bytes | string = Buffer.alloc(0)): void {
     if (this.p.state !== State.OPEN || this.p.closeSent) return;
     this.p.sendPong(typeof data === 'string' ? Buffer.from(data) : data);
     this.queued();

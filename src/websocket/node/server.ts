@@ -11,6 +11,7 @@ import type { Server as HttpsServer } from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import type { Bytes } from '../protocol/bytes.js';
 import { HandshakeError } from '../protocol/errors.js';
 import {
   acceptRequest,
@@ -344,7 +345,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * the same frame bytes (compressed once per compression setting).
    * Returns the number of connections it was queued on.
    */
-  broadcast(data: string | Uint8Array, clients: Iterable<WebSocket> = this.clients): number {
+  broadcast(data: string | Bytes, clients: Iterable<WebSocket> = this.clients): number {
     const message = new PreparedMessage(data);
     let count = 0;
     for (const client of clients) {

@@ -5,6 +5,7 @@
  * compress without context takeover and with the same settings share one
  * compressed frame, computed on first use and cached here.
  */
+import { type Bytes, toBuffer } from './bytes.js';
 import { encodeFrame, encodeTextFrame, Opcode, RSV1 } from './frame.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
 
@@ -16,7 +17,8 @@ export class PreparedMessage {
   readonly frame: Buffer[];
   private readonly compressed = new Map<string, Buffer | null>();
 
-  constructor(data: string | Uint8Array, binary = typeof data !== 'string') {
+  /** `data` is text (a string) or bytes (any view of memory, by byte length); `binary` overrides the type. */
+  constructor(data: string | Bytes, binary = typeof data !== 'string') {
     this.opcode = binary ? Opcode.BINARY : Opcode.TEXT;
     if (typeof data === 'string') {
       const frame = encodeTextFrame(data);
@@ -24,7 +26,7 @@ export class PreparedMessage {
       this.frame = [frame];
       this.payload = frame.subarray(frame.length - Buffer.byteLength(data));
     } else {
-      this.payload = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      this.payload = toBuffer(data);
       this.frame = encodeFrame(this.opcode, this.payload);
     }
   }

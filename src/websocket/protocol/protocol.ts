@@ -12,6 +12,7 @@
  *
  * The opening handshake is done before this object is made (handshake.ts).
  */
+import { type Bytes, toBuffer } from './bytes.js';
 import { encodeClosePayload, parseClosePayload } from './close.js';
 import { ProtocolError } from './errors.js';
 import { encodeFrame, encodeTextFrame, MAX_CONTROL_PAYLOAD, Opcode, RSV1 } from './frame.js';
@@ -195,7 +196,7 @@ export class Protocol implements FrameHandler {
    * Returns the frame's size in bytes (0 when the connection is closing TCP).
    * @throws InvalidStateError after a close frame was sent, or while another fragmented message is being sent.
    */
-  sendText(data: string | Buffer, fin = true): number {
+  sendText(data: string | Bytes, fin = true): number {
     return this.sendData(Opcode.TEXT, data, fin);
   }
 
@@ -204,7 +205,7 @@ export class Protocol implements FrameHandler {
    * Returns the frame's size in bytes, as sendText.
    * @throws InvalidStateError as sendText.
    */
-  sendBinary(data: Uint8Array, fin = true): number {
+  sendBinary(data: Bytes, fin = true): number {
     return this.sendData(Opcode.BINARY, data, fin);
   }
 
@@ -212,10 +213,10 @@ export class Protocol implements FrameHandler {
    * Send the next fragment of a message started with `fin = false` (RFC 6455 §5.4).
    * @throws InvalidStateError when no fragmented message is in progress.
    */
-  sendContinuation(data: string | Uint8Array, fin: boolean): void {
+  sendContinuation(data: string | Bytes, fin: boolean): void {
     this.checkCanSend();
     if (this.sendingOpcode === 0) throw new InvalidStateError('no fragmented message in progress');
-    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data);
     this.pushFrame(Opcode.CONTINUATION, payload, fin, 0);
     if (fin) this.sendingOpcode = 0;
   }
@@ -253,18 +254,18 @@ export class Protocol implements FrameHandler {
    * Send a ping (RFC 6455 §5.5.2) with at most 125 bytes of application data.
    * @throws RangeError for a longer payload; InvalidStateError after close.
    */
-  sendPing(data: Uint8Array = EMPTY): void {
+  sendPing(data: Bytes = EMPTY): void {
     this.checkCanSend();
-    this.sendControl(Opcode.PING, data);
+    this.sendControl(Opcode.PING, toBuffer(data));
   }
 
   /**
    * Send an unsolicited pong (RFC 6455 §5.5.3: it serves as a heartbeat).
    * @throws RangeError for a payload over 125 bytes; InvalidStateError after close.
    */
-  sendPong(data: Uint8Array = EMPTY): void {
+  sendPong(data: Bytes = EMPTY): void {
     this.checkCanSend();
-    this.sendControl(Opcode.PONG, data);
+    this.sendControl(Opcode.PONG, toBuffer(data));
   }
 
   /**
@@ -473,16 +474,16 @@ export class Protocol implements FrameHandler {
   }
 
   /** Queues the frame; returns its size on the wire (so adapters need not measure strings again). */
-  private sendData(opcode: number, data: string | Uint8Array, fin: boolean): number {
+  private sendData(opcode: number, data: string | Bytes, fin: boolean): number {
     this.checkCanSend();
     if (this.sendingOpcode !== 0) throw new InvalidStateError('a fragmented message is being sent');
     if (!fin) this.sendingOpcode = opcode;
     const deflate = this.deflate;
     if (deflate && fin) {
       // RFC 7692 §6: compress whole messages; RSV1 marks the first (here only) frame.
-      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data);
       // compress() returns null below the size threshold and when this side may not compress.
-      const compressed = deflate.compress(toBuffer(bytes));
+      const compressed = deflate.compress(bytes);
       if (compressed) return this.pushFrame(opcode, compressed, true, RSV1);
       return this.pushFrame(opcode, bytes, true, 0);
     }
@@ -491,7 +492,7 @@ export class Protocol implements FrameHandler {
       this.output.push(frame);
       return frame.length;
     }
-    return this.pushFrame(opcode, data, fin, 0);
+    return this.pushFrame(opcode, toBuffer(data), fin, 0);
   }
 
   private sendControl(opcode: number, data: Uint8Array): void {
@@ -513,8 +514,4 @@ export class Protocol implements FrameHandler {
     }
     return size;
   }
-}
-
-function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
