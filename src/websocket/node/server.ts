@@ -69,7 +69,7 @@ export interface WebSocketServerOptions {
   maxHeaderSize?: number;
   /** permessage-deflate (RFC 7692): true for defaults, options, or false (default). */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** Pick one of the client's subprotocols, or none. */
+  /** Pick one of the client's subprotocols, or none (undefined, null or ''). */
   selectProtocol?: (offered: string[], request: ValidatedRequest) => string | null | undefined;
   /** Accept or reject a handshake (origin checks, authentication). May be async. Rejection defaults to 403. */
   accept?: (info: HandshakeInfo) => AcceptDecision | Promise<AcceptDecision>;
@@ -211,7 +211,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     let validated: ValidatedRequest;
     let decision: AcceptDecision | Promise<AcceptDecision> = true;
     try {
-      validated = validateRequest(request);
+      validated = validateRequest(request, { extensions: this.deflate !== false });
       if (this.options.path !== undefined && validated.path !== this.options.path) {
         throw new HandshakeError('NOT_FOUND', 404, `No WebSocket endpoint at ${validated.path}`);
       }

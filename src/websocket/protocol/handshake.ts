@@ -18,7 +18,9 @@
  * - `INVALID_WEBSOCKET_KEY` 400: Sec-WebSocket-Key missing, repeated or not 16 bytes of base64.
  * - `INVALID_ORIGIN_HEADER` 400: Origin repeated.
  * - `INVALID_SUBPROTOCOL_HEADER` 400: Sec-WebSocket-Protocol is not a list of tokens.
- * - `INVALID_EXTENSION_HEADER` 400: Sec-WebSocket-Extensions syntax (extension.ts).
+ * - `INVALID_EXTENSION_HEADER` 400: Sec-WebSocket-Extensions syntax (extension.ts),
+ *   checked only when extensions are enabled (`{ extensions: false }` ignores the header).
+ * - `UNEXPECTED_BODY` 400: the request has a body (Transfer-Encoding, or a Content-Length other than 0).
  *
  * Client codes (validateResponse), `status` = the status received:
  * - `UNEXPECTED_STATUS`: not 101; `headers` holds the response headers (e.g. Location).
@@ -136,7 +138,7 @@ export interface ValidatedRequest {
 export interface ServerHandshakeOptions {
   /**
    * RFC 6455 §4.2.2 item 5.4: pick at most one of the client's subprotocols;
-   * return undefined/null for none. Called only when the client offered some.
+   * return undefined, null or '' for none. Called only when the client offered some.
    */
   selectProtocol?: (offered: string[], request: ValidatedRequest) => string | null | undefined;
   /** Enable permessage-deflate (RFC 7692) with these options; undefined or false: disabled. */
@@ -159,18 +161,35 @@ const HOST = /^(?:\[[0-9A-Za-z:.%~_-]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]
 /** scheme "://" authority at the start of an absolute-form target (RFC 3986 §3). */
 const ABSOLUTE_PREFIX = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
 
+export interface ValidateOptions {
+  /**
+   * Parse Sec-WebSocket-Extensions (and refuse a malformed one with 400).
+   * Default true. A server with no extension enabled passes false: the
+   * header is then ignored, as ws does, since nothing would be negotiated.
+   */
+  extensions?: boolean;
+}
+
 /**
  * Validate an opening handshake request, in the order of RFC 6455 §4.2.1.
  * @throws HandshakeError with one of the server codes listed in the module
  *   comment; INVALID_EXTENSION_HEADER comes from parseExtensionHeader.
  */
-export function validateRequest(req: HandshakeRequest): ValidatedRequest {
+export function validateRequest(req: HandshakeRequest, options: ValidateOptions = {}): ValidatedRequest {
   const headers = Headers.from(req.headers);
 
   // RFC 6455 §4.2.1 item 1: the method MUST be GET. RFC 9110 §15.5.6: a 405
   // MUST list the allowed methods.
   if (req.method !== 'GET') {
     throw fail('METHOD_NOT_ALLOWED', 405, 'A WebSocket handshake must use the GET method', { Allow: 'GET' });
+  }
+
+  // RFC 9112 §6.3: a request has a body when it has Transfer-Encoding or a
+  // Content-Length. A GET body has no meaning (RFC 9110 §9.3.1), and after
+  // a 101 its bytes would be read as WebSocket frames: refuse it. A
+  // Content-Length of 0 announces no body at all.
+  if (headers.has('transfer-encoding') || headers.getAll('content-length').some((v) => v.trim() !== '0')) {
+    throw fail('UNEXPECTED_BODY', 400, 'A WebSocket handshake request must not have a body');
   }
 
   // RFC 6455 §4.2.1 item 1: HTTP/1.1 or higher. HTTP/1.0 is the same major
@@ -256,7 +275,7 @@ export function validateRequest(req: HandshakeRequest): ValidatedRequest {
   }
 
   // RFC 6455 §4.2.1 item 9 and §9.1: the extension list grammar.
-  const extensionHeader = headers.get('sec-websocket-extensions');
+  const extensionHeader = options.extensions === false ? undefined : headers.get('sec-websocket-extensions');
   const extensions = extensionHeader === undefined ? [] : parseExtensionHeader(extensionHeader);
 
   return {
@@ -290,7 +309,7 @@ export function acceptRequest(
   let protocol = '';
   if (options.selectProtocol && req.protocols.length > 0) {
     const selected = options.selectProtocol(req.protocols, req);
-    if (selected !== undefined && selected !== null) {
+    if (selected !== undefined && selected !== null && selected !== '') {
       // RFC 6455 §4.2.2 item 5.4: the value MUST be one the client offered.
       if (!req.protocols.includes(selected)) {
         throw new TypeError(`selectProtocol returned ${JSON.stringify(selected)}, which the client did not offer`);

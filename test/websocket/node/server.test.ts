@@ -323,6 +323,19 @@ const cases: Case[] = [
     bytes: (port) => request(port, { line: 'GET /ws?bad-header HTTP/1.1' }),
     status: 500,
   },
+  {
+    // Issue 10, 1.6: the body used to be read as WebSocket frames after a 101.
+    name: 'a request with a body (Content-Length) gets 400',
+    bytes: (port) => `${request(port, { headers: { 'Content-Length': '5' } })}hello`,
+    status: 400,
+    rejected: 'UNEXPECTED_BODY',
+  },
+  {
+    name: 'a request with a chunked body gets 400',
+    bytes: (port) => `${request(port, { headers: { 'Transfer-Encoding': 'chunked' } })}5\r\nhello\r\n0\r\n\r\n`,
+    status: 400,
+    rejected: 'UNEXPECTED_BODY',
+  },
 ];
 
 /** Cases where only our own HTTP parser runs (Node's refuses these before the upgrade event). */
@@ -410,6 +423,13 @@ describe('own port: bad handshakes get their status and the server keeps serving
       await assertServes(`ws://${HOST}:${port}/ws`);
     });
   }
+
+  test('a malformed Sec-WebSocket-Extensions is ignored while compression is off (issue 10, 1.6)', T, async () => {
+    const response = await exchange(port, request(port, { headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate; =1' } }));
+    assert.equal(response.status, 101);
+    assert.equal(response.headers.get('sec-websocket-extensions'), undefined);
+    response.socket.destroy();
+  });
 
   test('a hook that throws is reported on the error event, and only there', T, async () => {
     errors.length = 0;
@@ -695,6 +715,26 @@ describe('accept hook and subprotocols', SUITE, () => {
     assert.equal(ws.protocol, '');
     ws.close();
     await once(ws, 'close');
+  });
+
+  test("selectProtocol returning '' means no subprotocol, not a 500 (issue 10, 1.6)", T, async () => {
+    const server = track(new WebSocketServer({ port: 0, host: HOST, selectProtocol: () => '' }));
+    await server.ready();
+    const port = portOf(server);
+    const response = await exchange(port, request(port, { headers: { 'Sec-WebSocket-Protocol': 'chat' } }));
+    assert.equal(response.status, 101);
+    assert.equal(response.headers.get('sec-websocket-protocol'), undefined);
+    response.socket.destroy();
+    await server.close();
+  });
+
+  test('with compression on, a malformed Sec-WebSocket-Extensions gets 400', T, async () => {
+    const server = track(new WebSocketServer({ port: 0, host: HOST, perMessageDeflate: true }));
+    await server.ready();
+    const port = portOf(server);
+    const response = await exchange(port, request(port, { headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate; =1' } }));
+    assert.equal(response.status, 400);
+    await server.close();
   });
 
   test('a selectProtocol hook returning a protocol the client did not offer gets 500', T, async () => {
