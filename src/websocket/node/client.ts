@@ -31,8 +31,6 @@ export interface ConnectOptions {
   maxFragments?: number;
   /** TLS options for wss:// (ca, rejectUnauthorized, ...). */
   tls?: tls.ConnectionOptions;
-  /** Masking keys, for deterministic tests; default: a crypto.randomFillSync pool (RFC 6455 §5.3). */
-  maskKey?: () => Uint8Array;
 }
 
 /**
@@ -109,7 +107,6 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
           deflate: agreed,
           maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
           maxFragments: options.maxFragments,
-          maskKey: options.maskKey,
         });
         socket.removeListener('data', onData);
         const ws = new WebSocket(socket, p, {

@@ -29,7 +29,6 @@ const table = {
   RSV_NOT_NEGOTIATED: [1002, 'reserved bit set'],
   MASK_REQUIRED: [1002, 'frame must be masked'],
   MASK_FORBIDDEN: [1002, 'frame must not be masked'],
-  NON_MINIMAL_LENGTH: [1002, 'length not minimally encoded'],
   LENGTH_HIGH_BIT: [1002, 'invalid frame length'],
   LENGTH_TOO_LARGE: [1009, 'frame too large'],
   CONTROL_FRAME_FRAGMENTED: [1002, 'fragmented control frame'],

@@ -162,8 +162,9 @@ export class FrameParser {
   private readLength16(): void {
     const length = (this.byteAt(0) << 8) | this.byteAt(1);
     this.skip(2);
-    // RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the length".
-    if (length < 126) throw new ProtocolError('NON_MINIMAL_LENGTH');
+    // RFC 6455 §5.2's "the minimal number of bytes MUST be used to encode the
+    // length" binds the sender (ours does, frame.ts); a longer encoding is
+    // unambiguous, and ws, python-websockets and uWebSockets accept it too.
     this.header.length = length;
     this.afterLength();
   }
@@ -177,9 +178,8 @@ export class FrameParser {
     if (high & 0x80000000) throw new ProtocolError('LENGTH_HIGH_BIT');
     // Lengths beyond 2^53 - 1 cannot be represented exactly: refuse them.
     if (high > 0x1fffff) throw new ProtocolError('LENGTH_TOO_LARGE');
-    const length = high * 0x100000000 + low;
-    if (length < 0x10000) throw new ProtocolError('NON_MINIMAL_LENGTH');
-    this.header.length = length;
+    // A non-minimal length is accepted, as in readLength16.
+    this.header.length = high * 0x100000000 + low;
     this.afterLength();
   }
 

@@ -49,7 +49,11 @@ export interface ProtocolOptions {
   maxFragments?: number;
   /** The negotiated permessage-deflate, if any (RFC 7692). */
   deflate?: PerMessageDeflate | null;
-  /** Where client masking keys come from; injectable so tests get deterministic bytes. */
+  /**
+   * Where client masking keys come from. For tests only (deterministic
+   * bytes); the Node client does not expose it. Default: a
+   * crypto.randomFillSync pool (RFC 6455 §5.3).
+   */
   maskKey?: () => Uint8Array;
 }
 
@@ -270,9 +274,9 @@ export class Protocol implements FrameHandler {
 
   /**
    * Start (or complete) the closing handshake (RFC 6455 §5.5.1, §7.1.2).
-   * Code 1005 sends a close frame without a payload. Does nothing if a close
-   * frame was already sent.
-   * @throws RangeError for a code that may not be sent or a reason over 123 bytes.
+   * Does nothing if a close frame was already sent.
+   * @throws RangeError for a code that may not be sent (1005, 1006, 1015 and
+   *   the reserved ones, RFC 6455 §7.4) or a reason over 123 bytes.
    */
   sendClose(code = 1000, reason = ''): void {
     const payload = encodeClosePayload(code, reason);

@@ -399,6 +399,8 @@ describe('closing', SUITE, () => {
   test('close() refuses a code that may not be sent', T, async () => {
     const { server, client } = await pair();
     assert.throws(() => client.close(1006), RangeError);
+    // Issue 10, 1.6: 1005 used to send a close frame without a code.
+    assert.throws(() => client.close(1005), RangeError);
     assert.throws(() => client.close(1000, 'x'.repeat(124)), RangeError);
     assert.equal(client.readyState, WebSocket.OPEN);
     client.close();

@@ -329,7 +329,12 @@ describe('server handshake', () => {
   });
 
   test('400 for a request with a body: Transfer-Encoding, or a Content-Length other than 0 (issue 10, 1.6)', () => {
-    for (const changes of [{ 'Transfer-Encoding': 'chunked' }, { 'Content-Length': '5' }, { 'Content-Length': ['0', '3'] }]) {
+    const bodies: Array<Record<string, string | string[]>> = [
+      { 'Transfer-Encoding': 'chunked' },
+      { 'Content-Length': '5' },
+      { 'Content-Length': ['0', '3'] },
+    ];
+    for (const changes of bodies) {
       const r = rejection(request(changes));
       assert.equal(r.code, 'UNEXPECTED_BODY');
       assert.equal(r.status, 400);

@@ -158,6 +158,13 @@ describe('sending (RFC 6455 §5.7 vectors)', () => {
   test('continuation without a message in progress is refused', () => {
     assert.throws(() => make('server').sendContinuation('x', true), InvalidStateError);
   });
+  test('close code 1005 may not be sent: it only reports a close frame without a code (issue 10, 1.6)', () => {
+    const p = make('server');
+    assert.throws(() => p.sendClose(1005), RangeError);
+    assert.equal(p.state, State.OPEN);
+    assert.deepEqual(p.dataToSend(), []);
+  });
+
   test('control payloads over 125 bytes are refused', () => {
     assert.throws(() => make('server').sendPing(Buffer.alloc(126)), RangeError);
   });
@@ -193,8 +200,6 @@ describe('framing errors fail the connection with the right close code', () => {
     ['ping of 126 bytes', Buffer.concat([hex('89 fe 00 7e 00 00 00 00'), Buffer.alloc(126)]), 'CONTROL_FRAME_TOO_LONG', 1002],
     ['continuation first', clientFrame(0, 'x'), 'UNEXPECTED_CONTINUATION', 1002],
     ['new message inside a fragmented one', Buffer.concat([clientFrame(1, 'a', { fin: false }), clientFrame(1, 'b')]), 'EXPECTED_CONTINUATION', 1002],
-    ['16-bit length that fits in 7 bits', hex('82 fe 00 7d 00 00 00 00'), 'NON_MINIMAL_LENGTH', 1002],
-    ['64-bit length that fits in 16 bits', hex('82 ff 00 00 00 00 00 00 ff ff 00 00 00 00'), 'NON_MINIMAL_LENGTH', 1002],
     ['64-bit length with the top bit set', hex('82 ff 80 00 00 00 00 00 00 00 00 00 00 00'), 'LENGTH_HIGH_BIT', 1002],
     ['64-bit length above 2^53 - 1', hex('82 ff 00 20 00 00 00 00 00 00 00 00 00 00'), 'LENGTH_TOO_LARGE', 1009],
     ['close with a 1-byte payload', clientFrame(8, hex('03')), 'CLOSE_PAYLOAD_TOO_SHORT', 1002],
@@ -217,6 +222,16 @@ describe('framing errors fail the connection with the right close code', () => {
       });
     });
   }
+
+  test('lengths encoded with more bytes than needed are accepted (the "minimal" MUST binds the sender; issue 10, 1.6)', () => {
+    // "Hello" with a 16-bit and with a 64-bit length, unmasked, to a client.
+    for (const bytes of [hex('81 7e 00 05 48 65 6c 6c 6f'), hex('81 7f 00 00 00 00 00 00 00 05 48 65 6c 6c 6f')]) {
+      allSplits('client', bytes, ({ events, sent }) => {
+        assert.deepEqual(events, [{ type: 'text', data: 'Hello' }]);
+        assert.deepEqual(sent, []);
+      });
+    }
+  });
 
   test('a masked server frame fails the client with 1002 and the client waits for TCP close', () => {
     const p = make('client');
