@@ -5,7 +5,15 @@
  *   import { WebSocketServer, connect } from 'wschat/websocket';
  */
 export { connect, type ConnectOptions } from './node/client.js';
-export { type ConnectionOptions, type SendData, WebSocket, type WebSocketEvents } from './node/connection.js';
+export {
+  type ConnectionOptions,
+  DEFAULT_MAX_BACKPRESSURE,
+  type SendCallback,
+  type SendData,
+  type SendOptions,
+  WebSocket,
+  type WebSocketEvents,
+} from './node/connection.js';
 export type { Bytes } from './protocol/bytes.js';
 export {
   type AcceptDecision,
@@ -31,12 +39,20 @@ export {
   validateResponse,
 } from './protocol/handshake.js';
 export { HttpRequestParser, HttpResponseParser } from './protocol/http.js';
-export { PerMessageDeflate, type PerMessageDeflateOptions } from './protocol/permessage-deflate.js';
+export {
+  PerMessageDeflate,
+  type PerMessageDeflateOptions,
+  ZLIB_CONCURRENCY,
+  ZlibLimiter,
+  zlibLimiter,
+} from './protocol/permessage-deflate.js';
 export { PreparedMessage } from './protocol/prepared.js';
 export {
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_MESSAGE_SIZE,
+  defaultMaxFragments,
   InvalidStateError,
+  type OutputMarker,
   Protocol,
   type ProtocolEvent,
   type ProtocolOptions,
