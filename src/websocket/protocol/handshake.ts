@@ -33,7 +33,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { HandshakeError } from './errors.js';
 import { type ExtensionOffer, parseExtensionHeader } from './extension.js';
-import { Headers, type HttpResponseHead, isValidFieldValue, splitList, TOKEN } from './http.js';
+import { Headers, type HttpResponseHead, isToken, isValidFieldValue, splitList } from './http.js';
 import {
   acceptServerResponse,
   clientOffer,
@@ -270,7 +270,7 @@ export function validateRequest(req: HandshakeRequest, options: ValidateOptions 
   // RFC 6455 §4.2.1 item 8 and §4.1: subprotocols are a comma list of tokens.
   const protocolHeader = headers.get('sec-websocket-protocol');
   const protocols = protocolHeader === undefined ? [] : splitList(protocolHeader);
-  if (!protocols.every((p) => TOKEN.test(p))) {
+  if (!protocols.every(isToken)) {
     throw fail('INVALID_SUBPROTOCOL_HEADER', 400, 'Sec-WebSocket-Protocol must be a comma-separated list of tokens');
   }
 
@@ -369,7 +369,7 @@ export function serializeResponse(res: HttpResponse): Buffer {
   }
   let head = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
   for (const [name, value] of headers) {
-    if (!TOKEN.test(name)) throw new TypeError(`header name ${JSON.stringify(name)} is not a token`);
+    if (!isToken(name)) throw new TypeError(`header name ${JSON.stringify(name)} is not a token`);
     if (!isValidFieldValue(value)) throw new TypeError(`header ${name} has control characters in its value`);
     head += `${name}: ${value}\r\n`;
   }
@@ -427,7 +427,7 @@ export function clientRequest(opts: ClientHandshakeOptions): { bytes: Buffer; ke
   const protocols = opts.protocols ?? [];
   // RFC 6455 §4.1 item 10: subprotocols are tokens and MUST all be unique.
   for (const p of protocols) {
-    if (!TOKEN.test(p)) throw new TypeError(`subprotocol ${JSON.stringify(p)} is not a token`);
+    if (!isToken(p)) throw new TypeError(`subprotocol ${JSON.stringify(p)} is not a token`);
   }
   if (new Set(protocols).size !== protocols.length) throw new TypeError('subprotocols must be unique');
 
@@ -451,7 +451,7 @@ export function clientRequest(opts: ClientHandshakeOptions): { bytes: Buffer; ke
 
   let head = `GET ${opts.target} HTTP/1.1\r\n`;
   for (const [name, value] of lines) {
-    if (!TOKEN.test(name)) throw new TypeError(`header name ${JSON.stringify(name)} is not a token`);
+    if (!isToken(name)) throw new TypeError(`header name ${JSON.stringify(name)} is not a token`);
     if (!isValidFieldValue(value)) throw new TypeError(`header ${name} has control characters in its value`);
     head += `${name}: ${value}\r\n`;
   }
