@@ -4,7 +4,7 @@
  *
  *   import { WebSocketServer, connect } from 'wschat/websocket';
  */
-export { connect, type ConnectOptions } from './node/client.js';
+export { connect, type ConnectOptions, type TransportOptions } from './node/client.js';
 export {
   type ConnectionOptions,
   DEFAULT_MAX_BACKPRESSURE,
@@ -15,8 +15,10 @@ export {
   type WebSocketEvents,
 } from './node/connection.js';
 export type { Bytes } from './protocol/bytes.js';
+export type { HeartbeatOptions } from './node/heartbeat.js';
 export {
   type AcceptDecision,
+  type BroadcastOptions,
   type HandshakeInfo,
   WebSocketServer,
   type WebSocketServerEvents,

@@ -416,9 +416,23 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (queue.length === 0) this.blobQueue = null;
   }
 
-  /** Send a message prepared once for many connections (see `PreparedMessage`). Same return as send(). */
-  sendPrepared(message: PreparedMessage, options: { compress?: boolean } = {}): boolean {
-    if (this.p.state !== State.OPEN || this.p.closeSent || this.fragmenting || this.blobQueue !== null) return false;
+  /**
+   * Send a message prepared once for many connections (see `PreparedMessage`).
+   * Same return as send(). With `maxBackpressure` (a broadcast's own limit),
+   * a connection that would owe its peer more than that is failed with 1008
+   * (SLOW_READER) instead.
+   */
+  sendPrepared(message: PreparedMessage, options: { compress?: boolean; maxBackpressure?: number } = {}): boolean {
+    // Not while this connection is in the middle of a fragmented message of its own.
+    if (this.p.state !== State.OPEN || this.p.closeSent || this.fragmenting) return false;
+    if (options.maxBackpressure !== undefined && this.bufferedAmount + message.payload.length > options.maxBackpressure) {
+      this.failSlowReader();
+      return false;
+    }
+    if (this.blobQueue !== null) {
+      // Behind a Blob being read: it waits its turn like any message.
+      return this.enqueue(message.payload, message.payload, { binary: message.opcode === 0x2, compress: options.compress }, undefined);
+    }
     this.p.sendPrepared(message, options.compress ?? true);
     return this.queued();
   }

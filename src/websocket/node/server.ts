@@ -27,10 +27,33 @@ import { HttpRequestParser } from '../protocol/http.js';
 import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
 import { PreparedMessage } from '../protocol/prepared.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, Protocol } from '../protocol/protocol.js';
-import { WebSocket } from './connection.js';
+import { type ConnectionOptions, WebSocket } from './connection.js';
+import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 
 function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+type OnConnection = (ws: WebSocket, request: ValidatedRequest) => void;
+
+function isIterable(value: unknown): value is Iterable<WebSocket> {
+  return typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+}
+
+/** Options of `broadcast()`. */
+export interface BroadcastOptions {
+  /** The connections to send to. Default: every client of the server. */
+  clients?: Iterable<WebSocket>;
+  /** Send as binary (true) or text (false). Default: text for a string, binary for bytes. */
+  binary?: boolean;
+  /** Compress where permessage-deflate was negotiated. Default true. */
+  compress?: boolean;
+  /**
+   * Close (1008, SLOW_READER) a connection that would owe its peer more than
+   * this many bytes, instead of queueing. Default: each connection's own
+   * `maxBackpressure`.
+   */
+  maxBackpressure?: number;
 }
 
 /** A socket error before or during the handshake: nothing to report, drop the socket. */
@@ -73,8 +96,15 @@ export interface WebSocketServerOptions {
   selectProtocol?: (offered: string[], request: ValidatedRequest) => string | null | undefined;
   /** Accept or reject a handshake (origin checks, authentication). May be async. Rejection defaults to 403. */
   accept?: (info: HandshakeInfo) => AcceptDecision | Promise<AcceptDecision>;
-  /** Ping every `interval` ms; terminate a peer that sent nothing for `timeout` ms after a ping. */
-  heartbeat?: { interval: number; timeout: number } | false;
+  /** Ping a peer silent for `interval` ms; terminate one that sends nothing for `timeout` ms after the ping. */
+  heartbeat?: HeartbeatOptions | false;
+  /** Answer pings with pongs automatically (RFC 6455 §5.5.2). Default true; false: the application answers ('ping' event, pong()). */
+  autoPong?: boolean;
+  /**
+   * Bytes a connection may owe its peer before it is closed with 1008
+   * (SLOW_READER) instead of growing memory. Default 64 MiB; Infinity: no limit.
+   */
+  maxBackpressure?: number;
   /** Time allowed for the opening handshake, ms (default 10000). Own port only. */
   handshakeTimeout?: number;
   /** Time allowed for the closing handshake, ms (default 5000). */
@@ -83,6 +113,12 @@ export interface WebSocketServerOptions {
 
 export interface WebSocketServerEvents {
   connection: [socket: WebSocket, request: ValidatedRequest];
+  /**
+   * The response about to accept a handshake (101, or 200 over HTTP/2):
+   * listeners may add headers, e.g. Set-Cookie. Names and values are
+   * checked when the response is written (no CR/LF: no response splitting).
+   */
+  headers: [headers: Array<[string, string]>, request: ValidatedRequest];
   listening: [];
   /** A handshake was refused; for logging. */
   rejected: [error: HandshakeError, remoteAddress: string];
@@ -97,7 +133,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly deflate: PerMessageDeflateOptions | false;
   private listener: net.Server | null = null;
   private readonly pending = new Set<Socket>();
-  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private heartbeat: Heartbeat | null = null;
   /** Set by close(): handshakes still in progress are refused from then on. */
   private shuttingDown = false;
   private upgradeListener: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | null = null;
@@ -112,7 +148,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       options.server.on('upgrade', this.upgradeListener);
     }
     if (options.port !== undefined) this.listen(options.port, options.host);
-    if (options.heartbeat) this.startHeartbeat(options.heartbeat.interval, options.heartbeat.timeout);
+    if (options.heartbeat) this.heartbeat = new Heartbeat(options.heartbeat, () => this.clients);
   }
 
   /** The address the server listens on (own port only). */
@@ -142,9 +178,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /**
    * Complete a handshake that an http/https server received (its 'upgrade'
-   * event). Writes the 101, or the error response and closes the socket.
+   * event), as ws's `handleUpgrade`. Writes the 101 (or the error response,
+   * and closes the socket), then calls `callback` with the connection, or
+   * emits 'connection' when there is no callback.
    */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    callback?: (ws: WebSocket, request: ValidatedRequest) => void,
+  ): void {
     const request: HandshakeRequest = {
       method: req.method ?? '',
       target: req.url ?? '',
@@ -156,7 +199,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     // without one, a peer resetting the connection while an async accept hook
     // runs would throw from an unhandled 'error' event and end the process.
     socket.on('error', destroyOnError);
-    this.startHandshake(request, socket as Socket, head, secure);
+    this.startHandshake(request, socket as Socket, head, secure, callback);
+  }
+
+  /**
+   * Whether this server takes a request with this target (ws's
+   * `shouldHandle`): true unless the `path` option names another path.
+   */
+  shouldHandle(req: { url?: string }): boolean {
+    if (this.options.path === undefined) return true;
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    return (query === -1 ? url : url.slice(0, query)) === this.options.path;
   }
 
   private handleRawSocket(socket: Socket): void {
@@ -207,7 +261,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * Errors of the handshake itself become HTTP answers; exceptions thrown by
    * the application's listeners are not caught here (see `openConnection`).
    */
-  private startHandshake(request: HandshakeRequest, socket: Socket, head: Buffer, secure: boolean): void {
+  private startHandshake(
+    request: HandshakeRequest,
+    socket: Socket,
+    head: Buffer,
+    secure: boolean,
+    callback?: OnConnection,
+  ): void {
     let validated: ValidatedRequest;
     let decision: AcceptDecision | Promise<AcceptDecision> = true;
     try {
@@ -229,7 +289,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
     if (!isPromiseLike(decision)) {
-      this.decided(decision, validated, socket, head);
+      this.decided(decision, validated, socket, head, callback);
       return;
     }
     decision.then(
@@ -239,7 +299,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         // thrown again outside the promise, as an uncaught exception, the
         // way an EventEmitter listener's exception surfaces.
         try {
-          this.decided(settled, validated, socket, head);
+          this.decided(settled, validated, socket, head, callback);
         } catch (error) {
           process.nextTick(() => {
             throw error;
@@ -251,7 +311,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   /** The accept hook's decision is in: refuse, or open the connection. */
-  private decided(decision: AcceptDecision, validated: ValidatedRequest, socket: Socket, head: Buffer): void {
+  private decided(
+    decision: AcceptDecision,
+    validated: ValidatedRequest,
+    socket: Socket,
+    head: Buffer,
+    callback: OnConnection | undefined,
+  ): void {
     if (decision !== true) {
       const status = decision === false ? 403 : decision.status;
       const message = decision === false ? 'Forbidden' : (decision.message ?? 'Forbidden');
@@ -267,7 +333,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     // The peer may have gone (or half-closed) while an async hook ran.
     if (socket.destroyed || !socket.writable) return;
-    this.openConnection(validated, socket, head);
+    this.openConnection(validated, socket, head, callback);
   }
 
   /**
@@ -277,38 +343,74 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * listener propagates to the caller, as for any EventEmitter, and the
    * stream, which has sent its 101, is left as it is.
    */
-  private openConnection(validated: ValidatedRequest, socket: Socket, head: Buffer): void {
-    let bytes: Buffer;
-    let protocol: string;
-    let deflate: ReturnType<typeof acceptRequest>['deflate'];
+  private openConnection(validated: ValidatedRequest, socket: Socket, head: Buffer, callback: OnConnection | undefined): void {
+    let accepted: ReturnType<typeof acceptRequest>;
     try {
-      const accepted = acceptRequest(validated, {
+      accepted = acceptRequest(validated, {
         selectProtocol: this.options.selectProtocol,
         perMessageDeflate: this.deflate,
       });
-      ({ protocol, deflate } = accepted);
-      bytes = serializeResponse(accepted.response);
     } catch (error) {
       this.handshakeFailed(socket, error);
       return;
     }
+    const { response, protocol, deflate } = accepted;
+    if (!this.emitHeaders(response.headers, validated, () => socket.destroy())) deflate?.close();
+    let bytes: Buffer;
+    try {
+      bytes = serializeResponse(response);
+    } catch (error) {
+      deflate?.close();
+      this.handshakeFailed(socket, error);
+      return;
+    }
     socket.write(bytes);
+    const ws = this.makeConnection(socket, protocol, deflate, { head });
+    // The connection listens for errors itself from now on.
+    socket.removeListener('error', destroyOnError);
+    if (callback) callback(ws, validated);
+    else this.emit('connection', ws, validated);
+  }
+
+  /**
+   * The application's listeners add their headers. An exception there is
+   * theirs: it propagates, after `drop` has released the transport, which
+   * has no answer. Returns true (or throws).
+   */
+  private emitHeaders(headers: Array<[string, string]>, validated: ValidatedRequest, drop: () => void): boolean {
+    let listened = false;
+    try {
+      this.emit('headers', headers, validated);
+      listened = true;
+    } finally {
+      if (!listened) drop();
+    }
+    return listened;
+  }
+
+  /** The sans-I/O protocol and its Node adapter for an accepted handshake. */
+  private makeConnection(
+    transport: Duplex,
+    protocol: string,
+    deflate: ReturnType<typeof acceptRequest>['deflate'],
+    options: Pick<ConnectionOptions, 'head'>,
+  ): WebSocket {
     const p = new Protocol('server', {
       deflate,
       maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       maxFragments: this.options.maxFragments,
+      autoPong: this.options.autoPong,
     });
-    const ws = new WebSocket(socket, p, {
+    const ws = new WebSocket(transport, p, {
       protocol,
       extensions: deflate?.header ?? '',
       closeTimeout: this.options.closeTimeout,
-      head,
+      maxBackpressure: this.options.maxBackpressure,
       registry: this.clients,
+      ...options,
     });
-    // The connection listens for errors itself from now on.
-    socket.removeListener('error', destroyOnError);
     this.clients.add(ws);
-    this.emit('connection', ws, validated);
+    return ws;
   }
 
   /** A handshake that will not complete: its HTTP answer, and the event that says why. */
@@ -342,39 +444,25 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /**
    * Send one message to many connections, encoded once: every connection gets
-   * the same frame bytes (compressed once per compression setting).
-   * Returns the number of connections it was queued on.
+   * the same frame bytes (compressed once per compression setting). A
+   * connection that would owe its peer more than `maxBackpressure` bytes
+   * (default: its own limit) is closed with 1008 instead (SLOW_READER).
+   * Returns the number of connections it was queued on. The second argument
+   * may be the clients alone (the earlier signature).
+   * @throws TypeError for data `PreparedMessage` cannot take.
    */
-  broadcast(data: string | Bytes, clients: Iterable<WebSocket> = this.clients): number {
-    const message = new PreparedMessage(data);
+  broadcast(data: string | Bytes, options: BroadcastOptions | Iterable<WebSocket> = {}): number {
+    const opts: BroadcastOptions = isIterable(options) ? { clients: options } : options;
+    const message = new PreparedMessage(data, opts.binary ?? typeof data !== 'string');
+    const send = { compress: opts.compress, maxBackpressure: opts.maxBackpressure };
     let count = 0;
-    for (const client of clients) {
-      if (client.readyState === WebSocket.OPEN) {
-        client.sendPrepared(message);
-        count++;
-      }
+    for (const client of opts.clients ?? this.clients) {
+      if (client.readyState !== WebSocket.OPEN) continue;
+      client.sendPrepared(message, send);
+      // A connection past the limit was failed (CLOSING) instead.
+      if (client.readyState === WebSocket.OPEN) count++;
     }
     return count;
-  }
-
-  private startHeartbeat(interval: number, timeout: number): void {
-    // One timer for all connections rather than one per connection: memory
-    // per connection stays small, and each tick is a pass over the set.
-    const tick = Math.max(10, Math.min(interval, timeout) / 2);
-    this.heartbeatTimer = setInterval(() => {
-      // Monotonic: a wall-clock step must not fire or postpone a heartbeat.
-      const now = performance.now();
-      for (const ws of this.clients) {
-        if (ws.pingSentAt !== 0) {
-          if (ws.lastSeen < ws.pingSentAt && now - ws.pingSentAt >= timeout) ws.terminate();
-          else if (ws.lastSeen >= ws.pingSentAt) ws.pingSentAt = 0;
-        } else if (now - ws.lastSeen >= interval) {
-          ws.pingSentAt = now;
-          ws.ping();
-        }
-      }
-    }, tick);
-    this.heartbeatTimer.unref();
   }
 
   /**
@@ -383,7 +471,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    */
   async close(code = 1001, reason = ''): Promise<void> {
     this.shuttingDown = true;
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeat?.stop();
     if (this.upgradeListener && this.options.server) this.options.server.off('upgrade', this.upgradeListener);
     for (const socket of this.pending) socket.destroy();
     const closing = [...this.clients].map(

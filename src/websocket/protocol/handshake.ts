@@ -410,12 +410,14 @@ const RESERVED_REQUEST_HEADERS = new Set([
 ]);
 
 /**
- * Build the opening handshake request (RFC 6455 §4.1).
+ * Build the opening handshake request (RFC 6455 §4.1): its bytes, the key
+ * sent, and the header lines (for a caller that sends the request through
+ * node:http, e.g. with an Agent).
  * @throws TypeError for a target that is not an absolute path, a host, key,
  *   subprotocol or header that is invalid, duplicated subprotocols, or an
  *   extra header that the handshake sets itself.
  */
-export function clientRequest(opts: ClientHandshakeOptions): { bytes: Buffer; key: string } {
+export function clientRequest(opts: ClientHandshakeOptions): { bytes: Buffer; key: string; headers: Array<[string, string]> } {
   const key = opts.key ?? generateKey();
   if (!isValidKey(key)) throw new TypeError('key must be 16 bytes, base64-encoded');
   // RFC 6455 §4.1 item 3: the request target is the resource name; RFC 6455
@@ -456,7 +458,7 @@ export function clientRequest(opts: ClientHandshakeOptions): { bytes: Buffer; ke
     head += `${name}: ${value}\r\n`;
   }
   head += '\r\n';
-  return { bytes: Buffer.from(head, 'latin1'), key };
+  return { bytes: Buffer.from(head, 'latin1'), key, headers: lines };
 }
 
 /**

@@ -1062,6 +1062,39 @@ describe('server.broadcast()', SUITE, () => {
   });
 });
 
+describe('server.broadcast() bounds what a slow reader may owe (maxBackpressure)', SUITE, () => {
+  test('a peer that does not read is closed with 1008 (SLOW_READER) once over the limit; the others get everything', T, async () => {
+    const server = track(new WebSocketServer({ port: 0, host: HOST, closeTimeout: 200 }));
+    await server.ready();
+    const url = `ws://${HOST}:${portOf(server)}/`;
+    const reader = await connect(url);
+    const stalled = await connect(url);
+    stalled.pause(); // reads nothing from now on
+    while (server.clients.size < 2) await once(server, 'connection');
+    const sides = [...server.clients];
+    const readerSide = sides.find((ws) => ws.remotePort === reader.socket.localPort)!;
+    const stalledSide = sides.find((ws) => ws !== readerSide)!;
+    const stalledClosed = new Promise<number>((resolve) => stalledSide.once('close', (code) => resolve(code)));
+    let received = 0;
+    reader.on('message', () => received++);
+    const chunk = Buffer.alloc(256 * 1024);
+    let sent = 0;
+    for (; sent < 400 && stalledSide.readyState === WebSocket.OPEN; sent++) {
+      const count = server.broadcast(chunk, { maxBackpressure: 4 << 20 });
+      assert.equal(count, stalledSide.readyState === WebSocket.OPEN ? 2 : 1);
+      // The reader reads: its side never owes much.
+      if (readerSide.bufferedAmount > 1 << 20) await once(readerSide, 'drain');
+    }
+    assert.notEqual(stalledSide.readyState, WebSocket.OPEN, 'the stalled peer was dropped');
+    assert.equal(await stalledClosed, 1008);
+    while (received < sent) await once(reader, 'message');
+    assert.equal(received, sent);
+    reader.close();
+    stalled.terminate();
+    await server.close();
+  });
+});
+
 // ---- listener exceptions ----
 
 describe("an exception in a 'connection' listener (issue 10, 1.2)", SUITE, () => {
