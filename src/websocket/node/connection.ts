@@ -577,7 +577,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private onEnd(): void {
     // The peer will send nothing more. RFC 6455 §7.1.1: once the closing
-    // handshake is done (or the peer is gone), close our side too.
+    // handshake is done (or the peer is gone), close our side too; unless
+    // the end came from a reset HTTP/2 stream (RST_STREAM, RFC 8441 §5),
+    // which is closed already and must keep its error code.
+    const transport = this.transport;
+    if (isHttp2Stream(transport) && (transport as Duplex & { closed?: boolean }).closed) return;
     if (!this.ended) {
       this.ended = true;
       this.transport.end();

@@ -1,12 +1,35 @@
 /**
  * The WebSocket server: attach it to an http/https server (`handleUpgrade`,
- * or the `server` option), or let it listen on its own port, in clear or over
- * TLS. It moves handshake bytes, runs the application's hooks, owns the
- * handshake timeout and the heartbeat timer, and hands each accepted socket
- * to a `WebSocket`. The rules of the handshake live in ../protocol/handshake.ts.
+ * or the `server` option), or to an HTTP/2 server for WebSockets over HTTP/2
+ * (RFC 8441), or let it listen on its own port, in clear or over TLS. It
+ * moves handshake bytes, runs the application's hooks, owns the handshake
+ * timeout and the heartbeat timer, and hands each accepted socket or stream
+ * to a `WebSocket`. The rules of the handshake live in
+ * ../protocol/handshake.ts.
+ *
+ * HTTP/1.1 and HTTP/2 from one server:
+ *
+ *   const server = http2.createSecureServer({ cert, key, allowHTTP1: true,
+ *     settings: { enableConnectProtocol: true } }, app);
+ *   const wss = new WebSocketServer({ server });
+ *   wss.on('connection', (ws, request) => ...);   // request.httpVersion: '1.1' or '2.0'
+ *
+ * A browser that reached the page over HTTP/2 opens its WebSockets as
+ * extended CONNECT streams on the same TLS connection (RFC 8441 §4); an
+ * HTTP/1.1 client upgrades as usual. Both arrive as 'connection' with the
+ * same API; many WebSockets then share one TLS connection.
  */
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import {
+  constants as http2Constants,
+  type Http2SecureServer,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { Server as HttpsServer } from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -21,13 +44,15 @@ import {
   rejectResponse,
   serializeResponse,
   type ValidatedRequest,
+  validateExtendedConnect,
   validateRequest,
 } from '../protocol/handshake.js';
+import { isToken, isValidFieldValue } from '../protocol/http.js';
 import { HttpRequestParser } from '../protocol/http.js';
 import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
 import { PreparedMessage } from '../protocol/prepared.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, Protocol } from '../protocol/protocol.js';
-import { type ConnectionOptions, WebSocket } from './connection.js';
+import { WebSocket } from './connection.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 
 function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
@@ -35,6 +60,65 @@ function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
 }
 
 type OnConnection = (ws: WebSocket, request: ValidatedRequest) => void;
+
+/** One handshake in progress, over HTTP/1.1 (a socket) or HTTP/2 (a stream). */
+interface Exchange {
+  /** What the WebSocket will run over. */
+  transport: Duplex;
+  /** Bytes received after the request, before the connection existed. */
+  head: Buffer;
+  secure: boolean;
+  http2: boolean;
+  remoteAddress(): string;
+  remotePort(): number;
+  /** The peer went away (while an async hook ran). */
+  gone(): boolean;
+  /** Send an error response and end the exchange. */
+  refuse(response: HttpResponse): void;
+  /** Send the accepting response. @throws TypeError for headers that cannot go on the wire. */
+  accept(response: HttpResponse): void;
+  /** Abandon the exchange without an answer. */
+  drop(): void;
+  /** The WebSocket took the transport over. */
+  adopted(): void;
+}
+
+/** HTTP/2 servers have updateSettings (and 'stream' events); http/https servers do not. */
+function isHttp2Server(server: WebSocketServerOptions['server']): server is Http2SecureServer | Http2Server {
+  return typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
+}
+
+/**
+ * Connection-specific header fields, which HTTP/2 forbids (RFC 9113 §8.2.2):
+ * left out of an HTTP/2 answer (an HTTP/1.1 error response may carry them).
+ */
+const HTTP1_ONLY = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
+
+/**
+ * A response as HTTP/2 HEADERS: lower-case names (RFC 9113 §8.2.1), repeated
+ * names as arrays, a plain-text content type and length for a body.
+ * @throws TypeError for a name that is not a token, or a value with CR, LF or
+ *   other controls (as serializeResponse).
+ */
+function http2Headers(response: HttpResponse): Record<string, string | string[] | number> {
+  if (!Number.isInteger(response.status) || response.status < 200 || response.status > 999) {
+    throw new TypeError(`invalid status ${response.status} for HTTP/2`);
+  }
+  const out: Record<string, string | string[] | number> = { ':status': response.status };
+  for (const [rawName, value] of response.headers) {
+    const name = rawName.toLowerCase();
+    if (!isToken(name)) throw new TypeError(`header name ${JSON.stringify(rawName)} is not a token`);
+    if (!isValidFieldValue(value)) throw new TypeError(`header ${rawName} has control characters in its value`);
+    if (HTTP1_ONLY.has(name)) continue;
+    const previous = out[name];
+    out[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [String(previous)]), value];
+  }
+  if (response.body !== '') {
+    out['content-type'] ??= 'text/plain; charset=utf-8';
+    out['content-length'] = Buffer.byteLength(response.body);
+  }
+  return out;
+}
 
 function isIterable(value: unknown): value is Iterable<WebSocket> {
   return typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
@@ -80,8 +164,14 @@ export interface WebSocketServerOptions {
   host?: string;
   /** TLS certificate and key (PEM): the server listens for wss:// (own port only). */
   tls?: tls.TlsOptions;
-  /** Attach to an existing http/https server's 'upgrade' event. */
-  server?: HttpServer | HttpsServer;
+  /**
+   * Attach to an existing server: http/https ('upgrade' events), or an HTTP/2
+   * server (`http2.createSecureServer`, with `allowHTTP1: true` for HTTP/1.1
+   * clients too), whose extended CONNECT streams with `:protocol` websocket
+   * are WebSockets (RFC 8441). SETTINGS_ENABLE_CONNECT_PROTOCOL is turned on
+   * for it (`settings.enableConnectProtocol`) if it was not.
+   */
+  server?: HttpServer | HttpsServer | Http2SecureServer | Http2Server;
   /** Only accept this path (e.g. "/chat"); others get 404. Default: any path. */
   path?: string;
   /** Largest message accepted, bytes (default 16 MiB); bigger closes with 1009. */
@@ -136,16 +226,22 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private heartbeat: Heartbeat | null = null;
   /** Set by close(): handshakes still in progress are refused from then on. */
   private shuttingDown = false;
-  private upgradeListener: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | null = null;
+  /** Listeners added to `options.server`, removed by close(). */
+  private readonly detach: Array<() => void> = [];
+  /** HTTP/2 streams taken as WebSockets (by the 'stream' or the compatibility 'connect' listener). */
+  private readonly claimed = new WeakSet<ServerHttp2Stream>();
 
   constructor(options: WebSocketServerOptions = {}) {
     super();
     this.options = options;
     this.deflate =
       options.perMessageDeflate === true ? {} : options.perMessageDeflate ? options.perMessageDeflate : false;
-    if (options.server) {
-      this.upgradeListener = (req, socket, head) => this.handleUpgrade(req, socket, head);
-      options.server.on('upgrade', this.upgradeListener);
+    const server = options.server;
+    if (server) {
+      const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head);
+      server.on('upgrade', onUpgrade);
+      this.detach.push(() => server.off('upgrade', onUpgrade));
+      if (isHttp2Server(server)) this.attachHttp2(server);
     }
     if (options.port !== undefined) this.listen(options.port, options.host);
     if (options.heartbeat) this.heartbeat = new Heartbeat(options.heartbeat, () => this.clients);
@@ -199,7 +295,112 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     // without one, a peer resetting the connection while an async accept hook
     // runs would throw from an unhandled 'error' event and end the process.
     socket.on('error', destroyOnError);
-    this.startHandshake(request, socket as Socket, head, secure, callback);
+    this.startHandshake(request, this.http1Exchange(socket as Socket, head, secure), callback);
+  }
+
+  /**
+   * Serve RFC 8441 WebSockets on an HTTP/2 server: streams opened with an
+   * extended CONNECT whose `:protocol` is websocket. Node's compatibility
+   * layer (present once the server has a 'request' listener) turns every
+   * CONNECT into a 'connect' event and answers 405 when nobody listens, so
+   * a WebSocket stream is taken from whichever of 'stream' and 'connect'
+   * sees it first; other CONNECT requests are left to the application (or
+   * get Node's 405).
+   */
+  private attachHttp2(server: Http2SecureServer | Http2Server): void {
+    // RFC 8441 §3: clients use extended CONNECT only after the server sent
+    // SETTINGS_ENABLE_CONNECT_PROTOCOL = 1. Applies to new HTTP/2
+    // connections; never turned off again (§3: no 0 after a 1).
+    server.updateSettings({ enableConnectProtocol: true });
+    const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.handleStream(stream, headers);
+    const onConnect = (req: Http2ServerRequest, res: Http2ServerResponse) => {
+      if (this.handleStream(req.stream, req.headers)) return;
+      // Not a WebSocket: what Node does when nobody listens to 'connect'.
+      if (server.listenerCount('connect') === 1) {
+        res.statusCode = http2Constants.HTTP_STATUS_METHOD_NOT_ALLOWED;
+        res.end();
+      }
+    };
+    server.on('stream', onStream);
+    server.on('connect', onConnect);
+    this.detach.push(() => {
+      server.off('stream', onStream);
+      server.off('connect', onConnect);
+    });
+  }
+
+  /**
+   * An HTTP/2 stream: if it is an extended CONNECT for a WebSocket not taken
+   * yet, take it and start the handshake; returns whether it is ours.
+   */
+  private handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): boolean {
+    if (this.claimed.has(stream)) return true;
+    const protocol = headers[':protocol'];
+    if (headers[':method'] !== 'CONNECT' || typeof protocol !== 'string' || protocol.toLowerCase() !== 'websocket') return false;
+    this.claimed.add(stream);
+    const request: HandshakeRequest = {
+      method: 'CONNECT',
+      target: String(headers[':path'] ?? ''),
+      httpVersion: '2.0',
+      headers,
+    };
+    // A reset stream (the client went away) must not reach an 'error' event nobody listens to.
+    stream.on('error', destroyOnError);
+    this.startHandshake(request, this.http2Exchange(stream), undefined);
+    return true;
+  }
+
+  /** The HTTP/1.1 side of a handshake: a socket that gets the response bytes. */
+  private http1Exchange(socket: Socket, head: Buffer, secure: boolean): Exchange {
+    return {
+      transport: socket,
+      head,
+      secure,
+      http2: false,
+      remoteAddress: () => socket.remoteAddress ?? '',
+      remotePort: () => socket.remotePort ?? 0,
+      gone: () => socket.destroyed || !socket.writable,
+      refuse: (response) => this.refuse(socket, response),
+      accept: (response) => {
+        socket.write(serializeResponse(response));
+      },
+      drop: () => socket.destroy(),
+      adopted: () => socket.removeListener('error', destroyOnError),
+    };
+  }
+
+  /** The HTTP/2 side: a stream answered with HEADERS (RFC 8441 §5). */
+  private http2Exchange(stream: ServerHttp2Stream): Exchange {
+    const socket = stream.session?.socket;
+    return {
+      transport: stream,
+      head: Buffer.alloc(0),
+      secure: (socket as { encrypted?: boolean } | undefined)?.encrypted === true,
+      http2: true,
+      remoteAddress: () => socket?.remoteAddress ?? '',
+      remotePort: () => socket?.remotePort ?? 0,
+      gone: () => stream.destroyed || stream.closed,
+      refuse: (response) => {
+        if (stream.destroyed || stream.closed || stream.headersSent) return;
+        try {
+          stream.respond(http2Headers(response));
+        } catch (error) {
+          // The hook's headers cannot go on the wire: a plain 500.
+          stream.respond(http2Headers(rejectResponse(500, 'Internal server error')));
+          if (this.listenerCount('error') > 0) this.emit('error', error as Error);
+        }
+        stream.end(response.body);
+      },
+      accept: (response) => {
+        // RFC 8441 §5: 200, and the stream stays open (no END_STREAM).
+        stream.respond(http2Headers(response));
+      },
+      // RFC 8441 §5: a reset stands for a TCP reset: RST_STREAM with CANCEL.
+      drop: () => {
+        if (!stream.destroyed) stream.close(http2Constants.NGHTTP2_CANCEL);
+      },
+      adopted: () => stream.removeListener('error', destroyOnError),
+    };
   }
 
   /**
@@ -246,7 +447,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if (!parsed) return;
       cleanup();
       socket.pause();
-      this.startHandshake(parsed.head, socket, Buffer.from(parsed.rest), socket instanceof tls.TLSSocket);
+      const exchange = this.http1Exchange(socket, Buffer.from(parsed.rest), socket instanceof tls.TLSSocket);
+      this.startHandshake(parsed.head, exchange, undefined);
     };
     socket.on('data', onData);
     // Kept for the socket's life (through an async accept hook and a refusal);
@@ -261,17 +463,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * Errors of the handshake itself become HTTP answers; exceptions thrown by
    * the application's listeners are not caught here (see `openConnection`).
    */
-  private startHandshake(
-    request: HandshakeRequest,
-    socket: Socket,
-    head: Buffer,
-    secure: boolean,
-    callback?: OnConnection,
-  ): void {
+  private startHandshake(request: HandshakeRequest, exchange: Exchange, callback: OnConnection | undefined): void {
     let validated: ValidatedRequest;
     let decision: AcceptDecision | Promise<AcceptDecision> = true;
     try {
-      validated = validateRequest(request, { extensions: this.deflate !== false });
+      const validate = exchange.http2 ? validateExtendedConnect : validateRequest;
+      validated = validate(request, { extensions: this.deflate !== false });
       if (this.options.path !== undefined && validated.path !== this.options.path) {
         throw new HandshakeError('NOT_FOUND', 404, `No WebSocket endpoint at ${validated.path}`);
       }
@@ -279,17 +476,17 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         decision = this.options.accept({
           request: validated,
           origin: validated.origin,
-          remoteAddress: socket.remoteAddress ?? '',
-          remotePort: socket.remotePort ?? 0,
-          secure,
+          remoteAddress: exchange.remoteAddress(),
+          remotePort: exchange.remotePort(),
+          secure: exchange.secure,
         });
       }
     } catch (error) {
-      this.handshakeFailed(socket, error);
+      this.handshakeFailed(exchange, error);
       return;
     }
     if (!isPromiseLike(decision)) {
-      this.decided(decision, validated, socket, head, callback);
+      this.decided(decision, validated, exchange, callback);
       return;
     }
     decision.then(
@@ -299,51 +496,46 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         // thrown again outside the promise, as an uncaught exception, the
         // way an EventEmitter listener's exception surfaces.
         try {
-          this.decided(settled, validated, socket, head, callback);
+          this.decided(settled, validated, exchange, callback);
         } catch (error) {
           process.nextTick(() => {
             throw error;
           });
         }
       },
-      (error: unknown) => this.handshakeFailed(socket, error),
+      (error: unknown) => this.handshakeFailed(exchange, error),
     );
   }
 
   /** The accept hook's decision is in: refuse, or open the connection. */
-  private decided(
-    decision: AcceptDecision,
-    validated: ValidatedRequest,
-    socket: Socket,
-    head: Buffer,
-    callback: OnConnection | undefined,
-  ): void {
+  private decided(decision: AcceptDecision, validated: ValidatedRequest, exchange: Exchange, callback: OnConnection | undefined): void {
     if (decision !== true) {
       const status = decision === false ? 403 : decision.status;
       const message = decision === false ? 'Forbidden' : (decision.message ?? 'Forbidden');
       const headers = decision === false ? {} : (decision.headers ?? {});
-      this.handshakeFailed(socket, new HandshakeError('REJECTED', status, message, headers));
+      this.handshakeFailed(exchange, new HandshakeError('REJECTED', status, message, headers));
       return;
     }
     // close() ran while the hook was deciding: a connection opened now
     // would miss the close frame, and keep close() from ever resolving.
     if (this.shuttingDown) {
-      this.handshakeFailed(socket, new HandshakeError('SHUTTING_DOWN', 503, 'The server is shutting down'));
+      this.handshakeFailed(exchange, new HandshakeError('SHUTTING_DOWN', 503, 'The server is shutting down'));
       return;
     }
     // The peer may have gone (or half-closed) while an async hook ran.
-    if (socket.destroyed || !socket.writable) return;
-    this.openConnection(validated, socket, head, callback);
+    if (exchange.gone()) return;
+    this.openConnection(validated, exchange, callback);
   }
 
   /**
-   * Write the 101 and hand the connection to the application. Everything
-   * that can fail before the 101 is on the wire is answered with a 500; the
-   * 'connection' event comes after, outside any try: an exception in a
-   * listener propagates to the caller, as for any EventEmitter, and the
-   * stream, which has sent its 101, is left as it is.
+   * Answer the handshake (101, or 200 over HTTP/2) and hand the connection
+   * to the application. Everything that can fail before the answer is on
+   * the wire is answered with a 500; the 'connection' event comes after,
+   * outside any try: an exception in a listener propagates to the caller,
+   * as for any EventEmitter, and the stream, which has its answer, is left
+   * as it is.
    */
-  private openConnection(validated: ValidatedRequest, socket: Socket, head: Buffer, callback: OnConnection | undefined): void {
+  private openConnection(validated: ValidatedRequest, exchange: Exchange, callback: OnConnection | undefined): void {
     let accepted: ReturnType<typeof acceptRequest>;
     try {
       accepted = acceptRequest(validated, {
@@ -351,76 +543,58 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         perMessageDeflate: this.deflate,
       });
     } catch (error) {
-      this.handshakeFailed(socket, error);
+      this.handshakeFailed(exchange, error);
       return;
     }
     const { response, protocol, deflate } = accepted;
-    if (!this.emitHeaders(response.headers, validated, () => socket.destroy())) deflate?.close();
-    let bytes: Buffer;
-    try {
-      bytes = serializeResponse(response);
-    } catch (error) {
-      deflate?.close();
-      this.handshakeFailed(socket, error);
-      return;
-    }
-    socket.write(bytes);
-    const ws = this.makeConnection(socket, protocol, deflate, { head });
-    // The connection listens for errors itself from now on.
-    socket.removeListener('error', destroyOnError);
-    if (callback) callback(ws, validated);
-    else this.emit('connection', ws, validated);
-  }
-
-  /**
-   * The application's listeners add their headers. An exception there is
-   * theirs: it propagates, after `drop` has released the transport, which
-   * has no answer. Returns true (or throws).
-   */
-  private emitHeaders(headers: Array<[string, string]>, validated: ValidatedRequest, drop: () => void): boolean {
+    // The application's listeners add their headers. An exception there is
+    // theirs: it propagates, and the transport, which has no answer, is dropped.
     let listened = false;
     try {
-      this.emit('headers', headers, validated);
+      this.emit('headers', response.headers, validated);
       listened = true;
     } finally {
-      if (!listened) drop();
+      if (!listened) {
+        deflate?.close();
+        exchange.drop();
+      }
     }
-    return listened;
-  }
-
-  /** The sans-I/O protocol and its Node adapter for an accepted handshake. */
-  private makeConnection(
-    transport: Duplex,
-    protocol: string,
-    deflate: ReturnType<typeof acceptRequest>['deflate'],
-    options: Pick<ConnectionOptions, 'head'>,
-  ): WebSocket {
+    try {
+      exchange.accept(response);
+    } catch (error) {
+      deflate?.close();
+      this.handshakeFailed(exchange, error);
+      return;
+    }
     const p = new Protocol('server', {
       deflate,
       maxMessageSize: this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       maxFragments: this.options.maxFragments,
       autoPong: this.options.autoPong,
     });
-    const ws = new WebSocket(transport, p, {
+    const ws = new WebSocket(exchange.transport, p, {
       protocol,
       extensions: deflate?.header ?? '',
       closeTimeout: this.options.closeTimeout,
       maxBackpressure: this.options.maxBackpressure,
       registry: this.clients,
-      ...options,
+      head: exchange.head,
     });
+    // The connection listens for errors itself from now on.
+    exchange.adopted();
     this.clients.add(ws);
-    return ws;
+    if (callback) callback(ws, validated);
+    else this.emit('connection', ws, validated);
   }
 
   /** A handshake that will not complete: its HTTP answer, and the event that says why. */
-  private handshakeFailed(socket: Socket, error: unknown): void {
+  private handshakeFailed(exchange: Exchange, error: unknown): void {
     if (error instanceof HandshakeError) {
-      this.emit('rejected', error, socket.remoteAddress ?? '');
-      this.refuse(socket, errorResponse(error));
+      this.emit('rejected', error, exchange.remoteAddress());
+      exchange.refuse(errorResponse(error));
     } else {
       // A hook threw: the client gets a plain 500, the details stay here.
-      this.refuse(socket, rejectResponse(500, 'Internal server error'));
+      exchange.refuse(rejectResponse(500, 'Internal server error'));
       if (this.listenerCount('error') > 0) this.emit('error', error as Error);
     }
   }
@@ -472,7 +646,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   async close(code = 1001, reason = ''): Promise<void> {
     this.shuttingDown = true;
     this.heartbeat?.stop();
-    if (this.upgradeListener && this.options.server) this.options.server.off('upgrade', this.upgradeListener);
+    for (const detach of this.detach.splice(0)) detach();
     for (const socket of this.pending) socket.destroy();
     const closing = [...this.clients].map(
       (ws) =>
