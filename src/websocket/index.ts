@@ -1,6 +1,7 @@
 /**
- * The wschat WebSocket stack: RFC 6455 and RFC 7692 permessage-deflate, on a
- * sans-I/O core. Usable on its own, without the chat.
+ * The wschat WebSocket stack: RFC 6455, RFC 7692 permessage-deflate and
+ * RFC 8441 WebSockets over HTTP/2, on a sans-I/O core. Usable on its own,
+ * without the chat.
  *
  *   import { WebSocketServer, connect } from 'wschat/websocket';
  */
@@ -37,6 +38,7 @@ export {
   rejectResponse,
   serializeResponse,
   type ValidatedRequest,
+  validateExtendedConnect,
   validateRequest,
   validateResponse,
 } from './protocol/handshake.js';
