@@ -50,7 +50,7 @@ test('npm run bench -- --smoke completes with every workload ok', { timeout: 115
     assert.equal(results.mode, 'smoke');
     assert.deepEqual(
       results.workloads.map((w) => w.name),
-      ['echo32', 'echo64k', 'fanout', 'idle', 'connect', 'compress', 'chat', 'chat-max'],
+      ['echo32', 'echo64k', 'bulk', 'fanout', 'idle', 'connect', 'compress', 'compress-small', 'chat', 'chat-max'],
     );
     for (const workload of results.workloads) {
       assert.ok(workload.runs.length > 0, `${workload.name} ran`);
