@@ -42,6 +42,14 @@
  *   work share. zlib hands output over in 64 KiB chunks, one threadpool
  *   round trip each, so even a large message never holds the event loop
  *   for more than a chunk's worth of work per turn.
+ * - Small messages (inputs up to 4 KiB) skip the threadpool: the same
+ *   stream is driven synchronously through its native handle, the way
+ *   Node's own `deflateRawSync` drives one. A threadpool round trip costs
+ *   several times zlib's work on a chat-sized message, and at most 4 MiB
+ *   can come out of 4 KiB (the size limit stops it sooner), a few
+ *   milliseconds. Those handle methods are not public API: where a Node
+ *   lacks them, everything takes the asynchronous path, with the same
+ *   bytes.
  * - The decompression-bomb cap: inflation stops as soon as the output passes
  *   the message size limit (1009); the stream is discarded.
  *
@@ -66,6 +74,15 @@ export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 /** zlib's output chunk: one threadpool round trip produces at most this much. */
 const CHUNK = 64 * 1024;
+/**
+ * Inputs up to this size are (de)compressed synchronously, on the event
+ * loop, when Node's zlib handle allows it (see `syncHandle`): a threadpool
+ * round trip costs more than zlib's work on a small message (about 15 us of
+ * CPU against 2-5 us), and a 4 KiB input inflates (at DEFLATE's maximum
+ * ratio, 1032:1) to at most 4 MiB, a few milliseconds of work; the size
+ * limit stops it earlier.
+ */
+const SYNC_INPUT_LIMIT = 4 * 1024;
 /** The most zlib jobs running at once in the process (libuv's threadpool has 4 threads by default). */
 export const ZLIB_CONCURRENCY = 8;
 /** Idle pooled streams kept per parameter set. */
@@ -297,6 +314,99 @@ function transform(
 
 const EMPTY = Buffer.alloc(0);
 
+function ignore(): void {}
+
+/**
+ * A stream whose failures are read where they happen (transform's listener,
+ * `errored` after a synchronous call): its 'error' event, emitted a tick
+ * later, must not be an unhandled one.
+ */
+function quiet<T extends ZlibStream>(stream: T): T {
+  stream.on('error', ignore);
+  return stream;
+}
+
+/** What the synchronous path needs of a zlib stream's native handle. */
+interface SyncHandle {
+  writeSync(flush: number, input: Buffer, inOff: number, inLen: number, out: Buffer, outOff: number, outLen: number): void;
+}
+
+/**
+ * The native handle of a Node zlib stream and the state array it reports
+ * through ([0] output space left, [1] input left), or null when this Node
+ * does not have them. These are what Node's own one-shot functions
+ * (`deflateRawSync`) drive; they are not documented, so their absence (or
+ * any change of shape) makes us fall back to the public asynchronous
+ * stream API, which gives the same bytes.
+ */
+function syncHandle(stream: ZlibStream): { handle: SyncHandle; state: Uint32Array } | null {
+  if (!syncEnabled) return null;
+  const internals = stream as unknown as { _handle?: { writeSync?: unknown } | null; _writeState?: unknown };
+  const handle = internals._handle;
+  if (!handle || typeof handle.writeSync !== 'function' || !(internals._writeState instanceof Uint32Array)) return null;
+  return { handle: handle as SyncHandle, state: internals._writeState };
+}
+
+let syncEnabled = true;
+
+/** For tests: turn the synchronous path off (everything then goes through the threadpool) or back on. */
+export function setSynchronousZlib(enabled: boolean): void {
+  syncEnabled = enabled;
+}
+
+/**
+ * `transform`, synchronously: the same bytes out, with Z_SYNC_FLUSH, on the
+ * event loop. Returns null when the stream offers no synchronous handle.
+ */
+function transformSync(
+  stream: ZlibStream,
+  input: Buffer,
+  maxOutput: number,
+): { error: Error | null; output: Buffer; ended: boolean; produced: number } | null {
+  const sync = syncHandle(stream);
+  if (sync === null) return null;
+  const { handle, state } = sync;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let inOff = 0;
+  let availIn = input.length;
+  // A first output buffer sized for the usual case: compressed data a bit
+  // larger than its input at worst, inflated data a few times larger.
+  let size = Math.min(CHUNK, Math.max(256, input.length * 4));
+  let out = Buffer.allocUnsafe(size);
+  let outOff = 0;
+  for (;;) {
+    handle.writeSync(zlibConstants.Z_SYNC_FLUSH, input, inOff, availIn, out, outOff, size - outOff);
+    // zlib reports a failure by destroying the stream with the error.
+    if (stream.destroyed) return { error: stream.errored ?? new Error('zlib failed'), output: EMPTY, ended: false, produced: total };
+    const availOut = state[0]!;
+    const availInAfter = state[1]!;
+    const have = size - outOff - availOut;
+    if (have > 0) {
+      chunks.push(out.subarray(outOff, outOff + have));
+      total += have;
+      outOff += have;
+      if (total > maxOutput) {
+        // RFC 6455 §10.4: stop at the limit (see transform).
+        stream.destroy();
+        return { error: new ProtocolError('MESSAGE_TOO_BIG'), output: EMPTY, ended: false, produced: total };
+      }
+    }
+    inOff += availIn - availInAfter;
+    availIn = availInAfter;
+    if (availOut !== 0) {
+      // Output space left but input unread: a DEFLATE block with BFINAL
+      // ended the stream (what the asynchronous path sees as 'end').
+      const ended = availIn > 0;
+      return { error: null, output: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total), ended, produced: total };
+    }
+    // The output buffer is full: zlib has more; go on with a new one.
+    size = CHUNK;
+    out = Buffer.allocUnsafe(size);
+    outOff = 0;
+  }
+}
+
 interface Job {
   input: Buffer;
   maxOutput: number;
@@ -344,41 +454,78 @@ class Direction {
   }
 
   #next(): void {
-    let job = this.#queue.shift();
-    // Jobs with no input need no zlib: done at once, in order.
-    while (job && job.input.length === 0) {
-      job.done(null, EMPTY);
-      job = this.#queue.shift();
-    }
-    if (!job) {
-      if (this.#closed) this.#release();
+    // #busy stays set while a job's callback runs, so that a push() from
+    // there queues behind the jobs already waiting.
+    this.#busy = true;
+    for (;;) {
+      const job = this.#queue.shift();
+      if (!job) break;
+      // Jobs with no input need no zlib: done at once, in order.
+      if (job.input.length === 0) {
+        job.done(null, EMPTY);
+        continue;
+      }
+      if (job.input.length <= SYNC_INPUT_LIMIT && syncEnabled) {
+        let stream: ZlibStream;
+        try {
+          stream = this.#acquire();
+        } catch (error) {
+          job.done(error as Error, EMPTY);
+          continue;
+        }
+        const result = transformSync(stream, job.input, job.maxOutput);
+        if (result !== null) {
+          this.#settle(stream, result.error, result.ended, result.produced);
+          job.done(result.error, result.output);
+          continue;
+        }
+        this.#putBack(stream);
+      }
+      this.#runAsync(job);
       return;
     }
-    this.#busy = true;
+    this.#busy = false;
+    if (this.#closed) this.#release();
+  }
+
+  /** The stream for the next job: this connection's own, or one from the pool. */
+  #acquire(): ZlibStream {
+    const key = this.#poolKey;
+    if (key !== null) return takeFromPool(key) ?? this.#make();
+    this.#own ??= this.#make();
+    return this.#own;
+  }
+
+  /** A stream not used after all goes back where it came from. */
+  #putBack(stream: ZlibStream): void {
+    if (this.#poolKey !== null) returnToPool(this.#poolKey, stream);
+  }
+
+  /** After a job: count its output; keep or return a sound stream, drop a failed or ended one. */
+  #settle(stream: ZlibStream, error: Error | null, ended: boolean, produced: number): void {
+    this.produced += produced;
+    if (error || ended || stream.destroyed) {
+      // A stream that failed or ended is in no state to be used again.
+      stream.destroy();
+      if (this.#poolKey === null) this.#own = null;
+    } else this.#putBack(stream);
+  }
+
+  /** A job on the threadpool, one at a time per direction, within the process-wide limit. */
+  #runAsync(job: Job): void {
     zlibLimiter.run((release) => {
-      const key = this.#poolKey;
       let stream: ZlibStream;
       try {
-        if (key === null) {
-          this.#own ??= this.#make();
-          stream = this.#own;
-        } else stream = takeFromPool(key) ?? this.#make();
+        stream = this.#acquire();
       } catch (error) {
         release();
-        this.#busy = false;
         job.done(error as Error, EMPTY);
         this.#next();
         return;
       }
       transform(stream, job.input, job.maxOutput, (error, output, ended, produced) => {
         release();
-        this.produced += produced;
-        if (error || ended || stream.destroyed) {
-          // A stream that failed or ended is in no state to be used again.
-          stream.destroy();
-          if (key === null) this.#own = null;
-        } else if (key !== null) returnToPool(key, stream);
-        this.#busy = false;
+        this.#settle(stream, error, ended, produced);
         job.done(error, output);
         this.#next();
       });
@@ -435,18 +582,20 @@ export class PerMessageDeflate {
     this.shareKey = !this.#canCompress ? 'uncompressed' : sendTakeover ? null : `${deflateKey};t=${threshold}`;
     this.#deflate = new Direction(
       () =>
-        createDeflateRaw({
-          // RFC 7692 §7.2.1: each message ends with an empty stored block (Z_SYNC_FLUSH).
-          flush: zlibConstants.Z_SYNC_FLUSH,
-          windowBits: sendWindowBits,
-          level,
-          memLevel,
-          chunkSize: CHUNK,
-        }),
+        quiet(
+          createDeflateRaw({
+            // RFC 7692 §7.2.1: each message ends with an empty stored block (Z_SYNC_FLUSH).
+            flush: zlibConstants.Z_SYNC_FLUSH,
+            windowBits: sendWindowBits,
+            level,
+            memLevel,
+            chunkSize: CHUNK,
+          }),
+        ),
       sendTakeover ? null : deflateKey,
     );
     this.#inflate = new Direction(
-      () => createInflateRaw({ flush: zlibConstants.Z_SYNC_FLUSH, windowBits: 15, chunkSize: CHUNK }),
+      () => quiet(createInflateRaw({ flush: zlibConstants.Z_SYNC_FLUSH, windowBits: 15, chunkSize: CHUNK })),
       receiveTakeover ? null : 'inflate;w=15',
     );
   }

@@ -161,6 +161,16 @@ describe('decompress: limits and errors', async () => {
     assert.ok(server.inflatedBytes <= (1 << 20) + 64 * 1024, `inflated ${server.inflatedBytes} bytes`);
   });
 
+  test('a small zip bomb (4 KiB inflating to 4 MiB) stops at the limit too', async () => {
+    const bomb = deflateRawSync(Buffer.alloc(4 << 20), { finishFlush: zlibConstants.Z_SYNC_FLUSH }).subarray(0, -4);
+    assert.ok(bomb.length <= 4096, `${bomb.length} bytes`);
+    const server = pmd(true);
+    await assert.rejects(dec(server, bomb, 1 << 20), isProtocolError('MESSAGE_TOO_BIG'));
+    assert.ok(server.inflatedBytes <= (1 << 20) + 64 * 1024, `inflated ${server.inflatedBytes} bytes`);
+    // The connection's next message still inflates (a fresh stream).
+    assert.deepEqual(await dec(server, hex('f2 48 cd c9 c9 07 00'), 100), Buffer.from('Hello'));
+  });
+
   test('garbage is INVALID_COMPRESSED_DATA (1007)', async () => {
     for (const payload of [hex('ff ff ff ff'), hex('07'), Buffer.from('not deflate at all, just text')]) {
       await assert.rejects(dec(pmd(true), payload, 1 << 20),

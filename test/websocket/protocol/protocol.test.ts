@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { deflateRawSync, inflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { encodeFrame, Opcode, RSV1 } from '../../../src/websocket/protocol/frame.js';
-import { PerMessageDeflate } from '../../../src/websocket/protocol/permessage-deflate.js';
+import { PerMessageDeflate, setSynchronousZlib } from '../../../src/websocket/protocol/permessage-deflate.js';
 import { PreparedMessage } from '../../../src/websocket/protocol/prepared.js';
 import {
   InvalidStateError,
@@ -609,6 +609,11 @@ function compressedClientFrame(opcode: number, text: string): Buffer {
 }
 
 describe('permessage-deflate: the asynchronous step keeps order both ways', () => {
+  // Small messages go through zlib synchronously; these tests are about what
+  // happens while zlib is working, so everything takes the threadpool here.
+  before(() => setSynchronousZlib(false));
+  after(() => setSynchronousZlib(true));
+
   test('frames queued behind a message being compressed wait for it; dataToSend stops at it', async () => {
     const { p, deflate } = deflating('server');
     const long = 'compress me '.repeat(20);
@@ -701,5 +706,19 @@ describe('permessage-deflate: the asynchronous step keeps order both ways', () =
     await settled(p, deflate);
     assert.equal(p.canReceive, true);
     assert.equal(p.eventsReceived().length, 20);
+  });
+});
+
+describe('permessage-deflate: small messages need no threadpool round trip', () => {
+  test('a small message is compressed and inflated before the call returns, in order with the rest', () => {
+    const { p } = deflating('server');
+    p.sendText('small but compressible '.repeat(10));
+    p.sendPing(Buffer.from('p'));
+    assert.deepEqual(decodeServerFrames(Buffer.concat(p.dataToSend())).map((f) => [f.opcode, f.rsv1]), [
+      [1, true],
+      [9, false],
+    ]);
+    p.receiveData(Buffer.concat([compressedClientFrame(1, 'zipped '.repeat(10)), clientFrame(9, 'q')]));
+    assert.deepEqual(p.eventsReceived().map((e) => e.type), ['text', 'ping']);
   });
 });
