@@ -60,6 +60,53 @@ export interface ConnectionOptions {
   head?: Buffer;
   /** @internal the server's set of connections, left on close (no per-connection listener needed). */
   registry?: Set<WebSocket>;
+  /**
+   * @internal settings shared by every connection of a server, made once
+   * with `sharedSettings()` (closeTimeout, maxBackpressure, registry and url
+   * are then read from it).
+   */
+  shared?: SharedSettings;
+}
+
+/** What every connection of one server has in common; one object for all of them. */
+export interface SharedSettings {
+  readonly url: string;
+  readonly closeTimeout: number;
+  readonly maxBackpressure: number;
+  readonly registry: Set<WebSocket> | null;
+}
+
+/** @internal the shared settings for these options (defaults filled in). */
+export function sharedSettings(options: ConnectionOptions): SharedSettings {
+  return {
+    url: options.url ?? '',
+    closeTimeout: options.closeTimeout ?? 5000,
+    maxBackpressure: options.maxBackpressure ?? DEFAULT_MAX_BACKPRESSURE,
+    registry: options.registry ?? null,
+  };
+}
+
+/** Bits of WebSocket.flags. */
+const Flag = {
+  FLUSH_SCHEDULED: 1,
+  CLOSE_EMITTED: 2,
+  ENDED: 4,
+  TRANSPORT_CLOSED: 8,
+  PAUSED: 16,
+  HEAD_PENDING: 32,
+  DISPATCHING: 64,
+  FRAGMENTING: 128,
+} as const;
+
+/** Rarely used state of a connection. */
+interface Extra {
+  blobQueue: QueuedSend[] | null;
+  queuedBytes: number;
+  fragmentText: Utf8Validator | null;
+}
+
+function newExtra(): Extra {
+  return { blobQueue: null, queuedBytes: 0, fragmentText: null };
 }
 
 /**
@@ -157,8 +204,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   readonly protocol: string;
   /** The extensions in use, as negotiated (e.g. "permessage-deflate; client_max_window_bits=15"), or ''. */
   readonly extensions: string;
-  /** The URL connected to (client side), or '' (server side). */
-  readonly url: string;
   /** What the WebSocket runs over: the TCP or TLS socket, or an HTTP/2 stream (RFC 8441). */
   readonly transport: Duplex;
   /**
@@ -167,8 +212,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * with the other streams: do not end or destroy it; use terminate()).
    */
   readonly socket: Socket;
-  /** Bytes this connection may owe its peer before it is closed with 1008 (see ConnectionOptions). */
-  readonly maxBackpressure: number;
 
   /** @internal last time data arrived from the peer (performance.now(), ms: a monotonic clock), for heartbeats. */
   lastSeen = performance.now();
@@ -176,30 +219,122 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   pingSentAt = 0;
 
   private readonly p: Protocol;
-  private readonly closeTimeout: number;
+  /** Settings shared by every connection of a server (one object, not four fields each). */
+  private readonly shared: SharedSettings;
   private closeTimer: NodeJS.Timeout | null = null;
-  private flushScheduled = false;
-  /** Sends waiting for a Blob to be read, in order; null when none. */
-  private blobQueue: QueuedSend[] | null = null;
-  /** Bytes in `blobQueue`, counted in bufferedAmount. */
-  private queuedBytes = 0;
-  private closeEmitted = false;
-  /** The server's set of open connections; this connection leaves it when it closes. */
-  private readonly registry: Set<WebSocket> | null;
+  /** The boolean state below, as bits of one number (memory per idle connection counts). */
+  private flags = 0;
+  /** State few connections ever need, made when first needed. */
+  private extra: Extra | null = null;
+
+  /** The URL connected to (client side), or '' (server side). */
+  get url(): string {
+    return this.shared.url;
+  }
+
+  /** Bytes this connection may owe its peer before it is closed with 1008 (see ConnectionOptions). */
+  get maxBackpressure(): number {
+    return this.shared.maxBackpressure;
+  }
+
+  private get closeTimeout(): number {
+    return this.shared.closeTimeout;
+  }
+
+  private get registry(): Set<WebSocket> | null {
+    return this.shared.registry;
+  }
+
+  private flag(bit: number): boolean {
+    return (this.flags & bit) !== 0;
+  }
+
+  private setFlag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
+
+  /** A flush of this connection is scheduled for the end of the turn. */
+  private get flushScheduled(): boolean {
+    return this.flag(Flag.FLUSH_SCHEDULED);
+  }
+  private set flushScheduled(on: boolean) {
+    this.setFlag(Flag.FLUSH_SCHEDULED, on);
+  }
+  private get closeEmitted(): boolean {
+    return this.flag(Flag.CLOSE_EMITTED);
+  }
+  private set closeEmitted(on: boolean) {
+    this.setFlag(Flag.CLOSE_EMITTED, on);
+  }
   /** We ended our side of the transport. */
-  private ended = false;
+  private get ended(): boolean {
+    return this.flag(Flag.ENDED);
+  }
+  private set ended(on: boolean) {
+    this.setFlag(Flag.ENDED, on);
+  }
   /** The transport is gone ('close'); 'close' is emitted once the last events are delivered. */
-  private transportClosed = false;
+  private get transportClosed(): boolean {
+    return this.flag(Flag.TRANSPORT_CLOSED);
+  }
+  private set transportClosed(on: boolean) {
+    this.setFlag(Flag.TRANSPORT_CLOSED, on);
+  }
   /** The application paused reading (pause()). */
-  private paused = false;
+  private get paused(): boolean {
+    return this.flag(Flag.PAUSED);
+  }
+  private set paused(on: boolean) {
+    this.setFlag(Flag.PAUSED, on);
+  }
   /** Frames that came with the handshake are not delivered yet. */
-  private headPending = false;
+  private get headPending(): boolean {
+    return this.flag(Flag.HEAD_PENDING);
+  }
+  private set headPending(on: boolean) {
+    this.setFlag(Flag.HEAD_PENDING, on);
+  }
   /** Events are being handed to listeners (re-entrancy guard). */
-  private dispatching = false;
+  private get dispatching(): boolean {
+    return this.flag(Flag.DISPATCHING);
+  }
+  private set dispatching(on: boolean) {
+    this.setFlag(Flag.DISPATCHING, on);
+  }
   /** A fragmented message is being sent with send(data, { fin: false }). */
-  private fragmenting = false;
-  /** Its UTF-8 check, for a text message sent as bytes. */
-  private fragmentText: Utf8Validator | null = null;
+  private get fragmenting(): boolean {
+    return this.flag(Flag.FRAGMENTING);
+  }
+  private set fragmenting(on: boolean) {
+    this.setFlag(Flag.FRAGMENTING, on);
+  }
+
+  /** Sends waiting for a Blob to be read, in order; null when none. */
+  private get blobQueue(): QueuedSend[] | null {
+    return this.extra?.blobQueue ?? null;
+  }
+  private set blobQueue(queue: QueuedSend[] | null) {
+    if (queue !== null || this.extra !== null) this.extras().blobQueue = queue;
+  }
+  /** Bytes in `blobQueue`, counted in bufferedAmount. */
+  private get queuedBytes(): number {
+    return this.extra?.queuedBytes ?? 0;
+  }
+  private set queuedBytes(bytes: number) {
+    if (bytes !== 0 || this.extra !== null) this.extras().queuedBytes = bytes;
+  }
+  /** The UTF-8 check of a text message sent as bytes in fragments. */
+  private get fragmentText(): Utf8Validator | null {
+    return this.extra?.fragmentText ?? null;
+  }
+  private set fragmentText(validator: Utf8Validator | null) {
+    if (validator !== null || this.extra !== null) this.extras().fragmentText = validator;
+  }
+
+  private extras(): Extra {
+    this.extra ??= newExtra();
+    return this.extra;
+  }
 
   constructor(socket: Duplex, protocol: Protocol, options: ConnectionOptions = {}) {
     super();
@@ -208,11 +343,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.p = protocol;
     this.protocol = options.protocol ?? '';
     this.extensions = options.extensions ?? '';
-    this.url = options.url ?? '';
-    this.closeTimeout = options.closeTimeout ?? 5000;
-    this.maxBackpressure = options.maxBackpressure ?? DEFAULT_MAX_BACKPRESSURE;
-    this.registry = options.registry ?? null;
-    protocol.onReady = () => WebSocket.onProtocolReady(this);
+    this.shared = options.shared ?? sharedSettings(options);
+    // The protocol reports asynchronous completions through protocolReady() (no closure).
+    protocol.readyTarget = this;
 
     (socket as Partial<Socket>).setNoDelay?.(true);
     (socket as Partial<Socket>).setTimeout?.(0);
@@ -263,12 +396,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this[kConnection]!.onDrain();
   };
 
-  /** @internal the Protocol's `onReady`: zlib finished a message in one direction or the other. */
-  static onProtocolReady(ws: WebSocket): void {
-    ws.dispatch();
-    if (ws.p.bufferedAmount > 0) ws.queued();
-    ws.updateReading();
-    ws.maybeEmitClose();
+  /** @internal the Protocol's readyTarget: zlib finished a message in one direction or the other. */
+  protocolReady(): void {
+    this.dispatch();
+    if (this.p.bufferedAmount > 0) this.queued();
+    this.updateReading();
+    this.maybeEmitClose();
   }
 
   /**
@@ -537,7 +670,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       done = true;
     } finally {
       this.dispatching = false;
-      if (!done) setImmediate(() => WebSocket.onProtocolReady(this));
+      if (!done) setImmediate(() => this.protocolReady());
     }
     if (this.p.closeExpected()) this.armCloseTimer();
   }

@@ -52,7 +52,7 @@ import { HttpRequestParser } from '../protocol/http.js';
 import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
 import { PreparedMessage } from '../protocol/prepared.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, Protocol } from '../protocol/protocol.js';
-import { WebSocket } from './connection.js';
+import { type SharedSettings, sharedSettings, WebSocket } from './connection.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 
 function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
@@ -230,12 +230,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly detach: Array<() => void> = [];
   /** HTTP/2 streams taken as WebSockets (by the 'stream' or the compatibility 'connect' listener). */
   private readonly claimed = new WeakSet<ServerHttp2Stream>();
+  /** What every connection of this server shares (one object for all). */
+  private readonly shared: SharedSettings;
 
   constructor(options: WebSocketServerOptions = {}) {
     super();
     this.options = options;
     this.deflate =
       options.perMessageDeflate === true ? {} : options.perMessageDeflate ? options.perMessageDeflate : false;
+    this.shared = sharedSettings({
+      closeTimeout: options.closeTimeout,
+      maxBackpressure: options.maxBackpressure,
+      registry: this.clients,
+    });
     const server = options.server;
     if (server) {
       const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head);
@@ -575,9 +582,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const ws = new WebSocket(exchange.transport, p, {
       protocol,
       extensions: deflate?.header ?? '',
-      closeTimeout: this.options.closeTimeout,
-      maxBackpressure: this.options.maxBackpressure,
-      registry: this.clients,
+      shared: this.shared,
       head: exchange.head,
     });
     // The connection listens for errors itself from now on.

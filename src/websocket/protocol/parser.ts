@@ -47,6 +47,10 @@ enum ParserState {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The chunk queue while empty: shared, so an idle connection holds no array of its own. */
+const NO_CHUNKS: Buffer[] = [];
+/** Bytes left over in a read (part of the next header) below this are copied, releasing the read's buffer. */
+const LEFTOVER_COPY = 16;
 
 export class FrameParser {
   /** RSV bits that may be set; others fail the connection. */
@@ -54,7 +58,7 @@ export class FrameParser {
   private readonly expectMasked: boolean;
   private readonly handler: FrameHandler;
 
-  private chunks: Buffer[] = [];
+  private chunks: Buffer[] = NO_CHUNKS;
   private buffered = 0;
   private state = ParserState.HEADER;
 
@@ -73,7 +77,7 @@ export class FrameParser {
   /** Stop parsing: everything pushed from now on is discarded. */
   stop(): void {
     this.state = ParserState.STOPPED;
-    this.chunks = [];
+    this.chunks = NO_CHUNKS;
     this.buffered = 0;
   }
 
@@ -88,13 +92,22 @@ export class FrameParser {
    */
   push(chunk: Buffer): void {
     if (this.state === ParserState.STOPPED || chunk.length === 0) return;
-    this.chunks.push(chunk);
+    if (this.chunks === NO_CHUNKS) this.chunks = [chunk];
+    else this.chunks.push(chunk);
     this.buffered += chunk.length;
     try {
       this.run();
     } catch (error) {
       this.stop();
       throw error;
+    }
+    const buffered = this.buffered;
+    if (buffered === 0) this.chunks = NO_CHUNKS;
+    else if (buffered < LEFTOVER_COPY && this.chunks.length === 1) {
+      // A few bytes of the next frame's header would otherwise keep the
+      // whole read (up to 64 KiB) alive until the rest arrives.
+      const rest = this.chunks[0]!;
+      if (rest.buffer.byteLength > buffered * 4) this.chunks[0] = Buffer.from(rest);
     }
   }
 

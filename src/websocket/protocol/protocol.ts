@@ -113,6 +113,9 @@ export const SEND_EOF: Buffer = Buffer.alloc(0);
 
 const EMPTY = Buffer.alloc(0);
 const defaultMaskKeys = new MaskKeyPool();
+const NO_EVENTS: EventEntry[] = [];
+const NO_OUTPUT: OutputEntry[] = [];
+const NO_MARKERS: OutputMarker[] = [];
 
 /** Thrown by send methods when the connection may no longer send data (RFC 6455 §5.5.1). */
 export class InvalidStateError extends Error {
@@ -174,9 +177,16 @@ export class Protocol implements FrameHandler {
    * a method of this object. Set by the adapter (or the `onReady` option).
    */
   onReady: (() => void) | null;
-  #events: EventEntry[] = [];
-  #output: OutputEntry[] = [];
-  #markersTaken: OutputMarker[] = [];
+  /**
+   * Like `onReady`, for an adapter that would rather not hold a closure per
+   * connection: its `protocolReady()` is called instead.
+   */
+  readyTarget: { protocolReady(): void } | null = null;
+  // Queues are the shared empty sentinels while empty (most connections,
+  // most of the time, are idle: no array of their own).
+  #events: EventEntry[] = NO_EVENTS;
+  #output: OutputEntry[] = NO_OUTPUT;
+  #markersTaken: OutputMarker[] = NO_MARKERS;
   /** Bytes in #output (a pending message counts its uncompressed size). */
   #outputBytes = 0;
   /** Compressed bytes waiting to be inflated. */
@@ -192,8 +202,10 @@ export class Protocol implements FrameHandler {
   #messageCompressed = false;
   #messageFragments = 0;
   #frameFin = false;
-  readonly #message = new MessageBuffer();
-  readonly #validator = new Utf8Validator();
+  /** Made at the first message that arrives in more than one piece. */
+  #message: MessageBuffer | null = null;
+  /** Made at the first text message that arrives in more than one piece. */
+  #validator: Utf8Validator | null = null;
   /** True once text of the current message went through the incremental validator. */
   #streamed = false;
 
@@ -242,7 +254,7 @@ export class Protocol implements FrameHandler {
     if (this.#state === State.CLOSED) return;
     this.#state = State.CLOSED;
     this.#parser.stop();
-    this.#message.clear();
+    this.#message?.clear();
     this.deflate?.close();
   }
 
@@ -256,7 +268,8 @@ export class Protocol implements FrameHandler {
 
   /** True while received messages are being inflated (their events, and those after them, are not ready yet). */
   get eventsPending(): boolean {
-    return this.#events.length > 0 && this.#events[0]!.type === 'pending';
+    const head = this.#events[0];
+    return head !== undefined && head.type === 'pending';
   }
 
   /**
@@ -266,9 +279,11 @@ export class Protocol implements FrameHandler {
    * the connection for an error (RFC 6455 §7.1.7).
    */
   nextEvent(): ProtocolEvent | null {
-    const head = this.#events[0];
+    const events = this.#events;
+    const head = events[0];
     if (head === undefined || head.type === 'pending') return null;
-    this.#events.shift();
+    if (events.length === 1) this.#events = NO_EVENTS;
+    else events.shift();
     // Once the transport is gone there is no one to answer.
     if (this.#state === State.CLOSED) return head;
     switch (head.type) {
@@ -301,7 +316,7 @@ export class Protocol implements FrameHandler {
    */
   dataToSend(): Buffer[] {
     const output = this.#output;
-    if (output.length === 0) return output as Buffer[];
+    if (output.length === 0) return [];
     let ready = 0;
     let markers = false;
     for (; ready < output.length; ready++) {
@@ -312,7 +327,7 @@ export class Protocol implements FrameHandler {
     }
     const all = ready === output.length;
     const taken = all ? output : output.splice(0, ready);
-    if (all) this.#output = [];
+    if (all) this.#output = NO_OUTPUT;
     if (!markers) {
       if (this.#output.length === 0) this.#outputBytes = 0;
       else for (const chunk of taken as Buffer[]) this.#outputBytes -= chunk.length;
@@ -323,7 +338,10 @@ export class Protocol implements FrameHandler {
       if (Buffer.isBuffer(entry)) {
         chunks.push(entry);
         this.#outputBytes -= entry.length;
-      } else this.#markersTaken.push((entry as MarkerEntry).marker);
+      } else {
+        if (this.#markersTaken === NO_MARKERS) this.#markersTaken = [];
+        this.#markersTaken.push((entry as MarkerEntry).marker);
+      }
     }
     return chunks;
   }
@@ -335,13 +353,14 @@ export class Protocol implements FrameHandler {
    * callback of ws's `send(data, callback)`).
    */
   mark(marker: OutputMarker): void {
-    this.#output.push({ marker });
+    this.#pushOutput({ marker }, 0);
   }
 
   /** Markers whose bytes the last `dataToSend` calls returned, in order. */
   takeMarkers(): OutputMarker[] {
     const markers = this.#markersTaken;
-    if (markers.length > 0) this.#markersTaken = [];
+    if (markers.length === 0) return [];
+    this.#markersTaken = NO_MARKERS;
     return markers;
   }
 
@@ -349,7 +368,8 @@ export class Protocol implements FrameHandler {
   dropMarkers(): OutputMarker[] {
     const markers = this.takeMarkers();
     for (const entry of this.#output) if (!Buffer.isBuffer(entry) && 'marker' in entry) markers.push(entry.marker);
-    this.#output = this.#output.filter((entry) => Buffer.isBuffer(entry) || !('marker' in entry));
+    const rest = this.#output.filter((entry) => Buffer.isBuffer(entry) || !('marker' in entry));
+    this.#output = rest.length === 0 ? NO_OUTPUT : rest;
     return markers;
   }
 
@@ -542,7 +562,7 @@ export class Protocol implements FrameHandler {
     if (++this.#messageFragments > this.maxFragments) throw new ProtocolError('TOO_MANY_FRAGMENTS');
     // RFC 6455 §10.4: refuse a message over the limit from its declared
     // length, before buffering any of it.
-    const size = this.#message.length + header.length;
+    const size = (this.#message?.length ?? 0) + header.length;
     if (size > this.maxMessageSize) {
       throw new ProtocolError('MESSAGE_TOO_BIG', `${size} > ${this.maxMessageSize}`);
     }
@@ -551,7 +571,8 @@ export class Protocol implements FrameHandler {
 
   onDataFramePayload(data: Buffer, last: boolean): void {
     const isText = this.#messageOpcode === Opcode.TEXT && !this.#messageCompressed;
-    if (last && this.#frameFin && this.#message.length === 0 && !this.#streamed) {
+    const message = this.#message;
+    if (last && this.#frameFin && (message === null || message.length === 0) && !this.#streamed) {
       // The whole message is this one piece: validate it in one native pass.
       this.#deliver(data, isText && !isValidUtf8(data));
       return;
@@ -559,16 +580,18 @@ export class Protocol implements FrameHandler {
     if (isText) {
       // RFC 6455 §8.1: fail as soon as an invalid byte arrives, mid-frame included.
       this.#streamed = true;
+      this.#validator ??= new Utf8Validator();
       if (!this.#validator.push(data)) {
         this.#validator.reset();
         throw new ProtocolError('INVALID_UTF8');
       }
     }
+    this.#message ??= new MessageBuffer();
     this.#message.push(data);
     if (last && this.#frameFin) {
       const payload = this.#message.take();
       let invalid = false;
-      if (isText) {
+      if (isText && this.#validator !== null) {
         invalid = !this.#validator.complete;
         this.#validator.reset();
       }
@@ -581,16 +604,16 @@ export class Protocol implements FrameHandler {
     if (header.rsv !== 0) throw new ProtocolError('RSV_NOT_NEGOTIATED');
     switch (header.opcode) {
       case Opcode.PING:
-        this.#events.push({ type: 'ping', data: payload });
+        this.#pushEvent({ type: 'ping', data: payload });
         break;
       case Opcode.PONG:
         // RFC 6455 §5.5.3: a pong may be unsolicited; it is only reported.
-        this.#events.push({ type: 'pong', data: payload });
+        this.#pushEvent({ type: 'pong', data: payload });
         break;
       case Opcode.CLOSE: {
         const { code, reason } = parseClosePayload(payload);
         this.closeReceived = { code, reason };
-        this.#events.push({ type: 'close', code, reason });
+        this.#pushEvent({ type: 'close', code, reason });
         // RFC 6455 §5.5.1: after a close frame, the peer sends nothing more;
         // any message in progress is abandoned.
         this.#stopReceiving();
@@ -606,14 +629,14 @@ export class Protocol implements FrameHandler {
     const opcode = this.#messageOpcode;
     this.#messageOpcode = 0;
     if (!this.#messageCompressed) {
-      this.#events.push(opcode === Opcode.TEXT ? { type: 'text', data: payload.toString('utf8') } : { type: 'binary', data: payload });
+      this.#pushEvent(opcode === Opcode.TEXT ? { type: 'text', data: payload.toString('utf8') } : { type: 'binary', data: payload });
       return;
     }
     this.#messageCompressed = false;
     // RFC 7692 §7.2.2: inflate the whole message; the limit applies to the
     // inflated size too, checked while inflating.
     const pending: PendingEvent = { type: 'pending', size: payload.length, event: null };
-    this.#events.push(pending);
+    this.#pushEvent(pending);
     this.#pendingInflate += pending.size;
     let sync = true;
     this.deflate!.decompress(payload, this.maxMessageSize, (error, data) => {
@@ -629,7 +652,7 @@ export class Protocol implements FrameHandler {
         pending.event = opcode === Opcode.TEXT ? { type: 'text', data: data.toString('utf8') } : { type: 'binary', data };
         this.#settleEvents();
       }
-      if (!sync) this.onReady?.();
+      if (!sync) this.#ready();
     });
     sync = false;
   }
@@ -673,7 +696,7 @@ export class Protocol implements FrameHandler {
   #failWith(error: unknown): void {
     const protocolError = error instanceof ProtocolError ? error : new ProtocolError('INTERNAL_ERROR', String(error));
     this.failure ??= protocolError;
-    this.#events.push({ type: 'error', error: protocolError });
+    this.#pushEvent({ type: 'error', error: protocolError });
     // RFC 6455 §7.1.7: no more data is processed after a failure.
     this.#stopReceiving();
   }
@@ -685,7 +708,7 @@ export class Protocol implements FrameHandler {
 
   #stopReceiving(): void {
     this.#parser.stop();
-    this.#message.clear();
+    this.#message?.clear();
     this.#messageOpcode = 0;
   }
 
@@ -756,7 +779,7 @@ export class Protocol implements FrameHandler {
     for (const chunk of chunks) size += chunk.length;
     this.#outputBytes += size - pending.size;
     output.splice(at, 1, ...chunks);
-    if (!sync) this.onReady?.();
+    if (!sync) this.#ready();
   }
 
   #sendControl(opcode: number, data: Buffer): void {
@@ -780,7 +803,20 @@ export class Protocol implements FrameHandler {
   }
 
   #pushOutput(entry: OutputEntry, size: number): void {
+    if (this.#output === NO_OUTPUT) this.#output = [];
     this.#output.push(entry);
     this.#outputBytes += size;
+  }
+
+  #pushEvent(entry: EventEntry): void {
+    if (this.#events === NO_EVENTS) this.#events = [];
+    this.#events.push(entry);
+  }
+
+  /** Tell the adapter that events or bytes are ready (an asynchronous completion). */
+  #ready(): void {
+    const target = this.readyTarget;
+    if (target !== null) target.protocolReady();
+    else this.onReady?.();
   }
 }
