@@ -59,6 +59,9 @@ export class FrameParser {
   private readonly handler: FrameHandler;
 
   private chunks: Buffer[] = NO_CHUNKS;
+  /** Where the unread bytes of chunks[0] start (bytes before it are consumed): no view made per step. */
+  private pos = 0;
+  /** Unread bytes in all chunks. */
   private buffered = 0;
   private state = ParserState.HEADER;
 
@@ -78,6 +81,7 @@ export class FrameParser {
   stop(): void {
     this.state = ParserState.STOPPED;
     this.chunks = NO_CHUNKS;
+    this.pos = 0;
     this.buffered = 0;
   }
 
@@ -102,12 +106,17 @@ export class FrameParser {
       throw error;
     }
     const buffered = this.buffered;
-    if (buffered === 0) this.chunks = NO_CHUNKS;
-    else if (buffered < LEFTOVER_COPY && this.chunks.length === 1) {
+    if (buffered === 0) {
+      this.chunks = NO_CHUNKS;
+      this.pos = 0;
+    } else if (buffered < LEFTOVER_COPY && this.chunks.length === 1) {
       // A few bytes of the next frame's header would otherwise keep the
       // whole read (up to 64 KiB) alive until the rest arrives.
       const rest = this.chunks[0]!;
-      if (rest.buffer.byteLength > buffered * 4) this.chunks[0] = Buffer.from(rest);
+      if (rest.buffer.byteLength > buffered * 4) {
+        this.chunks[0] = Buffer.from(rest.subarray(this.pos));
+        this.pos = 0;
+      }
     }
   }
 
@@ -230,11 +239,11 @@ export class FrameParser {
     while (this.done < h.length) {
       if (this.buffered === 0) return false;
       const first = this.chunks[0]!;
-      const take = Math.min(first.length, h.length - this.done);
-      const piece = take === first.length ? first : first.subarray(0, take);
-      if (take === first.length) this.chunks.shift();
-      else this.chunks[0] = first.subarray(take);
-      this.buffered -= take;
+      const pos = this.pos;
+      const available = first.length - pos;
+      const take = Math.min(available, h.length - this.done);
+      const piece = take === first.length ? first : first.subarray(pos, pos + take);
+      this.advance(first, take);
       if (h.masked) applyMask(piece, this.maskKey!, this.done & 3);
       this.done += take;
       const last = this.done === h.length;
@@ -245,9 +254,21 @@ export class FrameParser {
     return true;
   }
 
+  /** Mark `n` bytes of `first` (chunks[0], from pos) as read; drop the chunk once it is all read. */
+  private advance(first: Buffer, n: number): void {
+    this.buffered -= n;
+    const pos = this.pos + n;
+    if (pos === first.length) {
+      this.chunks.shift();
+      this.pos = 0;
+    } else this.pos = pos;
+  }
+
   private byteAt(index: number): number {
-    let i = index;
-    for (const chunk of this.chunks) {
+    const chunks = this.chunks;
+    let i = index + this.pos;
+    for (let c = 0; c < chunks.length; c++) {
+      const chunk = chunks[c]!;
       if (i < chunk.length) return chunk[i]!;
       i -= chunk.length;
     }
@@ -255,17 +276,12 @@ export class FrameParser {
   }
 
   private skip(n: number): void {
-    this.buffered -= n;
     let left = n;
     while (left > 0) {
       const first = this.chunks[0]!;
-      if (first.length <= left) {
-        left -= first.length;
-        this.chunks.shift();
-      } else {
-        this.chunks[0] = first.subarray(left);
-        left = 0;
-      }
+      const take = Math.min(first.length - this.pos, left);
+      this.advance(first, take);
+      left -= take;
     }
   }
 
@@ -274,12 +290,17 @@ export class FrameParser {
     let copied = 0;
     while (copied < n) {
       const first = this.chunks[0]!;
-      const take = Math.min(first.length, n - copied);
-      first.copy(target, copied, 0, take);
+      const pos = this.pos;
+      const take = Math.min(first.length - pos, n - copied);
+      if (take === 4 && n === 4) {
+        // The masking key, the usual case: four bytes, no copy call.
+        target[0] = first[pos]!;
+        target[1] = first[pos + 1]!;
+        target[2] = first[pos + 2]!;
+        target[3] = first[pos + 3]!;
+      } else first.copy(target, copied, pos, pos + take);
       copied += take;
-      if (take === first.length) this.chunks.shift();
-      else this.chunks[0] = first.subarray(take);
+      this.advance(first, take);
     }
-    this.buffered -= n;
   }
 }
