@@ -289,6 +289,17 @@ export const TARGETS: readonly Target[] = [
     text: 'Echo 64 KiB: >= ws+bufferutil, without native code',
   },
   { workload: 'fanout', metric: 'deliveries_per_s', contestant: 'wschat', versus: 'ws', op: '>=', value: 7, text: 'Fan-out: >= 7x ws' },
+  { workload: 'fanout', metric: 'deliveries_per_s', contestant: 'wschat', versus: 'bun', op: '>=', value: 0.8, text: 'Fan-out: >= 0.8x Bun' },
+  { workload: 'echo32', metric: 'msgs_per_s', contestant: 'wschat', versus: 'bun', op: '>=', value: 0.5, text: 'Echo 32 B: >= 0.5x Bun' },
+  {
+    workload: 'compress-small',
+    metric: 'msgs_per_s',
+    contestant: 'wschat',
+    versus: 'ws',
+    op: '>=',
+    value: 2,
+    text: 'Small compressed messages: >= 2x ws',
+  },
   {
     workload: 'idle',
     metric: 'rss_per_conn',

@@ -39,8 +39,29 @@ import { type ServerName, SERVER_NAMES, type Variant, launchSpec, prepareServers
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type WorkloadName = 'echo32' | 'echo64k' | 'fanout' | 'idle' | 'connect' | 'compress' | 'chat' | 'chat-multinode';
-export const WORKLOAD_NAMES: readonly WorkloadName[] = ['echo32', 'echo64k', 'fanout', 'idle', 'connect', 'compress', 'chat', 'chat-multinode'];
+export type WorkloadName =
+  | 'echo32'
+  | 'echo64k'
+  | 'bulk'
+  | 'fanout'
+  | 'idle'
+  | 'connect'
+  | 'compress'
+  | 'compress-small'
+  | 'chat'
+  | 'chat-multinode';
+export const WORKLOAD_NAMES: readonly WorkloadName[] = [
+  'echo32',
+  'echo64k',
+  'bulk',
+  'fanout',
+  'idle',
+  'connect',
+  'compress',
+  'compress-small',
+  'chat',
+  'chat-multinode',
+];
 
 export type Mode = 'full' | 'quick' | 'smoke';
 
@@ -130,6 +151,10 @@ export interface Profile {
   fanoutConns: number;
   idleConns: number;
   compressConns: number;
+  /** Size of the bulk workload's messages (8 MiB; smaller in a smoke pass). */
+  bulkSize: number;
+  /** Connections of the small-compressed-messages workload. */
+  smallCompressConns: number;
   chatConns: number;
   /**
    * The fixed chat load, total messages per second over all publishers: one
@@ -164,6 +189,8 @@ export const PROFILES: Record<Mode, Profile> = {
     fanoutConns: 1000,
     idleConns: 10_000,
     compressConns: 200,
+    bulkSize: 8 * 1024 * 1024,
+    smallCompressConns: 100,
     chatConns: 1000,
     chatRate: 25,
     chatWarmupS: 2,
@@ -175,6 +202,8 @@ export const PROFILES: Record<Mode, Profile> = {
     fanoutConns: 1000,
     idleConns: 2000,
     compressConns: 200,
+    bulkSize: 8 * 1024 * 1024,
+    smallCompressConns: 100,
     chatConns: 1000,
     chatRate: 25,
     chatWarmupS: 1,
@@ -186,6 +215,8 @@ export const PROFILES: Record<Mode, Profile> = {
     fanoutConns: 200,
     idleConns: 200,
     compressConns: 20,
+    bulkSize: 1024 * 1024,
+    smallCompressConns: 20,
     chatConns: 100,
     chatRate: 20,
     chatWarmupS: 0.5,
@@ -237,6 +268,7 @@ const metric = (
 ): MetricDef => ({ key, label, unit, better, ratio, chart });
 
 const count = (n: number) => n.toLocaleString('en-US');
+const formatBytes = (n: number) => (n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n / 1024} KiB`);
 
 /** The workloads of issues 4 and 9, sized for `mode`, filtered by `--only` and `--servers`. */
 export function planWorkloads(options: Pick<Options, 'mode' | 'only' | 'servers'>): WorkloadPlan[] {
@@ -280,6 +312,23 @@ export function planWorkloads(options: Pick<Options, 'mode' | 'only' | 'servers'
       kind: 'window',
       generatorArgs: ['--mode', 'echo', '--path', '/', '--conns', '10', '--inflight', '4', '--size', '65536', '--binary'],
       conns: 10,
+      ...window,
+      rssPerConn: false,
+    },
+    {
+      name: 'bulk',
+      title: 'Bulk both ways, 8 MiB binary',
+      description: `2 connections, each with 2 messages of ${formatBytes(p.bulkSize)} in flight, echoed: the generator sends a message while the previous one comes back, so both directions carry large messages at once (a server that stops reading while its own send buffer is full hangs here). Payload megabytes per second received.`,
+      notes: p.bulkSize === full.bulkSize ? [] : [`${options.mode} pass: messages of ${formatBytes(p.bulkSize)} instead of ${formatBytes(full.bulkSize)}.`],
+      baseline: 'ws',
+      contestants: echoContestants('echo'),
+      metrics: [
+        metric('mb_per_s', 'MB/s', 'MB/s', 'higher', true, true),
+        metric('p99_us', 'p99', 'us', 'lower'),
+      ],
+      kind: 'window',
+      generatorArgs: ['--mode', 'echo', '--path', '/', '--conns', '2', '--inflight', '2', '--size', String(p.bulkSize), '--binary'],
+      conns: 2,
       ...window,
       rssPerConn: false,
     },
@@ -378,6 +427,35 @@ export function planWorkloads(options: Pick<Options, 'mode' | 'only' | 'servers'
       conns: p.compressConns,
       ...window,
       rssPerConn: true,
+    },
+    {
+      name: 'compress-small',
+      title: 'Small compressed messages (permessage-deflate)',
+      description: `${count(p.smallCompressConns)} connections with permessage-deflate negotiated, each with 8 messages in flight: 256 bytes of JSON echoed, every server compressing every message (threshold 0; Bun always does). What a compressed message costs beyond its bytes: zlib calls, buffers, the threadpool round trip. Messages per second.`,
+      notes: reduced('connections', p.smallCompressConns, full.smallCompressConns),
+      baseline: 'ws',
+      contestants: echoContestants('deflate-small'),
+      metrics: [
+        metric('msgs_per_s', 'msgs/s', 'msgs/s', 'higher', true, true),
+        metric('p99_us', 'p99', 'us', 'lower'),
+      ],
+      kind: 'window',
+      generatorArgs: [
+        '--mode',
+        'echo',
+        '--path',
+        '/',
+        '--deflate',
+        '--conns',
+        String(p.smallCompressConns),
+        '--inflight',
+        '8',
+        '--size',
+        '256',
+      ],
+      conns: p.smallCompressConns,
+      ...window,
+      rssPerConn: false,
     },
     {
       name: 'chat',

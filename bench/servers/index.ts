@@ -20,12 +20,14 @@ export const SERVER_NAMES: readonly ServerName[] = ['wschat', 'ws', 'ws+bufferut
  * What the server is asked to be:
  * - `echo`: echo on any path, fan-out on /broadcast, no compression;
  * - `deflate`: the same with permessage-deflate enabled;
+ * - `deflate-small`: permessage-deflate with a threshold of 0, so that even
+ *   the smallest message is compressed (Bun compresses every message anyway);
  * - `chat-memory` / `chat-sqlite`: wschat's full chat server with either store;
  * - `chat`: the socket.io room server;
  * - `chat-redis`: one node of several sharing rooms through Redis (wschat's
  *   Redis store; socket.io's Redis adapter).
  */
-export type Variant = 'echo' | 'deflate' | 'chat-memory' | 'chat-sqlite' | 'chat' | 'chat-redis';
+export type Variant = 'echo' | 'deflate' | 'deflate-small' | 'chat-memory' | 'chat-sqlite' | 'chat' | 'chat-redis';
 
 export interface LaunchSpec {
   command: string;
@@ -64,13 +66,23 @@ export function launchSpec(server: ServerName, variant: Variant, context: Launch
   const node = process.execPath;
   const listen = ['--port', String(port), '--host', '127.0.0.1'];
   const wsEcho = join(launcherDir(root), 'ws-echo.mjs');
-  const deflate = variant === 'deflate' ? ['--deflate'] : [];
+  const deflate =
+    variant === 'deflate' ? ['--deflate'] : variant === 'deflate-small' ? ['--deflate', '--deflate-threshold', '0'] : [];
+  const echoLike = variant === 'echo' || variant === 'deflate' || variant === 'deflate-small';
   switch (server) {
     case 'wschat':
       // `wschat echo` accepts permessage-deflate whenever the client offers it,
       // so `echo` and `deflate` are the same command line.
       if (variant === 'echo' || variant === 'deflate') {
         return { command: node, args: [join(root, 'bin', 'wschat.js'), 'echo', ...listen], env: {} };
+      }
+      if (variant === 'deflate-small') {
+        // `wschat echo` has no threshold option: the same echo server from dist/, with threshold 0.
+        return {
+          command: node,
+          args: [join(launcherDir(root), 'wschat-echo.mjs'), ...listen, '--deflate-threshold', '0'],
+          env: {},
+        };
       }
       if (variant === 'chat-memory' || variant === 'chat-sqlite' || variant === 'chat-redis') {
         let store: string[] = ['--memory'];
@@ -106,7 +118,7 @@ export function launchSpec(server: ServerName, variant: Variant, context: Launch
       }
       break;
     case 'ws':
-      if (variant === 'echo' || variant === 'deflate') {
+      if (echoLike) {
         return {
           command: node,
           args: [wsEcho, ...listen, ...deflate],
@@ -115,15 +127,15 @@ export function launchSpec(server: ServerName, variant: Variant, context: Launch
       }
       break;
     case 'ws+bufferutil':
-      if (variant === 'echo' || variant === 'deflate') {
+      if (echoLike) {
         return { command: node, args: [wsEcho, ...listen, ...deflate, '--require-native'], env: {} };
       }
       break;
     case 'bun':
-      if (variant === 'echo' || variant === 'deflate') {
+      if (echoLike) {
         return {
           command: join(root, 'node_modules', '.bin', 'bun'),
-          args: [join(root, 'bench', 'servers', 'bun-echo.ts'), ...listen, ...deflate],
+          args: [join(root, 'bench', 'servers', 'bun-echo.ts'), ...listen, ...(variant === 'echo' ? [] : ['--deflate'])],
           env: {},
         };
       }
@@ -159,7 +171,7 @@ export async function prepareServers(root: string, servers: readonly ServerName[
       warnings.push('dist/ is older than src/: wschat ran from a stale build (`npm run bench` builds first)');
     }
   }
-  const needLaunchers = servers.some((s) => s === 'ws' || s === 'ws+bufferutil' || s === 'socketio');
+  const needLaunchers = servers.some((s) => s === 'ws' || s === 'ws+bufferutil' || s === 'socketio' || s === 'wschat');
   if (needLaunchers) {
     try {
       await compileLaunchers(root);
@@ -200,7 +212,11 @@ async function compileLaunchers(root: string): Promise<void> {
   const outdir = launcherDir(root);
   mkdirSync(outdir, { recursive: true });
   await build({
-    entryPoints: [join(root, 'bench', 'servers', 'ws-echo.ts'), join(root, 'bench', 'servers', 'socketio-chat.ts')],
+    entryPoints: [
+      join(root, 'bench', 'servers', 'ws-echo.ts'),
+      join(root, 'bench', 'servers', 'socketio-chat.ts'),
+      join(root, 'bench', 'servers', 'wschat-echo.ts'),
+    ],
     outdir,
     outExtension: { '.js': '.mjs' },
     format: 'esm',

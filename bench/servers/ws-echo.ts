@@ -3,7 +3,7 @@
  * written the way the ws README shows, so the comparison is with ws as people
  * use it.
  *
- *   node ws-echo.js --port N [--host H] [--deflate] [--require-native]
+ *   node ws-echo.js --port N [--host H] [--deflate [--deflate-threshold BYTES]] [--require-native]
  *
  * Pure JS: run with WS_NO_BUFFER_UTIL=1 WS_NO_UTF_8_VALIDATE=1. With
  * --require-native the process refuses to start unless ws will use the
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     port: { type: 'string' },
     host: { type: 'string', default: '127.0.0.1' },
     deflate: { type: 'boolean', default: false },
+    'deflate-threshold': { type: 'string' },
     'require-native': { type: 'boolean', default: false },
   },
 });
@@ -37,8 +38,12 @@ if (values['require-native']) {
 const wss = new WebSocketServer({
   host: values.host,
   port: Number(values.port),
-  // ws's defaults when enabled (threshold 1024 bytes, zlib defaults, context takeover).
-  perMessageDeflate: values.deflate,
+  // ws's defaults when enabled (threshold 1024 bytes, zlib defaults, context
+  // takeover); the threshold set only for the small-compressed workload.
+  perMessageDeflate:
+    values.deflate && values['deflate-threshold'] !== undefined
+      ? { threshold: Number(values['deflate-threshold']) }
+      : values.deflate,
 });
 const room = new Set<WebSocket>();
 

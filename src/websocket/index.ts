@@ -1,13 +1,25 @@
 /**
- * The wschat WebSocket stack: RFC 6455 and RFC 7692 permessage-deflate, on a
- * sans-I/O core. Usable on its own, without the chat.
+ * The wschat WebSocket stack: RFC 6455, RFC 7692 permessage-deflate and
+ * RFC 8441 WebSockets over HTTP/2, on a sans-I/O core. Usable on its own,
+ * without the chat.
  *
  *   import { WebSocketServer, connect } from 'wschat/websocket';
  */
-export { connect, type ConnectOptions } from './node/client.js';
-export { type ConnectionOptions, WebSocket, type WebSocketEvents } from './node/connection.js';
+export { connect, type ConnectOptions, type TransportOptions } from './node/client.js';
+export {
+  type ConnectionOptions,
+  DEFAULT_MAX_BACKPRESSURE,
+  type SendCallback,
+  type SendData,
+  type SendOptions,
+  WebSocket,
+  type WebSocketEvents,
+} from './node/connection.js';
+export type { Bytes } from './protocol/bytes.js';
+export type { HeartbeatOptions } from './node/heartbeat.js';
 export {
   type AcceptDecision,
+  type BroadcastOptions,
   type HandshakeInfo,
   WebSocketServer,
   type WebSocketServerEvents,
@@ -26,16 +38,25 @@ export {
   rejectResponse,
   serializeResponse,
   type ValidatedRequest,
+  validateExtendedConnect,
   validateRequest,
   validateResponse,
 } from './protocol/handshake.js';
 export { HttpRequestParser, HttpResponseParser } from './protocol/http.js';
-export { PerMessageDeflate, type PerMessageDeflateOptions } from './protocol/permessage-deflate.js';
+export {
+  PerMessageDeflate,
+  type PerMessageDeflateOptions,
+  ZLIB_CONCURRENCY,
+  ZlibLimiter,
+  zlibLimiter,
+} from './protocol/permessage-deflate.js';
 export { PreparedMessage } from './protocol/prepared.js';
 export {
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_MESSAGE_SIZE,
+  defaultMaxFragments,
   InvalidStateError,
+  type OutputMarker,
   Protocol,
   type ProtocolEvent,
   type ProtocolOptions,

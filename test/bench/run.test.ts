@@ -186,11 +186,11 @@ describe('parseOptions', () => {
 describe('planWorkloads', () => {
   const all = { only: null, servers: null } as const;
 
-  test('the full plan has the seven workloads of issue 4 and the multi-node chat of issue 9, with their counts', () => {
+  test('the full plan has the workloads of issues 4 and 10 and the multi-node chat of issue 9, with their counts', () => {
     const plans = planWorkloads({ mode: 'full', ...all });
     assert.deepEqual(
       plans.map((p) => p.name),
-      ['echo32', 'echo64k', 'fanout', 'idle', 'connect', 'compress', 'chat', 'chat-multinode'],
+      ['echo32', 'echo64k', 'bulk', 'fanout', 'idle', 'connect', 'compress', 'compress-small', 'chat', 'chat-multinode'],
     );
     const byName = new Map(plans.map((p) => [p.name, p]));
     const args = (name: string) => byName.get(name as never)!.generatorArgs.join(' ');
@@ -200,6 +200,8 @@ describe('planWorkloads', () => {
     assert.match(args('idle'), /--mode idle .*--conns 10000/);
     assert.match(args('connect'), /--mode connect .*--conns 50/);
     assert.match(args('compress'), /--deflate .*--size 4096/);
+    assert.match(args('bulk'), /--mode echo .*--conns 2 --inflight 2 --size 8388608 --binary/);
+    assert.match(args('compress-small'), /--deflate --conns 100 --inflight 8 --size 256/);
     assert.equal(byName.get('chat')!.conns, 1000);
     for (const plan of plans) assert.deepEqual(plan.notes, [], `${plan.name} has no reduction notes in full mode`);
   });
@@ -213,6 +215,7 @@ describe('planWorkloads', () => {
       ['wschat', 'ws', 'ws+bufferutil', 'bun'],
     );
     assert.ok(plans.find((p) => p.name === 'compress')!.contestants.every((c) => c.variant === 'deflate'));
+    assert.ok(plans.find((p) => p.name === 'compress-small')!.contestants.every((c) => c.variant === 'deflate-small'));
     const chat = plans.find((p) => p.name === 'chat')!;
     assert.equal(chat.baseline, 'socket.io');
     assert.deepEqual(
@@ -345,6 +348,18 @@ describe('launchSpec', () => {
     assert.equal(value('--appendfsync'), 'always');
     assert.equal(value('--save'), '');
     assert.equal(value('--daemonize'), 'no');
+  });
+
+  test('small compressed messages: every server compresses everything (threshold 0; Bun always does)', () => {
+    const wschat = launchSpec('wschat', 'deflate-small', context);
+    assert.match(wschat.args[0]!, /bench\/out\/servers\/wschat-echo\.mjs$/);
+    assert.equal(wschat.args[wschat.args.indexOf('--deflate-threshold') + 1], '0');
+    for (const server of ['ws', 'ws+bufferutil'] as const) {
+      const args = launchSpec(server, 'deflate-small', context).args;
+      assert.ok(args.includes('--deflate'));
+      assert.equal(args[args.indexOf('--deflate-threshold') + 1], '0');
+    }
+    assert.ok(launchSpec('bun', 'deflate-small', context).args.includes('--deflate'));
   });
 
   test('bun runs bun-echo.ts with Bun; socket.io has only the chat server', () => {

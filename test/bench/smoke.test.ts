@@ -46,7 +46,7 @@ function runBench(args: string[], timeoutMs: number): Promise<{ code: number | n
 
 test('npm run bench -- --smoke completes with every workload ok', { timeout: 115_000 }, async (t) => {
   const args = ['--smoke'];
-  let expected = ['echo32', 'echo64k', 'fanout', 'idle', 'connect', 'compress', 'chat', 'chat-max', 'chat-multinode', 'chat-multinode-max'];
+  let expected = ['echo32', 'echo64k', 'bulk', 'fanout', 'idle', 'connect', 'compress', 'compress-small', 'chat', 'chat-max', 'chat-multinode', 'chat-multinode-max'];
   const redis = findRedis();
   if (isCI()) assertPeer(redis);
   if (!redis.available) {

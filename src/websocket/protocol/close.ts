@@ -43,15 +43,13 @@ export function parseClosePayload(payload: Buffer): ClosePayload {
 }
 
 /**
- * Build a close payload to send. An application may send 1000, 3000-4999 and
- * the other codes valid on the wire; 1005 means "send no code".
+ * Build a close payload to send: 1000, 3000-4999 and the other codes valid on
+ * the wire. 1005 only reports a close frame that had no code (RFC 6455
+ * §7.4.1: it MUST NOT be sent); answering such a frame with an empty one is
+ * the protocol's business, not a code the application can ask for.
  * @throws RangeError for a code that may not be sent or a reason over 123 bytes.
  */
 export function encodeClosePayload(code: number, reason = ''): Buffer {
-  if (code === 1005) {
-    if (reason !== '') throw new RangeError('a close reason needs a close code');
-    return Buffer.alloc(0);
-  }
   if (!isValidCloseCode(code)) throw new RangeError(`close code ${code} may not be sent (RFC 6455 §7.4)`);
   const length = Buffer.byteLength(reason);
   if (length > MAX_CLOSE_REASON_BYTES) {

@@ -29,7 +29,6 @@ const table = {
   RSV_NOT_NEGOTIATED: [1002, 'reserved bit set'],
   MASK_REQUIRED: [1002, 'frame must be masked'],
   MASK_FORBIDDEN: [1002, 'frame must not be masked'],
-  NON_MINIMAL_LENGTH: [1002, 'length not minimally encoded'],
   LENGTH_HIGH_BIT: [1002, 'invalid frame length'],
   LENGTH_TOO_LARGE: [1009, 'frame too large'],
   CONTROL_FRAME_FRAGMENTED: [1002, 'fragmented control frame'],
@@ -47,6 +46,8 @@ const table = {
   INVALID_COMPRESSED_DATA: [1007, 'invalid compressed data'],
   // Limits chosen by the endpoint, RFC 6455 §10.4.
   MESSAGE_TOO_BIG: [1009, 'message too big'],
+  // The peer reads too slowly: what we owe it passed `maxBackpressure`.
+  SLOW_READER: [1008, 'too slow to read'],
   // The application or the adapter gave up on the connection.
   INTERNAL_ERROR: [1011, ''],
 } as const satisfies Record<string, readonly [number, string]>;
@@ -72,11 +73,6 @@ export class ProtocolError extends Error {
     this.closeCode = closeCode;
     this.closeReason = closeReason;
   }
-}
-
-/** The close code a protocol error maps to; the single mapping used everywhere. */
-export function closeCodeFor(code: ProtocolErrorCode): number {
-  return table[code][0];
 }
 
 /** Every protocol error code, for documentation and tests. */

@@ -14,6 +14,7 @@
  */
 
 import { HandshakeError } from './errors.js';
+import { isTchar, isToken } from './http.js';
 
 /**
  * One element of an extension list: an offer (in a request) or an
@@ -24,26 +25,6 @@ import { HandshakeError } from './errors.js';
 export interface ExtensionOffer {
   name: string;
   params: Array<[string, string | true]>;
-}
-
-// RFC 7230 §3.2.6: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
-// "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
-  TCHAR[c.charCodeAt(0)] = 1;
-}
-
-function isTchar(code: number): boolean {
-  return code < 128 && TCHAR[code] === 1;
-}
-
-/** Whether `s` is a non-empty RFC 7230 token. */
-export function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    if (!isTchar(s.charCodeAt(i))) return false;
-  }
-  return true;
 }
 
 function invalid(reason: string): HandshakeError {

@@ -10,6 +10,7 @@
  *  | |1|2|3|       |K|             |                               |
  *  +-+-+-+-+-------+-+-------------+ - - - - - - - - - - - - - - - +
  */
+import { toBuffer } from './bytes.js';
 import { applyMask } from './mask.js';
 
 /** Opcodes (RFC 6455 §5.2, §11.8). 3-7 and 0xB-0xF are reserved. */
@@ -112,7 +113,7 @@ export function encodeFrame(opcode: number, payload: Uint8Array, options: Encode
   }
   const header = Buffer.allocUnsafe(head);
   writeHeader(header, 0, firstByte, length, null);
-  return [header, Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length)];
+  return [header, toBuffer(payload)];
 }
 
 /**

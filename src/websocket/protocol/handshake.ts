@@ -18,7 +18,19 @@
  * - `INVALID_WEBSOCKET_KEY` 400: Sec-WebSocket-Key missing, repeated or not 16 bytes of base64.
  * - `INVALID_ORIGIN_HEADER` 400: Origin repeated.
  * - `INVALID_SUBPROTOCOL_HEADER` 400: Sec-WebSocket-Protocol is not a list of tokens.
- * - `INVALID_EXTENSION_HEADER` 400: Sec-WebSocket-Extensions syntax (extension.ts).
+ * - `INVALID_EXTENSION_HEADER` 400: Sec-WebSocket-Extensions syntax (extension.ts),
+ *   checked only when extensions are enabled (`{ extensions: false }` ignores the header).
+ * - `UNEXPECTED_BODY` 400: the request has a body (Transfer-Encoding, or a Content-Length other than 0).
+ *
+ * Server codes over HTTP/2 (validateExtendedConnect, RFC 8441):
+ * - `METHOD_NOT_ALLOWED` 405: not an extended CONNECT with `:protocol` websocket
+ *   (the server answers only those; others are left to the application).
+ * - `INVALID_TARGET` 400: `:path` is not a path, or has a fragment.
+ * - `INVALID_SCHEME` 400: `:scheme` is neither https nor http.
+ * - `INVALID_HOST` 400: no `:authority` (nor Host), or a malformed one.
+ * - `UNSUPPORTED_WEBSOCKET_VERSION` 400 (+ `sec-websocket-version: 13`).
+ * - `INVALID_ORIGIN_HEADER`, `INVALID_SUBPROTOCOL_HEADER`,
+ *   `INVALID_EXTENSION_HEADER` 400, as over HTTP/1.1.
  *
  * Client codes (validateResponse), `status` = the status received:
  * - `UNEXPECTED_STATUS`: not 101; `headers` holds the response headers (e.g. Location).
@@ -31,7 +43,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { HandshakeError } from './errors.js';
 import { type ExtensionOffer, parseExtensionHeader } from './extension.js';
-import { Headers, type HttpResponseHead, isValidFieldValue, splitList, TOKEN } from './http.js';
+import { Headers, type HttpResponseHead, isToken, isValidFieldValue, splitList } from './http.js';
 import {
   acceptServerResponse,
   clientOffer,
@@ -110,7 +122,11 @@ export interface HttpResponse {
   body: string;
 }
 
-/** A request that passed every check of RFC 6455 §4.2.1. */
+/**
+ * A request that passed every check of RFC 6455 §4.2.1, or over HTTP/2 of
+ * RFC 8441 §4-5 (then `method` is "CONNECT", `httpVersion` "2.0", `key` ''
+ * and `headers` holds the pseudo-headers, `:protocol` included).
+ */
 export interface ValidatedRequest {
   method: string;
   /** The request target as received. */
@@ -124,7 +140,7 @@ export interface ValidatedRequest {
   host: string;
   /** RFC 6455 §4.2.1 item 7: the Origin header, sent by browsers; undefined when absent. */
   origin: string | undefined;
-  /** RFC 6455 §4.2.1 item 5: the client's Sec-WebSocket-Key. */
+  /** RFC 6455 §4.2.1 item 5: the client's Sec-WebSocket-Key; '' over HTTP/2 (RFC 8441 §5: not used). */
   key: string;
   /** RFC 6455 §4.2.1 item 8: subprotocols offered, in the client's order of preference. */
   protocols: string[];
@@ -136,7 +152,7 @@ export interface ValidatedRequest {
 export interface ServerHandshakeOptions {
   /**
    * RFC 6455 §4.2.2 item 5.4: pick at most one of the client's subprotocols;
-   * return undefined/null for none. Called only when the client offered some.
+   * return undefined, null or '' for none. Called only when the client offered some.
    */
   selectProtocol?: (offered: string[], request: ValidatedRequest) => string | null | undefined;
   /** Enable permessage-deflate (RFC 7692) with these options; undefined or false: disabled. */
@@ -159,18 +175,35 @@ const HOST = /^(?:\[[0-9A-Za-z:.%~_-]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]
 /** scheme "://" authority at the start of an absolute-form target (RFC 3986 §3). */
 const ABSOLUTE_PREFIX = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
 
+export interface ValidateOptions {
+  /**
+   * Parse Sec-WebSocket-Extensions (and refuse a malformed one with 400).
+   * Default true. A server with no extension enabled passes false: the
+   * header is then ignored, as ws does, since nothing would be negotiated.
+   */
+  extensions?: boolean;
+}
+
 /**
  * Validate an opening handshake request, in the order of RFC 6455 §4.2.1.
  * @throws HandshakeError with one of the server codes listed in the module
  *   comment; INVALID_EXTENSION_HEADER comes from parseExtensionHeader.
  */
-export function validateRequest(req: HandshakeRequest): ValidatedRequest {
+export function validateRequest(req: HandshakeRequest, options: ValidateOptions = {}): ValidatedRequest {
   const headers = Headers.from(req.headers);
 
   // RFC 6455 §4.2.1 item 1: the method MUST be GET. RFC 9110 §15.5.6: a 405
   // MUST list the allowed methods.
   if (req.method !== 'GET') {
     throw fail('METHOD_NOT_ALLOWED', 405, 'A WebSocket handshake must use the GET method', { Allow: 'GET' });
+  }
+
+  // RFC 9112 §6.3: a request has a body when it has Transfer-Encoding or a
+  // Content-Length. A GET body has no meaning (RFC 9110 §9.3.1), and after
+  // a 101 its bytes would be read as WebSocket frames: refuse it. A
+  // Content-Length of 0 announces no body at all.
+  if (headers.has('transfer-encoding') || headers.getAll('content-length').some((v) => v.trim() !== '0')) {
+    throw fail('UNEXPECTED_BODY', 400, 'A WebSocket handshake request must not have a body');
   }
 
   // RFC 6455 §4.2.1 item 1: HTTP/1.1 or higher. HTTP/1.0 is the same major
@@ -187,17 +220,14 @@ export function validateRequest(req: HandshakeRequest): ValidatedRequest {
   // RFC 6455 §4.2.1 item 1: the target is a resource name (RFC 6455 §3) or
   // an absolute URI containing one; RFC 9112 §3.2.2: a server MUST accept
   // the absolute-form. RFC 6455 §3: fragments MUST NOT be used.
-  let resource = req.target;
-  if (!resource.startsWith('/')) {
-    const prefix = ABSOLUTE_PREFIX.exec(resource);
+  let target = req.target;
+  if (!target.startsWith('/')) {
+    const prefix = ABSOLUTE_PREFIX.exec(target);
     if (!prefix) throw fail('INVALID_TARGET', 400, 'The request target must be an absolute path such as /chat');
-    resource = resource.slice(prefix[0].length);
-    if (!resource.startsWith('/')) resource = `/${resource}`;
+    target = target.slice(prefix[0].length);
+    if (!target.startsWith('/')) target = `/${target}`;
   }
-  if (resource.includes('#')) throw fail('INVALID_TARGET', 400, 'The request target must not contain a fragment');
-  const questionMark = resource.indexOf('?');
-  const path = questionMark === -1 ? resource : resource.slice(0, questionMark);
-  const query = questionMark === -1 ? '' : resource.slice(questionMark + 1);
+  const { path, query } = resource(target);
 
   // RFC 6455 §4.2.1 item 2: a Host header with the server's authority.
   // RFC 9112 §3.2: a server MUST answer 400 to a missing Host, several Host
@@ -243,6 +273,25 @@ export function validateRequest(req: HandshakeRequest): ValidatedRequest {
   }
   const key = keys[0]!;
 
+  return {
+    method: req.method,
+    target: req.target,
+    path,
+    query,
+    httpVersion: req.httpVersion,
+    host,
+    key,
+    headers,
+    ...offers(headers, options),
+  };
+}
+
+/**
+ * What both HTTP versions validate the same way (RFC 6455 §4.2.1 items 7-9,
+ * which RFC 8441 §5 keeps): the origin, the subprotocols, the extensions.
+ * @throws HandshakeError INVALID_ORIGIN_HEADER, INVALID_SUBPROTOCOL_HEADER, INVALID_EXTENSION_HEADER.
+ */
+function offers(headers: Headers, options: ValidateOptions): Pick<ValidatedRequest, 'origin' | 'protocols' | 'extensions'> {
   // RFC 6455 §4.2.1 item 7: Origin is optional. RFC 6454 §7: a single
   // serialized origin; two lines would make an origin check ambiguous.
   const origins = headers.getAll('origin');
@@ -251,32 +300,81 @@ export function validateRequest(req: HandshakeRequest): ValidatedRequest {
   // RFC 6455 §4.2.1 item 8 and §4.1: subprotocols are a comma list of tokens.
   const protocolHeader = headers.get('sec-websocket-protocol');
   const protocols = protocolHeader === undefined ? [] : splitList(protocolHeader);
-  if (!protocols.every((p) => TOKEN.test(p))) {
+  if (!protocols.every(isToken)) {
     throw fail('INVALID_SUBPROTOCOL_HEADER', 400, 'Sec-WebSocket-Protocol must be a comma-separated list of tokens');
   }
 
   // RFC 6455 §4.2.1 item 9 and §9.1: the extension list grammar.
-  const extensionHeader = headers.get('sec-websocket-extensions');
+  const extensionHeader = options.extensions === false ? undefined : headers.get('sec-websocket-extensions');
   const extensions = extensionHeader === undefined ? [] : parseExtensionHeader(extensionHeader);
+  return { origin: origins[0], protocols, extensions };
+}
 
+/** A request-target's resource: path and query, refusing fragments (RFC 6455 §3). */
+function resource(target: string): { path: string; query: string } {
+  if (target.includes('#')) throw fail('INVALID_TARGET', 400, 'The request target must not contain a fragment');
+  const questionMark = target.indexOf('?');
   return {
-    method: req.method,
-    target: req.target,
+    path: questionMark === -1 ? target : target.slice(0, questionMark),
+    query: questionMark === -1 ? '' : target.slice(questionMark + 1),
+  };
+}
+
+/**
+ * Validate a WebSocket handshake over HTTP/2: an extended CONNECT (RFC 8441
+ * §4) with `:protocol` websocket (§5). `req.headers` holds the pseudo-header
+ * fields as Node's http2 gives them. HTTP/2 itself (nghttp2) has already
+ * refused, with RST_STREAM PROTOCOL_ERROR, an extended CONNECT without
+ * `:scheme` or `:path` (RFC 8441 §4 "MUST also be included") and one with
+ * HTTP/1.1 connection headers such as Upgrade or Connection (RFC 9113
+ * §8.2.2): what is left to check is the WebSocket part.
+ * @throws HandshakeError with one of the HTTP/2 server codes listed in the
+ *   module comment.
+ */
+export function validateExtendedConnect(req: HandshakeRequest, options: ValidateOptions = {}): ValidatedRequest {
+  const headers = Headers.from(req.headers);
+  // RFC 8441 §5: "the :protocol pseudo-header field MUST be websocket" for a
+  // WebSocket; an upgrade token compares case-insensitively (RFC 9110 §7.8).
+  if (req.method !== 'CONNECT' || headers.get(':protocol')?.toLowerCase() !== 'websocket') {
+    throw fail('METHOD_NOT_ALLOWED', 405, 'A WebSocket over HTTP/2 is an extended CONNECT with :protocol websocket (RFC 8441)');
+  }
+  // RFC 8441 §5: :scheme is https for wss URIs, http for ws URIs.
+  const scheme = headers.get(':scheme');
+  if (scheme !== 'https' && scheme !== 'http') throw fail('INVALID_SCHEME', 400, ':scheme must be https or http');
+  // RFC 8441 §5: :path is the path and query of the target URI (RFC 6455 §3: no fragment).
+  const target = headers.get(':path') ?? '';
+  if (!target.startsWith('/')) throw fail('INVALID_TARGET', 400, 'The :path must be an absolute path such as /chat');
+  const { path, query } = resource(target);
+  // RFC 8441 §4: :authority as RFC 7540 §8.1.2.3 says: the target's
+  // authority, which a server never connects to (this is no tunnel).
+  const host = headers.get(':authority') ?? headers.get('host');
+  if (host === undefined || !HOST.test(host)) throw fail('INVALID_HOST', 400, 'The :authority must be a host name with an optional port');
+  // RFC 8441 §5 keeps Sec-WebSocket-Version (RFC 6455 §4.2.1 item 6). A 426
+  // means "upgrade the protocol", which HTTP/2 has no way to do: 400 with
+  // the versions we speak (RFC 6455 §4.4).
+  if (headers.get('sec-websocket-version') !== WEBSOCKET_VERSION) {
+    throw fail('UNSUPPORTED_WEBSOCKET_VERSION', 400, 'sec-websocket-version must be 13', {
+      'sec-websocket-version': WEBSOCKET_VERSION,
+    });
+  }
+  return {
+    method: 'CONNECT',
+    target,
     path,
     query,
-    httpVersion: req.httpVersion,
+    httpVersion: '2.0',
     host,
-    origin: origins[0],
-    key,
-    protocols,
-    extensions,
+    // RFC 8441 §5: no Sec-WebSocket-Key / Sec-WebSocket-Accept over HTTP/2.
+    key: '',
     headers,
+    ...offers(headers, options),
   };
 }
 
 /**
  * Negotiate the subprotocol and extensions and build the 101 response
- * (RFC 6455 §4.2.2 item 5). `protocol` is "" when none was selected;
+ * (RFC 6455 §4.2.2 item 5), or for a request validated by
+ * `validateExtendedConnect` the 200 of RFC 8441 §5. `protocol` is "" when none was selected;
  * `deflate` is null when permessage-deflate was not agreed. Extensions other
  * than permessage-deflate are declined by leaving them out (RFC 6455 §9.1).
  * @throws TypeError when selectProtocol returns a subprotocol the client did
@@ -290,7 +388,7 @@ export function acceptRequest(
   let protocol = '';
   if (options.selectProtocol && req.protocols.length > 0) {
     const selected = options.selectProtocol(req.protocols, req);
-    if (selected !== undefined && selected !== null) {
+    if (selected !== undefined && selected !== null && selected !== '') {
       // RFC 6455 §4.2.2 item 5.4: the value MUST be one the client offered.
       if (!req.protocols.includes(selected)) {
         throw new TypeError(`selectProtocol returned ${JSON.stringify(selected)}, which the client did not offer`);
@@ -300,6 +398,16 @@ export function acceptRequest(
   }
 
   const deflate = options.perMessageDeflate ? negotiateServer(req.extensions, options.perMessageDeflate) : null;
+
+  if (req.httpVersion === '2.0') {
+    // RFC 8441 §5: "it MUST respond with a 200 (OK) status code", with the
+    // subprotocol and extensions of RFC 6455 and nothing of the HTTP/1.1
+    // upgrade (no Upgrade, Connection or Sec-WebSocket-Accept).
+    const headers: Array<[string, string]> = [];
+    if (protocol !== '') headers.push(['sec-websocket-protocol', protocol]);
+    if (deflate) headers.push(['sec-websocket-extensions', deflate.header]);
+    return { response: { status: 200, reason: reasonPhrase(200), headers, body: '' }, protocol, deflate };
+  }
 
   // RFC 6455 §4.2.2 item 5: status 101, Upgrade, Connection and
   // Sec-WebSocket-Accept; then the selected subprotocol and extensions.
@@ -350,7 +458,7 @@ export function serializeResponse(res: HttpResponse): Buffer {
   }
   let head = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
   for (const [name, value] of headers) {
-    if (!TOKEN.test(name)) throw new TypeError(`header name ${JSON.stringify(name)} is not a token`);
+    if (!isToken(name)) throw new TypeError(`header name ${JSON.stringify(name)} is not a token`);
     if (!isValidFieldValue(value)) throw new TypeError(`header ${name} has control characters in its value`);
     head += `${name}: ${value}\r\n`;
   }
@@ -391,12 +499,14 @@ const RESERVED_REQUEST_HEADERS = new Set([
 ]);
 
 /**
- * Build the opening handshake request (RFC 6455 §4.1).
+ * Build the opening handshake request (RFC 6455 §4.1): its bytes, the key
+ * sent, and the header lines (for a caller that sends the request through
+ * node:http, e.g. with an Agent).
  * @throws TypeError for a target that is not an absolute path, a host, key,
  *   subprotocol or header that is invalid, duplicated subprotocols, or an
  *   extra header that the handshake sets itself.
  */
-export function clientRequest(opts: ClientHandshakeOptions): { bytes: Buffer; key: string } {
+export function clientRequest(opts: ClientHandshakeOptions): { bytes: Buffer; key: string; headers: Array<[string, string]> } {
   const key = opts.key ?? generateKey();
   if (!isValidKey(key)) throw new TypeError('key must be 16 bytes, base64-encoded');
   // RFC 6455 §4.1 item 3: the request target is the resource name; RFC 6455
@@ -408,7 +518,7 @@ export function clientRequest(opts: ClientHandshakeOptions): { bytes: Buffer; ke
   const protocols = opts.protocols ?? [];
   // RFC 6455 §4.1 item 10: subprotocols are tokens and MUST all be unique.
   for (const p of protocols) {
-    if (!TOKEN.test(p)) throw new TypeError(`subprotocol ${JSON.stringify(p)} is not a token`);
+    if (!isToken(p)) throw new TypeError(`subprotocol ${JSON.stringify(p)} is not a token`);
   }
   if (new Set(protocols).size !== protocols.length) throw new TypeError('subprotocols must be unique');
 
@@ -432,12 +542,12 @@ export function clientRequest(opts: ClientHandshakeOptions): { bytes: Buffer; ke
 
   let head = `GET ${opts.target} HTTP/1.1\r\n`;
   for (const [name, value] of lines) {
-    if (!TOKEN.test(name)) throw new TypeError(`header name ${JSON.stringify(name)} is not a token`);
+    if (!isToken(name)) throw new TypeError(`header name ${JSON.stringify(name)} is not a token`);
     if (!isValidFieldValue(value)) throw new TypeError(`header ${name} has control characters in its value`);
     head += `${name}: ${value}\r\n`;
   }
   head += '\r\n';
-  return { bytes: Buffer.from(head, 'latin1'), key };
+  return { bytes: Buffer.from(head, 'latin1'), key, headers: lines };
 }
 
 /**

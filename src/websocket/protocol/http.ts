@@ -111,14 +111,35 @@ export interface HttpParserOptions {
 const CR = 0x0d;
 const LF = 0x0a;
 
-/** RFC 9110 §5.6.2: token = 1*tchar. */
-export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
+// "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA. The one
+// definition of the token grammar for the stack (headers, methods,
+// subprotocols, extension names and parameters).
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TCHAR[c.charCodeAt(0)] = 1;
+}
+
+/** Whether the character code is a tchar (RFC 9110 §5.6.2). */
+export function isTchar(code: number): boolean {
+  return code < 128 && TCHAR[code] === 1;
+}
+
+/** Whether `s` is a token: one or more tchar (RFC 9110 §5.6.2). */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    if (!isTchar(s.charCodeAt(i))) return false;
+  }
+  return true;
+}
 /** RFC 9112 §2.3: HTTP-version = HTTP-name "/" DIGIT "." DIGIT; HTTP-name is case-sensitive. */
 const HTTP_VERSION = /^HTTP\/([0-9])\.([0-9])$/;
 /** RFC 9112 §3.2: the request target holds no whitespace or control characters. */
 const REQUEST_TARGET = /^[\x21-\x7e]+$/;
 
-type Side = 'request' | 'response';
+/** Which kind of head a parser reads. */
+type HeadKind = 'request' | 'response';
 
 /**
  * The common part of both parsers: splits bytes into lines as they arrive,
@@ -127,7 +148,7 @@ type Side = 'request' | 'response';
  */
 abstract class HeadParser<T> {
   readonly #maxHeadBytes: number;
-  readonly #side: Side;
+  readonly #side: HeadKind;
   /** Bytes of the head seen so far, line terminators included. */
   #size = 0;
   /** The current line's bytes from earlier chunks (copied: callers may reuse their buffers). */
@@ -136,7 +157,7 @@ abstract class HeadParser<T> {
   #done = false;
   protected fields: Array<[string, string]> = [];
 
-  constructor(side: Side, maxHeadBytes: number) {
+  constructor(side: HeadKind, maxHeadBytes: number) {
     if (!Number.isSafeInteger(maxHeadBytes) || maxHeadBytes < 1) {
       throw new RangeError(`maxHeadBytes must be a positive integer, got ${maxHeadBytes}`);
     }
@@ -232,7 +253,7 @@ abstract class HeadParser<T> {
       throw this.error('MALFORMED_HTTP', 400, 'Header names must not be followed by whitespace');
     }
     // RFC 9110 §5.1: field-name = token.
-    if (!TOKEN.test(name)) throw this.error('MALFORMED_HTTP', 400, 'Header names must be tokens');
+    if (!isToken(name)) throw this.error('MALFORMED_HTTP', 400, 'Header names must be tokens');
     // RFC 9112 §5.1: OWS around the value is not part of it.
     const value = trimOws(text, colon + 1);
     if (!isValidFieldValue(value)) {
@@ -284,7 +305,7 @@ export class HttpRequestParser extends HeadParser<HttpRequestHead> {
     if (parts.length !== 3) throw this.error('MALFORMED_HTTP', 400, 'Invalid request line');
     const [method, target, version] = parts as [string, string, string];
     // RFC 9110 §9.1: method = token.
-    if (!TOKEN.test(method)) throw this.error('MALFORMED_HTTP', 400, 'Invalid request method');
+    if (!isToken(method)) throw this.error('MALFORMED_HTTP', 400, 'Invalid request method');
     // RFC 9112 §3.2: an invalid request-target SHOULD get 400.
     if (!REQUEST_TARGET.test(target)) throw this.error('MALFORMED_HTTP', 400, 'Invalid request target');
     this.#httpVersion = this.version(version);

@@ -47,6 +47,10 @@ enum ParserState {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The chunk queue while empty: shared, so an idle connection holds no array of its own. */
+const NO_CHUNKS: Buffer[] = [];
+/** Bytes left over in a read (part of the next header) below this are copied, releasing the read's buffer. */
+const LEFTOVER_COPY = 16;
 
 export class FrameParser {
   /** RSV bits that may be set; others fail the connection. */
@@ -54,7 +58,10 @@ export class FrameParser {
   private readonly expectMasked: boolean;
   private readonly handler: FrameHandler;
 
-  private chunks: Buffer[] = [];
+  private chunks: Buffer[] = NO_CHUNKS;
+  /** Where the unread bytes of chunks[0] start (bytes before it are consumed): no view made per step. */
+  private pos = 0;
+  /** Unread bytes in all chunks. */
   private buffered = 0;
   private state = ParserState.HEADER;
 
@@ -73,7 +80,8 @@ export class FrameParser {
   /** Stop parsing: everything pushed from now on is discarded. */
   stop(): void {
     this.state = ParserState.STOPPED;
-    this.chunks = [];
+    this.chunks = NO_CHUNKS;
+    this.pos = 0;
     this.buffered = 0;
   }
 
@@ -88,13 +96,27 @@ export class FrameParser {
    */
   push(chunk: Buffer): void {
     if (this.state === ParserState.STOPPED || chunk.length === 0) return;
-    this.chunks.push(chunk);
+    if (this.chunks === NO_CHUNKS) this.chunks = [chunk];
+    else this.chunks.push(chunk);
     this.buffered += chunk.length;
     try {
       this.run();
     } catch (error) {
       this.stop();
       throw error;
+    }
+    const buffered = this.buffered;
+    if (buffered === 0) {
+      this.chunks = NO_CHUNKS;
+      this.pos = 0;
+    } else if (buffered < LEFTOVER_COPY && this.chunks.length === 1) {
+      // A few bytes of the next frame's header would otherwise keep the
+      // whole read (up to 64 KiB) alive until the rest arrives.
+      const rest = this.chunks[0]!;
+      if (rest.buffer.byteLength > buffered * 4) {
+        this.chunks[0] = Buffer.from(rest.subarray(this.pos));
+        this.pos = 0;
+      }
     }
   }
 
@@ -162,8 +184,9 @@ export class FrameParser {
   private readLength16(): void {
     const length = (this.byteAt(0) << 8) | this.byteAt(1);
     this.skip(2);
-    // RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the length".
-    if (length < 126) throw new ProtocolError('NON_MINIMAL_LENGTH');
+    // RFC 6455 §5.2's "the minimal number of bytes MUST be used to encode the
+    // length" binds the sender (ours does, frame.ts); a longer encoding is
+    // unambiguous, and ws, python-websockets and uWebSockets accept it too.
     this.header.length = length;
     this.afterLength();
   }
@@ -177,9 +200,8 @@ export class FrameParser {
     if (high & 0x80000000) throw new ProtocolError('LENGTH_HIGH_BIT');
     // Lengths beyond 2^53 - 1 cannot be represented exactly: refuse them.
     if (high > 0x1fffff) throw new ProtocolError('LENGTH_TOO_LARGE');
-    const length = high * 0x100000000 + low;
-    if (length < 0x10000) throw new ProtocolError('NON_MINIMAL_LENGTH');
-    this.header.length = length;
+    // A non-minimal length is accepted, as in readLength16.
+    this.header.length = high * 0x100000000 + low;
     this.afterLength();
   }
 
@@ -217,11 +239,11 @@ export class FrameParser {
     while (this.done < h.length) {
       if (this.buffered === 0) return false;
       const first = this.chunks[0]!;
-      const take = Math.min(first.length, h.length - this.done);
-      const piece = take === first.length ? first : first.subarray(0, take);
-      if (take === first.length) this.chunks.shift();
-      else this.chunks[0] = first.subarray(take);
-      this.buffered -= take;
+      const pos = this.pos;
+      const available = first.length - pos;
+      const take = Math.min(available, h.length - this.done);
+      const piece = take === first.length ? first : first.subarray(pos, pos + take);
+      this.advance(first, take);
       if (h.masked) applyMask(piece, this.maskKey!, this.done & 3);
       this.done += take;
       const last = this.done === h.length;
@@ -232,9 +254,21 @@ export class FrameParser {
     return true;
   }
 
+  /** Mark `n` bytes of `first` (chunks[0], from pos) as read; drop the chunk once it is all read. */
+  private advance(first: Buffer, n: number): void {
+    this.buffered -= n;
+    const pos = this.pos + n;
+    if (pos === first.length) {
+      this.chunks.shift();
+      this.pos = 0;
+    } else this.pos = pos;
+  }
+
   private byteAt(index: number): number {
-    let i = index;
-    for (const chunk of this.chunks) {
+    const chunks = this.chunks;
+    let i = index + this.pos;
+    for (let c = 0; c < chunks.length; c++) {
+      const chunk = chunks[c]!;
       if (i < chunk.length) return chunk[i]!;
       i -= chunk.length;
     }
@@ -242,17 +276,12 @@ export class FrameParser {
   }
 
   private skip(n: number): void {
-    this.buffered -= n;
     let left = n;
     while (left > 0) {
       const first = this.chunks[0]!;
-      if (first.length <= left) {
-        left -= first.length;
-        this.chunks.shift();
-      } else {
-        this.chunks[0] = first.subarray(left);
-        left = 0;
-      }
+      const take = Math.min(first.length - this.pos, left);
+      this.advance(first, take);
+      left -= take;
     }
   }
 
@@ -261,12 +290,17 @@ export class FrameParser {
     let copied = 0;
     while (copied < n) {
       const first = this.chunks[0]!;
-      const take = Math.min(first.length, n - copied);
-      first.copy(target, copied, 0, take);
+      const pos = this.pos;
+      const take = Math.min(first.length - pos, n - copied);
+      if (take === 4 && n === 4) {
+        // The masking key, the usual case: four bytes, no copy call.
+        target[0] = first[pos]!;
+        target[1] = first[pos + 1]!;
+        target[2] = first[pos + 2]!;
+        target[3] = first[pos + 3]!;
+      } else first.copy(target, copied, pos, pos + take);
       copied += take;
-      if (take === first.length) this.chunks.shift();
-      else this.chunks[0] = first.subarray(take);
+      this.advance(first, take);
     }
-    this.buffered -= n;
   }
 }

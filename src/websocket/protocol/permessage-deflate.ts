@@ -1,54 +1,70 @@
 /**
  * permessage-deflate (RFC 7692): negotiation and the per-message transform.
  *
- * Design (why this is synchronous, unlike the sketch in ARCHITECTURE.md)
- * ----------------------------------------------------------------------
- * The frame protocol is synchronous and sans-I/O. Context takeover
- * (RFC 7692 §7.1.1) needs the LZ77 window to survive from one message to the
- * next, and Node's only stateful zlib objects are asynchronous streams. So
- * instead of a stream we make one-shot synchronous zlib calls and carry the
- * window ourselves as a preset dictionary:
+ * Design: streaming zlib, asynchronous, in order, bounded
+ * --------------------------------------------------------
+ * Context takeover (RFC 7692 §7.1.1) needs the LZ77 window to survive from
+ * one message to the next: a stateful zlib stream per direction. Node's
+ * zlib streams run on libuv's threadpool and answer through callbacks, so
+ * this transform is asynchronous; the frame parser stays synchronous and
+ * sans-I/O, and only this message-level step waits (protocol.ts keeps every
+ * event and every outgoing frame in order behind a message being
+ * (de)compressed). Why not one-shot synchronous calls: each made a new
+ * native handle (tens of microseconds even for a 92-byte message), re-hashed
+ * a 32 KiB dictionary to emulate takeover, and a large message held the
+ * event loop for its whole (de)compression.
  *
- * - Receiving: each message is inflated by a fresh raw inflater whose
- *   dictionary is the last 32 KiB of everything this connection inflated
- *   before (when the peer uses context takeover). DEFLATE's only state
- *   across blocks is that window, and RFC 7692 §7.2.1 makes every message
- *   end on a byte-aligned block boundary, so this reproduces a stateful
- *   inflater exactly. We always inflate with a 2^15 window: a window larger
- *   than the peer's `*_max_window_bits` is harmless.
+ * - Receiving: when the peer keeps its context (no `*_no_context_takeover`
+ *   agreed for it), this connection owns an inflate stream, made at its
+ *   first compressed message and kept: its window is the state. Otherwise a
+ *   stream is borrowed from a small process-wide pool for one message and
+ *   reset after it, so a connection that is not inflating holds no zlib
+ *   memory. We always inflate with a 2^15 window: a window larger than the
+ *   peer's `*_max_window_bits` is harmless.
  * - Sending: by default we reset our context for every message, which
- *   RFC 7692 §7.1.1.1 / §7.1.1.2 let a sender do whatever was negotiated.
- *   It costs no memory per connection, and equal inputs compress to equal
- *   outputs, so a broadcast compresses a message once for every connection
- *   with the same `shareKey`. Option `contextTakeover` turns takeover on
- *   where negotiation allows it, with the same dictionary trick on the
- *   deflate side (the payload is then not shareable).
+ *   RFC 7692 §7.1.1.1 / §7.1.1.2 let a sender do whatever was negotiated:
+ *   streams come from the pool (no memory per connection), and equal inputs
+ *   compress to equal outputs, so a broadcast compresses a message once for
+ *   every connection with the same `shareKey`. Option `contextTakeover`
+ *   gives the connection its own deflate stream where negotiation allows
+ *   (better ratio on similar messages; the payload is then not shareable).
  * - zlib cannot deflate with a raw window of 8 bits (it silently uses 9,
  *   which a peer limited to 8 by `*_max_window_bits=8` could not inflate).
- *   So an endpoint whose sending window is limited to 8 bits (a server
- *   asked for `server_max_window_bits=8`, a client told
- *   `client_max_window_bits=8`) accepts the extension but never compresses:
- *   sending a message uncompressed is always allowed (RFC 7692 §6), and it
- *   still inflates everything the peer compresses. Declining the offer
- *   instead would also be allowed, but a peer that only offers 8 would then
- *   get no compression at all in either direction.
- * - Bounded concurrent zlib work: all zlib work happens inline, one message
- *   at a time, on the caller's thread, so at most one zlib operation per
- *   process runs at any moment by construction; there is no queue of pending
- *   inflates or deflates to bound and message order is kept trivially. The
- *   price is that a large message blocks the event loop while it is
- *   (de)compressed; the size limit passed to `decompress` caps that, and
- *   zlib stops as soon as the output passes it (zip bombs are refused
- *   without inflating them).
+ *   So an endpoint whose sending window is limited to 8 bits accepts the
+ *   extension but never compresses: sending a message uncompressed is always
+ *   allowed (RFC 7692 §6), and it still inflates everything the peer
+ *   compresses. Declining the offer instead would also be allowed, but a
+ *   peer that only offers 8 would then get no compression at all.
+ * - Order and bounds: each connection runs its jobs one at a time per
+ *   direction, in order; all connections together run at most
+ *   `ZLIB_CONCURRENCY` jobs at once (the rest wait in a queue), so a burst
+ *   of compressed traffic cannot flood the threadpool that file and DNS
+ *   work share. zlib hands output over in 64 KiB chunks, one threadpool
+ *   round trip each, so even a large message never holds the event loop
+ *   for more than a chunk's worth of work per turn.
+ * - Small messages (inputs up to 4 KiB) skip the threadpool: the same
+ *   stream is driven synchronously through its native handle, the way
+ *   Node's own `deflateRawSync` drives one. A threadpool round trip costs
+ *   several times zlib's work on a chat-sized message, and at most 4 MiB
+ *   can come out of 4 KiB (the size limit stops it sooner), a few
+ *   milliseconds. Those handle methods are not public API: where a Node
+ *   lacks them, everything takes the asynchronous path, with the same
+ *   bytes.
+ * - The decompression-bomb cap: inflation stops as soon as the output passes
+ *   the message size limit (1009); the stream is discarded.
  *
  * Defaults: `threshold` 1024 bytes (small messages gain little and cost a
- * zlib call each); `level` 1, because compression runs on the event loop and
- * level 1 gets most of the ratio of higher levels on chat-like text at a
- * fraction of the CPU; `memLevel` 8 (zlib's default).
+ * zlib job each); `level` 1 (most of the ratio of higher levels on chat-like
+ * text at a fraction of the CPU); `memLevel` 8 (zlib's default).
  */
 
-import { constants as bufferConstants } from 'node:buffer';
-import { constants as zlibConstants, deflateRawSync, inflateRawSync } from 'node:zlib';
+import {
+  constants as zlibConstants,
+  createDeflateRaw,
+  createInflateRaw,
+  type DeflateRaw,
+  type InflateRaw,
+} from 'node:zlib';
 import { HandshakeError, ProtocolError } from './errors.js';
 import { type ExtensionOffer, formatExtension } from './extension.js';
 
@@ -56,8 +72,21 @@ export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 
 /** RFC 7692 §7.2.1 / §7.2.2: the tail of an empty stored block, stripped when sending and put back when receiving. */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
-/** The largest LZ77 window DEFLATE allows (RFC 1951 §2), i.e. 2^15. */
-const MAX_WINDOW = 1 << 15;
+/** zlib's output chunk: one threadpool round trip produces at most this much. */
+const CHUNK = 64 * 1024;
+/**
+ * Inputs up to this size are (de)compressed synchronously, on the event
+ * loop, when Node's zlib handle allows it (see `syncHandle`): a threadpool
+ * round trip costs more than zlib's work on a small message (about 15 us of
+ * CPU against 2-5 us), and a 4 KiB input inflates (at DEFLATE's maximum
+ * ratio, 1032:1) to at most 4 MiB, a few milliseconds of work; the size
+ * limit stops it earlier.
+ */
+const SYNC_INPUT_LIMIT = 4 * 1024;
+/** The most zlib jobs running at once in the process (libuv's threadpool has 4 threads by default). */
+export const ZLIB_CONCURRENCY = 8;
+/** Idle pooled streams kept per parameter set. */
+const POOL_SIZE = ZLIB_CONCURRENCY;
 
 /** Options for both sides. Each says what it means for a server and for a client. */
 export interface PerMessageDeflateOptions {
@@ -68,7 +97,7 @@ export interface PerMessageDeflateOptions {
   serverNoContextTakeover?: boolean;
   /**
    * Server: include `client_no_context_takeover` in the response, so the
-   * client must reset its context and we keep no inflate window for it.
+   * client must reset its context and we keep no inflate stream for it.
    * Client: offer it as a hint that we will not use context takeover.
    */
   clientNoContextTakeover?: boolean;
@@ -93,8 +122,9 @@ export interface PerMessageDeflateOptions {
   memLevel?: number;
   /**
    * Use context takeover for what we send when negotiation allows it.
-   * Default false: better ratio on small similar messages, but 32 KiB more
-   * per connection and the payload cannot be shared by a broadcast.
+   * Default false: better ratio on small similar messages, but a deflate
+   * stream (about 256 KiB at memLevel 8) per connection, and the payload
+   * cannot be shared by a broadcast.
    */
   contextTakeover?: boolean;
 }
@@ -150,41 +180,365 @@ function parseWindowBits(value: string): number | null {
   return /^(?:[89]|1[0-5])$/.test(value) ? Number(value) : null;
 }
 
-/** The last (at most) 2^15 bytes of `window` followed by `data`, in a buffer of its own. */
-function slide(window: Buffer | null, data: Buffer): Buffer | null {
-  if (data.length >= MAX_WINDOW) return Buffer.from(data.subarray(data.length - MAX_WINDOW));
-  const keep = Math.min(window?.length ?? 0, MAX_WINDOW - data.length);
-  if (keep + data.length === 0) return null;
-  const next = Buffer.allocUnsafe(keep + data.length);
-  if (window && keep > 0) window.copy(next, 0, window.length - keep);
-  data.copy(next, keep);
-  return next;
-}
-
 function endsWithTail(buf: Buffer): boolean {
   const n = buf.length;
   return n >= 4 && buf[n - 4] === 0x00 && buf[n - 3] === 0x00 && buf[n - 2] === 0xff && buf[n - 1] === 0xff;
 }
 
-/** Turns what zlib throws while inflating into the documented protocol errors. */
-function inflateError(err: unknown): unknown {
+/** Turns what zlib reports while inflating into the documented protocol errors. */
+function inflateError(err: unknown): Error {
   const code = (err as { code?: unknown } | null)?.code;
-  // The output passed maxOutputLength: zlib stopped early (RFC 6455 §10.4, 1009).
-  if (code === 'ERR_BUFFER_TOO_LARGE') return new ProtocolError('MESSAGE_TOO_BIG');
   // RFC 7692 §6.2 / RFC 6455 §8.1: data that does not inflate is invalid payload (1007).
   // Z_MEM_ERROR is ours, not the peer's, so it goes up as an internal error.
   if (typeof code === 'string' && code.startsWith('Z_') && code !== 'Z_MEM_ERROR') {
     return new ProtocolError('INVALID_COMPRESSED_DATA', (err as Error).message);
   }
-  return err;
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+// ---------------------------------------------------------------------------
+// zlib jobs: the limiter and the stream pool
+
+/**
+ * Bounds the zlib jobs running at once across the process; the others wait
+ * in arrival order. A job calls `release` exactly once when it is done.
+ */
+export class ZlibLimiter {
+  readonly concurrency: number;
+  #running = 0;
+  #waiting: Array<() => void> = [];
+
+  constructor(concurrency: number) {
+    this.concurrency = concurrency;
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Jobs waiting for a slot. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  run(job: (release: () => void) => void): void {
+    if (this.#running >= this.concurrency) {
+      this.#waiting.push(() => this.run(job));
+      return;
+    }
+    this.#running++;
+    let released = false;
+    job(() => {
+      if (released) return;
+      released = true;
+      this.#running--;
+      this.#waiting.shift()?.();
+    });
+  }
+}
+
+/** The process-wide limiter of zlib work (`ZLIB_CONCURRENCY` jobs at once). */
+export const zlibLimiter = new ZlibLimiter(ZLIB_CONCURRENCY);
+
+type ZlibStream = DeflateRaw | InflateRaw;
+
+/** Idle streams without context takeover, by parameters, reused after a reset. */
+const pools = new Map<string, ZlibStream[]>();
+
+function takeFromPool(key: string): ZlibStream | undefined {
+  return pools.get(key)?.pop();
+}
+
+function returnToPool(key: string, stream: ZlibStream): void {
+  let pool = pools.get(key);
+  if (!pool) {
+    pool = [];
+    pools.set(key, pool);
+  }
+  if (pool.length >= POOL_SIZE) {
+    stream.destroy();
+    return;
+  }
+  // RFC 7692 §7.1.1: the next message starts from an empty window.
+  stream.reset();
+  pool.push(stream);
+}
+
+/**
+ * Pass `input` through `stream` and flush (Z_SYNC_FLUSH, set at creation):
+ * the output of exactly this input, in 64 KiB chunks. Stops with
+ * `tooBig()`'s error as soon as the output passes `maxOutput`.
+ */
+function transform(
+  stream: ZlibStream,
+  input: Buffer,
+  maxOutput: number,
+  done: (error: Error | null, output: Buffer, ended: boolean, produced: number) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let finished = false;
+  // A DEFLATE block with BFINAL ends the stream (RFC 1951 §3.2.3): zlib then
+  // ignores further input, so the stream cannot serve another message.
+  let ended = false;
+  const onEnd = () => {
+    ended = true;
+  };
+  const finish = (error: Error | null) => {
+    if (finished) return;
+    finished = true;
+    stream.removeListener('data', onData);
+    stream.removeListener('error', onError);
+    stream.removeListener('end', onEnd);
+    done(error, error ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total), ended, total);
+  };
+  const onData = (chunk: Buffer) => {
+    total += chunk.length;
+    if (total > maxOutput) {
+      // RFC 6455 §10.4: refuse at once, without inflating the rest (a zip
+      // bomb would otherwise be inflated whole); the stream is discarded.
+      stream.destroy();
+      finish(new ProtocolError('MESSAGE_TOO_BIG'));
+      return;
+    }
+    chunks.push(chunk);
+  };
+  const onError = (error: Error) => finish(error);
+  stream.on('data', onData);
+  stream.on('error', onError);
+  stream.on('end', onEnd);
+  // The 'data' events of this input all come before the write's callback.
+  stream.write(input, (error) => finish(error ?? null));
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function ignore(): void {}
+
+/**
+ * A stream whose failures are read where they happen (transform's listener,
+ * `errored` after a synchronous call): its 'error' event, emitted a tick
+ * later, must not be an unhandled one.
+ */
+function quiet<T extends ZlibStream>(stream: T): T {
+  stream.on('error', ignore);
+  return stream;
+}
+
+/** What the synchronous path needs of a zlib stream's native handle. */
+interface SyncHandle {
+  writeSync(flush: number, input: Buffer, inOff: number, inLen: number, out: Buffer, outOff: number, outLen: number): void;
+}
+
+/**
+ * The native handle of a Node zlib stream and the state array it reports
+ * through ([0] output space left, [1] input left), or null when this Node
+ * does not have them. These are what Node's own one-shot functions
+ * (`deflateRawSync`) drive; they are not documented, so their absence (or
+ * any change of shape) makes us fall back to the public asynchronous
+ * stream API, which gives the same bytes.
+ */
+function syncHandle(stream: ZlibStream): { handle: SyncHandle; state: Uint32Array } | null {
+  if (!syncEnabled) return null;
+  const internals = stream as unknown as { _handle?: { writeSync?: unknown } | null; _writeState?: unknown };
+  const handle = internals._handle;
+  if (!handle || typeof handle.writeSync !== 'function' || !(internals._writeState instanceof Uint32Array)) return null;
+  return { handle: handle as SyncHandle, state: internals._writeState };
+}
+
+let syncEnabled = true;
+
+/** For tests: turn the synchronous path off (everything then goes through the threadpool) or back on. */
+export function setSynchronousZlib(enabled: boolean): void {
+  syncEnabled = enabled;
+}
+
+/**
+ * `transform`, synchronously: the same bytes out, with Z_SYNC_FLUSH, on the
+ * event loop. Returns null when the stream offers no synchronous handle.
+ */
+function transformSync(
+  stream: ZlibStream,
+  input: Buffer,
+  maxOutput: number,
+): { error: Error | null; output: Buffer; ended: boolean; produced: number } | null {
+  const sync = syncHandle(stream);
+  if (sync === null) return null;
+  const { handle, state } = sync;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let inOff = 0;
+  let availIn = input.length;
+  // A first output buffer sized for the usual case: compressed data a bit
+  // larger than its input at worst, inflated data a few times larger.
+  let size = Math.min(CHUNK, Math.max(256, input.length * 4));
+  let out = Buffer.allocUnsafe(size);
+  let outOff = 0;
+  for (;;) {
+    handle.writeSync(zlibConstants.Z_SYNC_FLUSH, input, inOff, availIn, out, outOff, size - outOff);
+    // zlib reports a failure by destroying the stream with the error.
+    if (stream.destroyed) return { error: stream.errored ?? new Error('zlib failed'), output: EMPTY, ended: false, produced: total };
+    const availOut = state[0]!;
+    const availInAfter = state[1]!;
+    const have = size - outOff - availOut;
+    if (have > 0) {
+      chunks.push(out.subarray(outOff, outOff + have));
+      total += have;
+      outOff += have;
+      if (total > maxOutput) {
+        // RFC 6455 §10.4: stop at the limit (see transform).
+        stream.destroy();
+        return { error: new ProtocolError('MESSAGE_TOO_BIG'), output: EMPTY, ended: false, produced: total };
+      }
+    }
+    inOff += availIn - availInAfter;
+    availIn = availInAfter;
+    if (availOut !== 0) {
+      // Output space left but input unread: a DEFLATE block with BFINAL
+      // ended the stream (what the asynchronous path sees as 'end').
+      const ended = availIn > 0;
+      return { error: null, output: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total), ended, produced: total };
+    }
+    // The output buffer is full: zlib has more; go on with a new one.
+    size = CHUNK;
+    out = Buffer.allocUnsafe(size);
+    outOff = 0;
+  }
+}
+
+interface Job {
+  input: Buffer;
+  maxOutput: number;
+  done: (error: Error | null, output: Buffer) => void;
+}
+
+/**
+ * One direction of one connection: its jobs in order, one at a time, each
+ * on this connection's own stream (context takeover) or on a pooled one.
+ */
+class Direction {
+  readonly #make: () => ZlibStream;
+  readonly #poolKey: string | null;
+  #own: ZlibStream | null = null;
+  #queue: Job[] = [];
+  #busy = false;
+  #closed = false;
+  /** Bytes this direction's zlib stream produced, for monitoring and tests. */
+  produced = 0;
+
+  /** `poolKey` null: the connection keeps its own stream (context takeover). */
+  constructor(make: () => ZlibStream, poolKey: string | null) {
+    this.#make = make;
+    this.#poolKey = poolKey;
+  }
+
+  /** Jobs queued or running. */
+  get pending(): number {
+    return this.#queue.length + (this.#busy ? 1 : 0);
+  }
+
+  push(job: Job): void {
+    this.#queue.push(job);
+    if (!this.#busy) this.#next();
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (!this.#busy) this.#release();
+  }
+
+  #release(): void {
+    this.#own?.destroy();
+    this.#own = null;
+  }
+
+  #next(): void {
+    // #busy stays set while a job's callback runs, so that a push() from
+    // there queues behind the jobs already waiting.
+    this.#busy = true;
+    for (;;) {
+      const job = this.#queue.shift();
+      if (!job) break;
+      // Jobs with no input need no zlib: done at once, in order.
+      if (job.input.length === 0) {
+        job.done(null, EMPTY);
+        continue;
+      }
+      if (job.input.length <= SYNC_INPUT_LIMIT && syncEnabled) {
+        let stream: ZlibStream;
+        try {
+          stream = this.#acquire();
+        } catch (error) {
+          job.done(error as Error, EMPTY);
+          continue;
+        }
+        const result = transformSync(stream, job.input, job.maxOutput);
+        if (result !== null) {
+          this.#settle(stream, result.error, result.ended, result.produced);
+          job.done(result.error, result.output);
+          continue;
+        }
+        this.#putBack(stream);
+      }
+      this.#runAsync(job);
+      return;
+    }
+    this.#busy = false;
+    if (this.#closed) this.#release();
+  }
+
+  /** The stream for the next job: this connection's own, or one from the pool. */
+  #acquire(): ZlibStream {
+    const key = this.#poolKey;
+    if (key !== null) return takeFromPool(key) ?? this.#make();
+    this.#own ??= this.#make();
+    return this.#own;
+  }
+
+  /** A stream not used after all goes back where it came from. */
+  #putBack(stream: ZlibStream): void {
+    if (this.#poolKey !== null) returnToPool(this.#poolKey, stream);
+  }
+
+  /** After a job: count its output; keep or return a sound stream, drop a failed or ended one. */
+  #settle(stream: ZlibStream, error: Error | null, ended: boolean, produced: number): void {
+    this.produced += produced;
+    if (error || ended || stream.destroyed) {
+      // A stream that failed or ended is in no state to be used again.
+      stream.destroy();
+      if (this.#poolKey === null) this.#own = null;
+    } else this.#putBack(stream);
+  }
+
+  /** A job on the threadpool, one at a time per direction, within the process-wide limit. */
+  #runAsync(job: Job): void {
+    zlibLimiter.run((release) => {
+      let stream: ZlibStream;
+      try {
+        stream = this.#acquire();
+      } catch (error) {
+        release();
+        job.done(error as Error, EMPTY);
+        this.#next();
+        return;
+      }
+      transform(stream, job.input, job.maxOutput, (error, output, ended, produced) => {
+        release();
+        this.#settle(stream, error, ended, produced);
+        job.done(error, output);
+        this.#next();
+      });
+    });
+  }
 }
 
 /**
  * A negotiated permessage-deflate for one connection. Made by
- * `negotiateServer` or `acceptServerResponse`; holds the LZ77 windows, so
- * use one instance per connection, and call `compress` / `decompress` in
- * message order (with context takeover, the window depends on every
- * message before).
+ * `negotiateServer` or `acceptServerResponse`. Owns this connection's zlib
+ * state: use one instance per connection, and `close()` it when the
+ * connection ends. `compress` and `decompress` complete asynchronously, each
+ * direction in the order of the calls.
  */
 export class PerMessageDeflate {
   readonly isServer: boolean;
@@ -200,12 +554,9 @@ export class PerMessageDeflate {
   readonly shareKey: string | null;
 
   readonly #options: ResolvedOptions;
-  readonly #sendWindowBits: number;
   readonly #canCompress: boolean;
-  readonly #sendTakeover: boolean;
-  readonly #receiveTakeover: boolean;
-  #sendWindow: Buffer | null = null;
-  #receiveWindow: Buffer | null = null;
+  readonly #deflate: Direction;
+  readonly #inflate: Direction;
 
   /**
    * @throws RangeError when a window size is outside 8..15 or an option is out of range.
@@ -217,82 +568,120 @@ export class PerMessageDeflate {
     this.isServer = isServer;
     this.params = Object.freeze({ ...params });
     this.header = header;
-    this.#sendWindowBits = isServer ? params.serverMaxWindowBits : params.clientMaxWindowBits;
+    const sendWindowBits = isServer ? params.serverMaxWindowBits : params.clientMaxWindowBits;
     // zlib cannot deflate with a raw 8-bit window (see the file comment).
-    this.#canCompress = this.#sendWindowBits >= 9;
+    this.#canCompress = sendWindowBits >= 9;
     // RFC 7692 §7.1.1.1 / §7.1.1.2: with *_no_context_takeover the sender
     // MUST start each message with an empty LZ77 window.
     const ourNoTakeover = isServer ? params.serverNoContextTakeover : params.clientNoContextTakeover;
-    this.#sendTakeover = this.#options.contextTakeover && !ourNoTakeover;
+    const sendTakeover = this.#options.contextTakeover && !ourNoTakeover;
     // The peer keeps its window unless its *_no_context_takeover was agreed.
-    this.#receiveTakeover = !(isServer ? params.clientNoContextTakeover : params.serverNoContextTakeover);
+    const receiveTakeover = !(isServer ? params.clientNoContextTakeover : params.serverNoContextTakeover);
     const { level, memLevel, threshold } = this.#options;
-    this.shareKey = !this.#canCompress
-      ? 'uncompressed'
-      : this.#sendTakeover
-        ? null
-        : `deflate;w=${this.#sendWindowBits};l=${level};m=${memLevel};t=${threshold}`;
+    const deflateKey = `deflate;w=${sendWindowBits};l=${level};m=${memLevel}`;
+    this.shareKey = !this.#canCompress ? 'uncompressed' : sendTakeover ? null : `${deflateKey};t=${threshold}`;
+    this.#deflate = new Direction(
+      () =>
+        quiet(
+          createDeflateRaw({
+            // RFC 7692 §7.2.1: each message ends with an empty stored block (Z_SYNC_FLUSH).
+            flush: zlibConstants.Z_SYNC_FLUSH,
+            windowBits: sendWindowBits,
+            level,
+            memLevel,
+            chunkSize: CHUNK,
+          }),
+        ),
+      sendTakeover ? null : deflateKey,
+    );
+    this.#inflate = new Direction(
+      () => quiet(createInflateRaw({ flush: zlibConstants.Z_SYNC_FLUSH, windowBits: 15, chunkSize: CHUNK })),
+      receiveTakeover ? null : 'inflate;w=15',
+    );
   }
 
   /**
-   * Returns the compressed payload (trailer stripped) or null when the
-   * message should go uncompressed: shorter than `threshold`, compression
-   * impossible (8-bit window), or the result would not be smaller.
-   * The caller must then send every non-null result, in order, with RSV1
-   * set on the first frame (RFC 7692 §6).
+   * Whether `compress` would compress a message of `length` bytes (false
+   * below `threshold`, or when this side cannot compress: an 8-bit window).
    */
-  compress(data: Buffer): Buffer | null {
-    if (!this.#canCompress || data.length < this.#options.threshold) return null;
-    const dictionary = this.#sendTakeover ? this.#sendWindow : null;
-    // RFC 7692 §7.2.1: compress with DEFLATE, end with an empty stored block
-    // (Z_SYNC_FLUSH does that) ...
-    const out = deflateRawSync(data, {
-      finishFlush: zlibConstants.Z_SYNC_FLUSH,
-      windowBits: this.#sendWindowBits,
-      level: this.#options.level,
-      memLevel: this.#options.memLevel,
-      ...(dictionary ? { dictionary } : {}),
+  wouldCompress(length: number): boolean {
+    // An empty message is sent as it is: after a flush zlib has nothing to
+    // emit for it, and an empty payload would read as the start of a
+    // stored block once the receiver appends 00 00 ff ff.
+    return this.#canCompress && length >= this.#options.threshold && length > 0;
+  }
+
+  /** Messages waiting for, or in, zlib in either direction. */
+  get pending(): number {
+    return this.#deflate.pending + this.#inflate.pending;
+  }
+
+  /** Bytes produced by inflation so far (decompressed data, a bomb's refused tail included up to one chunk). */
+  get inflatedBytes(): number {
+    return this.#inflate.produced;
+  }
+
+  /**
+   * Compress a whole message. `done` gets the payload to send with RSV1 set
+   * on its first frame (RFC 7692 §6), trailer stripped, or null when the
+   * message should go uncompressed: below `threshold`, compression
+   * impossible (8-bit window), or the result would not be smaller. Calls
+   * complete in order.
+   */
+  compress(data: Buffer, done: (error: Error | null, payload: Buffer | null) => void): void {
+    if (!this.wouldCompress(data.length)) {
+      done(null, null);
+      return;
+    }
+    this.#deflate.push({
+      input: data,
+      maxOutput: Number.MAX_SAFE_INTEGER,
+      done: (error, out) => {
+        if (error) return done(error, null);
+        // RFC 7692 §7.2.1: remove the 4 octets 00 00 ff ff from the tail end.
+        const payload = endsWithTail(out) ? out.subarray(0, out.length - TAIL.length) : out;
+        // RFC 7692 §6: sending a message uncompressed is always allowed; it
+        // spares the peer an inflate when deflating did not help. (With
+        // context takeover the stream saw the data anyway; the peer's window
+        // must see it too, so then the compressed form is sent regardless.)
+        if (payload.length >= data.length && this.shareKey !== null) return done(null, null);
+        done(null, payload);
+      },
     });
-    // ... and remove the 4 octets 00 00 ff ff from the tail end.
-    const payload = endsWithTail(out) ? out.subarray(0, out.length - TAIL.length) : out;
-    // RFC 7692 §6: sending a message uncompressed is always allowed; it
-    // spares the peer an inflate when deflating did not help.
-    if (payload.length >= data.length) return null;
-    if (this.#sendTakeover) this.#sendWindow = slide(this.#sendWindow, data);
-    return payload;
   }
 
   /**
    * Inflate a whole received message payload (all fragments concatenated).
    * An empty payload is valid and inflates to nothing. Bytes after a
    * DEFLATE block with BFINAL set are ignored (RFC 7692 §7.2.3.4 shows a
-   * sender may finish with BFINAL).
+   * sender may finish with BFINAL); the next message then starts a fresh
+   * inflater.
    *
-   * @throws ProtocolError `MESSAGE_TOO_BIG` if the result would exceed
-   *   `maxSize` bytes (zlib stops as soon as it does).
-   * @throws ProtocolError `INVALID_COMPRESSED_DATA` on data that does not inflate.
+   * `done` gets ProtocolError `MESSAGE_TOO_BIG` if the result would exceed
+   * `maxSize` bytes (zlib stops at once), ProtocolError
+   * `INVALID_COMPRESSED_DATA` for data that does not inflate, or another
+   * Error for a failure of ours (out of memory). Calls complete in order.
    */
-  decompress(data: Buffer, maxSize: number): Buffer {
-    const dictionary = this.#receiveTakeover ? this.#receiveWindow : null;
-    // maxOutputLength must be an integer in 1..kMaxLength; 0 is checked below.
-    const limit = Math.max(1, Math.min(Math.floor(maxSize), bufferConstants.MAX_LENGTH));
-    let out: Buffer;
-    try {
-      // RFC 7692 §7.2.2: append 00 00 ff ff to the payload and inflate.
-      out = inflateRawSync(Buffer.concat([data, TAIL]), {
-        finishFlush: zlibConstants.Z_SYNC_FLUSH,
-        windowBits: 15,
-        maxOutputLength: limit,
-        ...(dictionary ? { dictionary } : {}),
-      });
-    } catch (err) {
-      throw inflateError(err);
+  decompress(data: Buffer, maxSize: number, done: (error: Error | null, data: Buffer) => void): void {
+    if (data.length === 0) {
+      // Nothing to inflate, and the inflater must not see the tail alone: on
+      // a byte boundary it would start a stored block and wait for its
+      // length, garbling the next message. Delivered in order all the same.
+      this.#inflate.push({ input: EMPTY, maxOutput: maxSize, done: (error, out) => done(error, out) });
+      return;
     }
-    if (out.length > maxSize) throw new ProtocolError('MESSAGE_TOO_BIG');
-    // RFC 7692 §7.1.1: with context takeover the peer's next message may
-    // refer back into this one, so keep the tail of what we inflated.
-    if (this.#receiveTakeover) this.#receiveWindow = slide(this.#receiveWindow, out);
-    return out;
+    this.#inflate.push({
+      // RFC 7692 §7.2.2: append 00 00 ff ff to the payload and inflate.
+      input: Buffer.concat([data, TAIL]),
+      maxOutput: maxSize,
+      done: (error, out) => done(error ? inflateError(error) : null, out),
+    });
+  }
+
+  /** Release this connection's zlib streams (once their pending jobs are done). */
+  close(): void {
+    this.#deflate.close();
+    this.#inflate.close();
   }
 }
 

@@ -561,6 +561,20 @@ describe('the client on the wire', SUITE, () => {
     await fake.close();
   });
 
+  test('masking keys cannot be chosen through connect() options (issue 10, 1.6: injection is for the sans-I/O tests only)', T, async () => {
+    const fake = await FakeServer.start((r) => r.socket.write(switching(r)));
+    const requested = fake.nextRequest();
+    // An option the type no longer has, passed the way old code did.
+    const ws = await connect(fake.url, { maskKey: () => Buffer.alloc(4) } as ConnectOptions);
+    const request = await requested;
+    for (let i = 0; i < 4; i++) ws.send(`m${i}`);
+    const data = await request.waitFor((bytes) => parseFrames(bytes).length >= 4);
+    const keys = parseFrames(data).map((f) => f.maskKey!.toString('hex'));
+    assert.ok(keys.some((k) => k !== '00000000'), 'the all-zero keys of the option were used');
+    ws.terminate();
+    await fake.close();
+  });
+
   test('a message sent in the same segment as the 101 reaches a listener added after await connect()', T, async () => {
     const fake = await FakeServer.start((r) =>
       r.socket.write(Buffer.concat([Buffer.from(switching(r)), serverFrame(0x1, 'welcome'), serverFrame(0x2, 'bin')])),

@@ -239,6 +239,56 @@ describe('messages keep their type', SUITE, () => {
     });
   }
 
+  // Issue 10, 1.5: every byte source ws accepts, sent by its byte length
+  // (a Uint16Array used to lose half its bytes, an ArrayBuffer to throw).
+  const wide = new Uint16Array([1, 2, 0x1234]);
+  const wideBytes = Buffer.from(wide.buffer, wide.byteOffset, wide.byteLength);
+  const backing = new Uint8Array([9, 8, 7, 6, 5, 4, 3, 2]);
+  const sources: Array<[string, () => unknown, string | Buffer, boolean]> = [
+    ['a Uint16Array: all 6 bytes', () => wide, wideBytes, true],
+    ['a Float64Array: 8 bytes', () => new Float64Array([1.5]), Buffer.from(new Float64Array([1.5]).buffer), true],
+    ['a view into the middle of a buffer', () => backing.subarray(2, 5), Buffer.from([7, 6, 5]), true],
+    ['a DataView over part of an ArrayBuffer', () => new DataView(backing.buffer, 1, 3), Buffer.from([8, 7, 6]), true],
+    ['an ArrayBuffer', () => backing.buffer.slice(0, 4), Buffer.from([9, 8, 7, 6]), true],
+    ['a SharedArrayBuffer', () => new Uint8Array(new SharedArrayBuffer(3)).fill(1).buffer, Buffer.from([1, 1, 1]), true],
+    ['a number, as text', () => 42, '42', false],
+    ['an array of byte values', () => [1, 2, 255], Buffer.from([1, 2, 255]), true],
+    ['a Blob', () => new Blob([Buffer.from('blob bytes')]), Buffer.from('blob bytes'), true],
+  ];
+  for (const [name, make, expected, binary] of sources) {
+    test(`every byte source ws accepts: ${name}`, T, async () => {
+      for (const [from, to] of [
+        [p.client, p.serverSide],
+        [p.serverSide, p.client],
+      ] as const) {
+        const received = once(to, 'message');
+        from.send(make() as string);
+        const [data, isBinary] = await received;
+        assert.equal(isBinary, binary);
+        assert.deepEqual(data, expected);
+      }
+    });
+  }
+
+  test('a Blob keeps its place among the messages sent after it', T, async () => {
+    const got: Array<string | Buffer> = [];
+    const done = new Promise<void>((resolve) => {
+      const onMessage = (data: string | Buffer) => {
+        got.push(data);
+        if (got.length === 3) {
+          p.serverSide.off('message', onMessage);
+          resolve();
+        }
+      };
+      p.serverSide.on('message', onMessage);
+    });
+    p.client.send('first');
+    p.client.send(new Blob(['second']) as unknown as string);
+    p.client.send('third');
+    await done;
+    assert.deepEqual(got, ['first', Buffer.from('second'), 'third']);
+  });
+
   test('many messages in one turn arrive in order', T, async () => {
     const received: Array<string | Buffer> = [];
     const done = new Promise<void>((resolve) => {
@@ -349,6 +399,8 @@ describe('closing', SUITE, () => {
   test('close() refuses a code that may not be sent', T, async () => {
     const { server, client } = await pair();
     assert.throws(() => client.close(1006), RangeError);
+    // Issue 10, 1.6: 1005 used to send a close frame without a code.
+    assert.throws(() => client.close(1005), RangeError);
     assert.throws(() => client.close(1000, 'x'.repeat(124)), RangeError);
     assert.equal(client.readyState, WebSocket.OPEN);
     client.close();

@@ -31,7 +31,8 @@ describe('parseClosePayload', () => {
 
 describe('encodeClosePayload', () => {
   test('code and reason', () => assert.deepEqual(encodeClosePayload(1001, 'away'), hex('03 e9 61 77 61 79')));
-  test('1005 sends no payload', () => assert.equal(encodeClosePayload(1005).length, 0));
+  test('1005 may not be sent (RFC 6455 §7.4.1): a RangeError like any other such code', () =>
+    assert.throws(() => encodeClosePayload(1005), RangeError));
   test('refuses codes that may not be sent', () => assert.throws(() => encodeClosePayload(1006), RangeError));
   test('refuses a reason over 123 bytes', () => {
     assert.doesNotThrow(() => encodeClosePayload(1000, 'x'.repeat(123)));

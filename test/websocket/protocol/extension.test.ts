@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HandshakeError } from '../../../src/websocket/protocol/errors.js';
-import {
-  type ExtensionOffer,
-  formatExtension,
-  isToken,
-  parseExtensionHeader,
-} from '../../../src/websocket/protocol/extension.js';
+import { type ExtensionOffer, formatExtension, parseExtensionHeader } from '../../../src/websocket/protocol/extension.js';
+import { isToken } from '../../../src/websocket/protocol/http.js';
 
 describe('parseExtensionHeader: valid values', () => {
   const cases: Array<[string, ExtensionOffer[]]> = [

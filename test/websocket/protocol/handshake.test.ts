@@ -320,6 +320,40 @@ describe('server handshake', () => {
     assert.match(r.body, /Sec-WebSocket-Extensions/);
   });
 
+  test('a malformed Sec-WebSocket-Extensions is ignored when no extension is enabled, as ws does (issue 10, 1.6)', () => {
+    const req = validateRequest(request({ 'Sec-WebSocket-Extensions': 'permessage-deflate; =1' }), { extensions: false });
+    assert.deepEqual(req.extensions, []);
+    const { response, deflate } = acceptRequest(req);
+    assert.equal(deflate, null);
+    assert.equal(response.status, 101);
+  });
+
+  test('400 for a request with a body: Transfer-Encoding, or a Content-Length other than 0 (issue 10, 1.6)', () => {
+    const bodies: Array<Record<string, string | string[]>> = [
+      { 'Transfer-Encoding': 'chunked' },
+      { 'Content-Length': '5' },
+      { 'Content-Length': ['0', '3'] },
+    ];
+    for (const changes of bodies) {
+      const r = rejection(request(changes));
+      assert.equal(r.code, 'UNEXPECTED_BODY');
+      assert.equal(r.status, 400);
+    }
+    // An empty body is no body.
+    assert.equal(validateRequest(request({ 'Content-Length': '0' })).path, '/chat');
+  });
+
+  test("selectProtocol returning '' means no subprotocol (issue 10, 1.6)", () => {
+    const { response, protocol } = acceptRequest(validateRequest(request({ 'Sec-WebSocket-Protocol': 'chat' })), {
+      selectProtocol: () => '',
+    });
+    assert.equal(protocol, '');
+    assert.equal(
+      response.headers.some(([name]) => name === 'Sec-WebSocket-Protocol'),
+      false,
+    );
+  });
+
   test('selectProtocol is not called when nothing was offered; none selected means no header', () => {
     let called = false;
     const { response, protocol } = acceptRequest(validateRequest(request()), {

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { encodeFrame, Opcode } from '../../../src/websocket/protocol/frame.js';
+import { deflateRawSync, inflateRawSync, constants as zlibConstants } from 'node:zlib';
+import { encodeFrame, Opcode, RSV1 } from '../../../src/websocket/protocol/frame.js';
+import { PerMessageDeflate, setSynchronousZlib } from '../../../src/websocket/protocol/permessage-deflate.js';
 import { PreparedMessage } from '../../../src/websocket/protocol/prepared.js';
 import {
   InvalidStateError,
@@ -158,6 +161,13 @@ describe('sending (RFC 6455 §5.7 vectors)', () => {
   test('continuation without a message in progress is refused', () => {
     assert.throws(() => make('server').sendContinuation('x', true), InvalidStateError);
   });
+  test('close code 1005 may not be sent: it only reports a close frame without a code (issue 10, 1.6)', () => {
+    const p = make('server');
+    assert.throws(() => p.sendClose(1005), RangeError);
+    assert.equal(p.state, State.OPEN);
+    assert.deepEqual(p.dataToSend(), []);
+  });
+
   test('control payloads over 125 bytes are refused', () => {
     assert.throws(() => make('server').sendPing(Buffer.alloc(126)), RangeError);
   });
@@ -193,8 +203,6 @@ describe('framing errors fail the connection with the right close code', () => {
     ['ping of 126 bytes', Buffer.concat([hex('89 fe 00 7e 00 00 00 00'), Buffer.alloc(126)]), 'CONTROL_FRAME_TOO_LONG', 1002],
     ['continuation first', clientFrame(0, 'x'), 'UNEXPECTED_CONTINUATION', 1002],
     ['new message inside a fragmented one', Buffer.concat([clientFrame(1, 'a', { fin: false }), clientFrame(1, 'b')]), 'EXPECTED_CONTINUATION', 1002],
-    ['16-bit length that fits in 7 bits', hex('82 fe 00 7d 00 00 00 00'), 'NON_MINIMAL_LENGTH', 1002],
-    ['64-bit length that fits in 16 bits', hex('82 ff 00 00 00 00 00 00 ff ff 00 00 00 00'), 'NON_MINIMAL_LENGTH', 1002],
     ['64-bit length with the top bit set', hex('82 ff 80 00 00 00 00 00 00 00 00 00 00 00'), 'LENGTH_HIGH_BIT', 1002],
     ['64-bit length above 2^53 - 1', hex('82 ff 00 20 00 00 00 00 00 00 00 00 00 00'), 'LENGTH_TOO_LARGE', 1009],
     ['close with a 1-byte payload', clientFrame(8, hex('03')), 'CLOSE_PAYLOAD_TOO_SHORT', 1002],
@@ -217,6 +225,16 @@ describe('framing errors fail the connection with the right close code', () => {
       });
     });
   }
+
+  test('lengths encoded with more bytes than needed are accepted (the "minimal" MUST binds the sender; issue 10, 1.6)', () => {
+    // "Hello" with a 16-bit and with a 64-bit length, unmasked, to a client.
+    for (const bytes of [hex('81 7e 00 05 48 65 6c 6c 6f'), hex('81 7f 00 00 00 00 00 00 00 05 48 65 6c 6c 6f')]) {
+      allSplits('client', bytes, ({ events, sent }) => {
+        assert.deepEqual(events, [{ type: 'text', data: 'Hello' }]);
+        assert.deepEqual(sent, []);
+      });
+    }
+  });
 
   test('a masked server frame fails the client with 1002 and the client waits for TCP close', () => {
     const p = make('client');
@@ -396,30 +414,74 @@ describe('closing handshake (RFC 6455 §5.5.1, §7)', () => {
   });
 });
 
-describe('answers to messages go out before the close they arrived with', () => {
+describe('causal order: the protocol replies to an event when it is taken (nextEvent)', () => {
   test('a message and a close in one read: the reply precedes the echoed close', () => {
     const p = make('server');
     p.receiveData(Buffer.concat([clientFrame(1, 'Hello'), clientFrame(8, hex('03 e8'))]));
-    const events = p.eventsReceived();
-    assert.deepEqual(events.map((e) => e.type), ['text', 'close']);
+    assert.deepEqual(p.nextEvent(), { type: 'text', data: 'Hello' });
     p.sendText('Hello');
+    assert.deepEqual(p.nextEvent(), { type: 'close', code: 1000, reason: '' });
+    assert.equal(p.nextEvent(), null);
     const sent = p.dataToSend();
     assert.equal(toHex(Buffer.concat(sent)), '81 05 48 65 6c 6c 6f 88 02 03 e8');
     assert.equal(sent.at(-1), SEND_EOF);
   });
+
   test('a message and a bad frame in one read: the reply precedes the 1002', () => {
     const p = make('server');
     p.receiveData(Buffer.concat([clientFrame(1, 'Hi'), clientFrame(5, ''), clientFrame(1, 'never')]));
-    assert.deepEqual(p.eventsReceived().map((e) => e.type), ['text', 'error']);
+    assert.equal(p.nextEvent()?.type, 'text');
     assert.equal(p.closeExpected(), true);
     p.sendText('Hi');
+    assert.equal(p.nextEvent()?.type, 'error');
+    assert.equal(p.nextEvent(), null);
     const bytes = Buffer.concat(p.dataToSend());
     assert.equal(toHex(bytes.subarray(0, 4)), '81 02 48 69');
     assert.equal(toHex(bytes.subarray(4, 8)), '88 11 03 ea');
   });
-  test('without a pending message the close is answered at once', () => {
+
+  test('a ping after a message in the same read is answered after the reply to the message (issue 10, 1.6)', () => {
+    const p = make('server');
+    p.receiveData(Buffer.concat([clientFrame(1, 'Hi'), clientFrame(9, 'p')]));
+    assert.deepEqual(p.nextEvent(), { type: 'text', data: 'Hi' });
+    p.sendText('Hi');
+    assert.deepEqual(p.nextEvent(), { type: 'ping', data: Buffer.from('p') });
+    assert.equal(toHex(Buffer.concat(p.dataToSend())), '81 02 48 69 8a 01 70');
+  });
+
+  test('a ping before a message is answered before the reply to the message', () => {
+    const p = make('server');
+    p.receiveData(Buffer.concat([clientFrame(9, 'p'), clientFrame(1, 'Hi')]));
+    assert.equal(p.nextEvent()?.type, 'ping');
+    assert.equal(p.nextEvent()?.type, 'text');
+    p.sendText('Hi');
+    assert.equal(toHex(Buffer.concat(p.dataToSend())), '8a 01 70 81 02 48 69');
+  });
+
+  test('with autoPong off, a ping is only reported; the application answers', () => {
+    const p = make('server', { autoPong: false });
+    p.receiveData(clientFrame(9, 'p'));
+    assert.deepEqual(p.eventsReceived(), [{ type: 'ping', data: Buffer.from('p') }]);
+    assert.deepEqual(p.dataToSend(), []);
+    p.sendPong(Buffer.from('p'));
+    assert.equal(toHex(Buffer.concat(p.dataToSend())), '8a 01 70');
+  });
+
+  test('while congested only the last ping is answered, once the congestion clears (RFC 6455 §5.5.3)', () => {
+    const p = make('server');
+    p.congested = true;
+    p.receiveData(Buffer.concat([clientFrame(9, '1'), clientFrame(9, '2'), clientFrame(9, '3')]));
+    assert.equal(p.eventsReceived().length, 3);
+    assert.deepEqual(p.dataToSend(), []);
+    p.congested = false;
+    assert.equal(toHex(Buffer.concat(p.dataToSend())), '8a 01 33');
+  });
+
+  test('without a pending message the close is answered when taken', () => {
     const p = make('server');
     p.receiveData(clientFrame(8, hex('03 e8')));
+    assert.equal(p.closingHandshakeDone, false);
+    p.eventsReceived();
     assert.equal(p.closingHandshakeDone, true);
   });
 });
@@ -499,5 +561,164 @@ describe('properties', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+// ---- permessage-deflate: the asynchronous step keeps order both ways ----
+
+const PARAMS = { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+
+function deflating(side: Side, threshold = 16): { p: Protocol; deflate: PerMessageDeflate } {
+  const deflate = new PerMessageDeflate(side === 'server', PARAMS, 'permessage-deflate', { threshold });
+  return { p: make(side, { deflate }), deflate };
+}
+
+/** Resolves once every zlib job of `deflate` is done (each completion calls onReady). */
+async function settled(p: Protocol, deflate: PerMessageDeflate): Promise<void> {
+  while (deflate.pending > 0) {
+    await new Promise<void>((resolve) => {
+      p.onReady = resolve;
+    });
+  }
+}
+
+/** Unmasked server frames, decoded: opcode, RSV1, and the payload inflated when RSV1 is set. */
+function decodeServerFrames(bytes: Buffer): Array<{ opcode: number; rsv1: boolean; data: string }> {
+  const frames: Array<{ opcode: number; rsv1: boolean; data: string }> = [];
+  let i = 0;
+  while (i < bytes.length) {
+    let len = bytes[i + 1]! & 0x7f;
+    let off = i + 2;
+    if (len === 126) {
+      len = bytes.readUInt16BE(off);
+      off += 2;
+    }
+    const payload = bytes.subarray(off, off + len);
+    const rsv1 = (bytes[i]! & RSV1) !== 0;
+    const data = rsv1 ? inflateRawSync(Buffer.concat([payload, hex('00 00 ff ff')]), { finishFlush: zlibConstants.Z_SYNC_FLUSH }) : payload;
+    frames.push({ opcode: bytes[i]! & 0x0f, rsv1, data: data.toString('latin1') });
+    i = off + len;
+  }
+  return frames;
+}
+
+/** A masked, compressed client frame. */
+function compressedClientFrame(opcode: number, text: string): Buffer {
+  const payload = deflateRawSync(Buffer.from(text), { finishFlush: zlibConstants.Z_SYNC_FLUSH }).subarray(0, -4);
+  return clientFrame(opcode, payload, { rsv: RSV1 });
+}
+
+describe('permessage-deflate: the asynchronous step keeps order both ways', () => {
+  // Small messages go through zlib synchronously; these tests are about what
+  // happens while zlib is working, so everything takes the threadpool here.
+  before(() => setSynchronousZlib(false));
+  after(() => setSynchronousZlib(true));
+
+  test('frames queued behind a message being compressed wait for it; dataToSend stops at it', async () => {
+    const { p, deflate } = deflating('server');
+    const long = 'compress me '.repeat(20);
+    p.sendText(long);
+    p.sendText('short');
+    p.sendPing(Buffer.from('p'));
+    p.sendBinary(Buffer.from(long.toUpperCase()));
+    p.sendText('after');
+    // Nothing can go before the first message, which zlib still holds.
+    assert.deepEqual(p.dataToSend(), []);
+    assert.ok(p.bufferedAmount >= long.length * 2, 'what waits is counted in bufferedAmount');
+    await settled(p, deflate);
+    const frames = decodeServerFrames(Buffer.concat(p.dataToSend()));
+    assert.deepEqual(frames, [
+      { opcode: 1, rsv1: true, data: long },
+      { opcode: 1, rsv1: false, data: 'short' },
+      { opcode: 9, rsv1: false, data: 'p' },
+      { opcode: 2, rsv1: true, data: long.toUpperCase() },
+      { opcode: 1, rsv1: false, data: 'after' },
+    ]);
+    assert.equal(p.bufferedAmount, 0);
+  });
+
+  test('a close sent while a message is being compressed goes out after it', async () => {
+    const { p, deflate } = deflating('server');
+    p.sendText('x'.repeat(100));
+    p.sendClose(1000);
+    await settled(p, deflate);
+    assert.deepEqual(decodeServerFrames(Buffer.concat(p.dataToSend())).map((f) => f.opcode), [1, 8]);
+  });
+
+  test('a marker comes back only once the bytes before it were taken', async () => {
+    const { p, deflate } = deflating('server');
+    const order: string[] = [];
+    p.sendText('a'.repeat(100));
+    p.mark(() => order.push('first'));
+    p.sendText('b');
+    p.mark(() => order.push('second'));
+    p.dataToSend();
+    assert.deepEqual(p.takeMarkers(), []);
+    await settled(p, deflate);
+    assert.equal(p.dataToSend().length, 2);
+    for (const marker of p.takeMarkers()) marker();
+    assert.deepEqual(order, ['first', 'second']);
+  });
+
+  test('events after a message being inflated wait for it; the pong is queued when the ping is taken', async () => {
+    const { p, deflate } = deflating('server');
+    p.receiveData(Buffer.concat([compressedClientFrame(1, 'zipped '.repeat(10)), clientFrame(9, 'p'), clientFrame(1, 'plain')]));
+    assert.equal(p.nextEvent(), null, 'the inflated message comes first, and is not ready yet');
+    assert.equal(p.eventsPending, true);
+    await settled(p, deflate);
+    assert.deepEqual(p.nextEvent(), { type: 'text', data: 'zipped '.repeat(10) });
+    p.sendText('reply');
+    assert.deepEqual(p.nextEvent(), { type: 'ping', data: Buffer.from('p') });
+    assert.deepEqual(p.nextEvent(), { type: 'text', data: 'plain' });
+    assert.deepEqual(decodeServerFrames(Buffer.concat(p.dataToSend())).map((f) => [f.opcode, f.data]), [
+      [1, 'reply'],
+      [10, 'p'],
+    ]);
+  });
+
+  test('a message that does not inflate fails the connection with 1007; nothing after it is processed', async () => {
+    const { p, deflate } = deflating('server');
+    p.receiveData(Buffer.concat([clientFrame(2, hex('ff ff ff ff'), { rsv: RSV1 }), clientFrame(9, 'p'), clientFrame(1, 'never')]));
+    await settled(p, deflate);
+    const events = p.eventsReceived();
+    assert.deepEqual(events.map((e) => e.type), ['error']);
+    assert.equal(errorOf(events), 'INVALID_COMPRESSED_DATA');
+    const sent = p.dataToSend();
+    assert.equal(sentClose(sent).code, 1007);
+    assert.equal(decodeServerFrames(Buffer.concat(sent.filter((c) => c !== SEND_EOF))).length, 1, 'no pong');
+  });
+
+  test('text that inflates to invalid UTF-8 fails with 1007', async () => {
+    const { p, deflate } = deflating('server');
+    const payload = deflateRawSync(hex('48 c3 28'), { finishFlush: zlibConstants.Z_SYNC_FLUSH }).subarray(0, -4);
+    p.receiveData(clientFrame(1, payload, { rsv: RSV1 }));
+    await settled(p, deflate);
+    assert.equal(errorOf(p.eventsReceived()), 'INVALID_UTF8');
+  });
+
+  test('canReceive turns false while more than 1 MiB of compressed data waits for zlib, true again after', async () => {
+    const { p, deflate } = deflating('server');
+    // Random bytes do not compress: each payload is a little over 60 KB, 20 of them over 1 MiB.
+    const payload = deflateRawSync(randomBytes(60_000), { finishFlush: zlibConstants.Z_SYNC_FLUSH }).subarray(0, -4);
+    assert.ok(payload.length > 60_000);
+    for (let i = 0; i < 20; i++) p.receiveData(clientFrame(2, payload, { rsv: RSV1 }));
+    assert.equal(p.canReceive, false);
+    await settled(p, deflate);
+    assert.equal(p.canReceive, true);
+    assert.equal(p.eventsReceived().length, 20);
+  });
+});
+
+describe('permessage-deflate: small messages need no threadpool round trip', () => {
+  test('a small message is compressed and inflated before the call returns, in order with the rest', () => {
+    const { p } = deflating('server');
+    p.sendText('small but compressible '.repeat(10));
+    p.sendPing(Buffer.from('p'));
+    assert.deepEqual(decodeServerFrames(Buffer.concat(p.dataToSend())).map((f) => [f.opcode, f.rsv1]), [
+      [1, true],
+      [9, false],
+    ]);
+    p.receiveData(Buffer.concat([compressedClientFrame(1, 'zipped '.repeat(10)), clientFrame(9, 'q')]));
+    assert.deepEqual(p.eventsReceived().map((e) => e.type), ['text', 'ping']);
   });
 });
