@@ -199,7 +199,7 @@ describe('wschat connect, on pipes', () => {
         const retries = count(text, /^\[offline\] Nothing is listening on 127\.0\.0\.1:\d+ \(connection refused\)\. Retrying (now|in \d+ s)\.$/);
         assert.ok(retries >= 2, text);
         assert.equal(count(text, /^\[connecting/), 1, 'one line per retry, not two');
-        assert.equal(count(text, /\S/), retries + 1 + count(text, /^(\d\d:\d\d|\[joined)/), `nothing else printed:\n${text}`);
+        assert.equal(count(text, /\S/), retries + 1 + count(text, /^(\d\d:\d\d|\[joined|\[you made this room)/), `nothing else printed:\n${text}`);
         p.end();
         assert.equal(await ended(p), 0);
       } finally {

@@ -111,11 +111,11 @@ describe('moderation and private rooms in headless Chromium', { skip: peerSkip(c
     await command(olga, '/password open sesame', /^olga set a password for the room$/);
     const guest = await ChatTab.open(await person(t), server.url, room, 'guest');
     await guest.submitNick('gus');
-    assert.equal(await guest.nickError(/needs a password/), 'this room needs a password');
+    assert.equal(await guest.nickError(/needs a password/), 'This room needs a password.');
     await guest.page.locator('#password-row:not([hidden])').waitFor();
     await guest.page.fill('#password-input', 'open says me');
     await guest.page.press('#password-input', 'Enter');
-    assert.equal(await guest.nickError(/wrong password/), 'wrong password for this room');
+    assert.equal(await guest.nickError(/wrong password/i), 'Wrong password for this room.');
     await guest.page.fill('#password-input', 'open sesame');
     await guest.page.press('#password-input', 'Enter');
     await guest.waitForStatus('online');
