@@ -75,6 +75,8 @@ export interface HttpHandlerOptions {
   connectOrigins?: readonly string[];
   /** Serve under this prefix (normalised, see base-path.ts); default "" (the root). */
   basePath?: string;
+  /** The server speaks HTTP/2 too (`--http2`): requests of version 2 are served, not refused with 505. */
+  http2?: boolean;
   /**
    * The HTTP door (transports/http-door.ts), asked first about every request
    * inside the base path once the version and Host checks passed: it serves
@@ -131,8 +133,11 @@ export function createHttpHandler(options: HttpHandlerOptions = {}): (req: Incom
     // RFC 9110 §15.6.6: 505 for a major version the server does not support.
     // Node's parser reads "HTTP/2.0" on this HTTP/1.1 port as a request; it
     // is not one (HTTP/2 starts with its connection preface).
-    if (req.httpVersionMajor !== 1) return sendText(res, 505, 'HTTP Version Not Supported: this port speaks HTTP/1.1\n');
-    if (!hostAllowed(req.headers.host)) {
+    const versionServed = req.httpVersionMajor === 1 || (options.http2 === true && req.httpVersionMajor === 2);
+    if (!versionServed) return sendText(res, 505, 'HTTP Version Not Supported: this port speaks HTTP/1.1\n');
+    // HTTP/2 names the host in its :authority pseudo-header (RFC 9113 §8.3.1), which Node's compatibility layer leaves among the headers.
+    const authority = req.headers[':authority'];
+    if (!hostAllowed(req.headers.host ?? (typeof authority === 'string' ? authority : undefined))) {
       return sendText(res, 421, 'Misdirected Request: this server does not answer to that host name (see --allowed-host)\n');
     }
     const method = req.method ?? 'GET';

@@ -10,6 +10,7 @@
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { createSecureServer as createHttp2Server, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -77,6 +78,12 @@ export interface ChatServerOptions {
   /** TLS: serve https:// and wss:// with this certificate and key (PEM). */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /**
+   * With `tls`: serve HTTP/2 as well as HTTP/1.1 on the port, and WebSockets
+   * over HTTP/2 (RFC 8441): a browser that loaded the page over HTTP/2 opens
+   * its WebSockets as streams of that same connection.
+   */
+  http2?: boolean;
+  /**
    * The HTTP door (long-polling, for networks that block WebSockets;
    * transports/http-door.ts): its poll hold and liveness timeout, ms
    * (defaults 25 s and 30 s). False: no HTTP door.
@@ -103,7 +110,7 @@ export interface ChatServerOptions {
 
 export interface ChatServer {
   readonly hub: Hub;
-  readonly http: HttpServer;
+  readonly http: HttpServer | Http2SecureServer;
   readonly websocket: WebSocketServer;
   readonly port: number;
   readonly tcpPort: number | null;
@@ -190,6 +197,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   // Before anything is opened: a bad --allowed-host or --trust-proxy throws here.
   const allowedOrigins = options.allowedOrigins ?? [];
   const basePath = normalizeBasePath(options.basePath);
+  // Browsers speak HTTP/2 only over TLS (RFC 9113 §3.2 leaves h2c unused by them).
+  if (options.http2 === true && options.tls === undefined) throw new TypeError('http2 needs tls (a certificate and key)');
   const hostAllowed = allowedHosts({ listenHost: options.host, allowedHosts: options.allowedHosts, allowedOrigins });
   const trusted = new TrustedProxies(options.trustProxy ?? []);
   /** The client of a WebSocket handshake: the peer, or who a trusted proxy says it is. */
@@ -246,9 +255,25 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     hostAllowed,
     connectOrigins: allowedOrigins,
     basePath,
+    http2: options.http2 === true && options.tls !== undefined,
   });
-  const http = options.tls ? createHttpsServer(options.tls, handler) : createHttpServer(handler);
+  const http: HttpServer | Http2SecureServer =
+    options.tls === undefined
+      ? createHttpServer(handler)
+      : options.http2 === true
+        ? // With allowHTTP1 the listener gets Node's HTTP/1.1 request objects or
+          // their HTTP/2 compatibility twins, which the handler uses alike.
+          createHttp2Server({ ...options.tls, allowHTTP1: true, settings: { enableConnectProtocol: true } }, handler as unknown as Http2Listener)
+        : createHttpsServer(options.tls, handler);
   const secure = options.tls !== undefined;
+  // HTTP/2 sessions, to end them at shutdown (an http2 server has no closeAllConnections).
+  const sessions = new Set<ServerHttp2Session>();
+  if ('updateSettings' in http) {
+    http.on('session', (session: ServerHttp2Session) => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+    });
+  }
   const websocket = new WebSocketServer({
     server: http,
     maxMessageSize: options.maxMessageSize ?? 256 * 1024,
@@ -257,7 +282,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     heartbeat: { interval: 30_000, timeout: 30_000 },
     accept: ({ request, origin, remoteAddress }: HandshakeInfo): AcceptDecision => {
       // RFC 9110 §15.6.6, as for plain HTTP requests (http.ts).
-      if (!request.httpVersion.startsWith('1.')) return { status: 505, message: 'this port speaks HTTP/1.1' };
+      const versionServed = request.httpVersion.startsWith('1.') || (options.http2 === true && request.httpVersion === '2.0');
+      if (!versionServed) return { status: 505, message: 'this port speaks HTTP/1.1' };
       // Per client address (address-limits.ts): RFC 6585 §4, 429 with Retry-After.
       const verdict = hub.limits.handshake(clientOf(remoteAddress, request.headers.get('x-forwarded-for')).key);
       if (!verdict.ok) {
@@ -343,7 +369,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       await hub.close();
       door?.close();
       await Promise.all([websocket.close(1001, 'server shutting down'), tcp?.close()]);
-      http.closeAllConnections();
+      if ('closeAllConnections' in http) http.closeAllConnections();
+      for (const session of sessions) session.destroy();
       await store.close();
     })();
     return closing;
@@ -354,6 +381,9 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const origin = `${scheme}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
   return { hub, http, websocket, port, tcpPort, url: `${origin}${basePath}`, close };
 }
+
+/** The request listener type of an HTTP/2 server. */
+type Http2Listener = Parameters<typeof createHttp2Server>[1];
 
 /** One value of a request header that may come several times (joined as a list, as RFC 9110 §5.3 allows). */
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -50,6 +50,7 @@ Options:
                          default) or as their ip:port (address)
   --tls-cert FILE        PEM certificate: serve https:// and wss:// (with --tls-key)
   --tls-key FILE         PEM private key
+  --http2                with TLS: also serve HTTP/2, and WebSockets over HTTP/2 (RFC 8441)
   --no-console           don't read administrator commands from standard input
   --console-log          show room activity (joins, leaves, messages) on the
                          console (default: on when standard input is a terminal)
@@ -84,6 +85,7 @@ export async function runServe(args: string[]): Promise<void> {
       'plain-names': { type: 'string', default: 'guest' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      http2: { type: 'boolean', default: false },
       'no-console': { type: 'boolean', default: false },
       'console-log': { type: 'boolean', default: false },
       'no-console-log': { type: 'boolean', default: false },
@@ -102,6 +104,9 @@ export async function runServe(args: string[]): Promise<void> {
   // Everything about the command line first (exit status 2), then what needs the system (1).
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
     throw new UsageError('--tls-cert and --tls-key go together');
+  }
+  if (values.http2 && values['tls-cert'] === undefined) {
+    throw new UsageError('--http2 needs --tls-cert and --tls-key: browsers speak HTTP/2 only over TLS');
   }
   const redisUrl = values.redis ?? (process.env.REDIS_URL || undefined);
   if (redisUrl !== undefined && (values.memory || values.data !== undefined)) {
@@ -184,6 +189,7 @@ export async function runServe(args: string[]): Promise<void> {
       plainNames,
       trustProxy: values['trust-proxy'],
       tls,
+      http2: values.http2,
       hub,
       console: values['no-console'] ? null : { input: process.stdin, output: process.stdout, activity: consoleLog },
       log: (level, message, fields) => {

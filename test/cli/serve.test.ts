@@ -58,6 +58,7 @@ describe('wschat serve', () => {
       [['--address-messages', 'many'], /--address-messages must be a whole number/],
       [['--trust-proxy', 'proxy.example'], /--trust-proxy takes an IP address or a CIDR range \(e\.g\. 10\.0\.0\.0\/8\), got "proxy\.example"/],
       [['--console-log', '--no-console-log'], /--console-log and --no-console-log contradict each other/],
+      [['--http2'], /--http2 needs --tls-cert and --tls-key: browsers speak HTTP\/2 only over TLS/],
     ];
     await Promise.all(
       cases.map(async ([args, message]) => {
