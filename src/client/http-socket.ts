@@ -356,15 +356,20 @@ export class HttpSocket implements SocketLike {
   }
 }
 
-function parseOpen(text: string): { session: string; pollMs: number; maxLines: number; maxBody: number } | null {
+/** A JSON object's fields, or null when the text is not JSON or not an object. */
+function parseObject(text: string): Record<string, unknown> | null {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     return null;
   }
-  if (typeof value !== 'object' || value === null) return null;
-  const v = value as Record<string, unknown>;
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+}
+
+function parseOpen(text: string): { session: string; pollMs: number; maxLines: number; maxBody: number } | null {
+  const v = parseObject(text);
+  if (v === null) return null;
   if (v.protocol !== PROTOCOL || typeof v.session !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(v.session)) return null;
   return {
     session: v.session,
@@ -375,14 +380,8 @@ function parseOpen(text: string): { session: string; pollMs: number; maxLines: n
 }
 
 function parseEnvelope(text: string): Envelope | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null) return null;
-  const v = value as Record<string, unknown>;
+  const v = parseObject(text);
+  if (v === null) return null;
   if (!Number.isSafeInteger(v.next) || (v.next as number) < 0 || !Array.isArray(v.events)) return null;
   const envelope: Envelope = { next: v.next as number, events: v.events };
   if (v.close !== undefined) {

@@ -16,8 +16,8 @@ import { ensureLoadgen, type LoadgenResult } from '../../bench/loadgen/build.js'
 import { type ChatServer, startChatServer } from '../../src/chat/server.js';
 import { startEchoServer } from '../../src/websocket/node/echo-server.js';
 import type { WebSocketServer } from '../../src/websocket/node/server.js';
-import { assertPeer, findRedis, peerSkip } from '../support/peers.js';
-import { type RedisServer, startRedis } from '../support/redis.js';
+import { findRedis, peerSkip } from '../support/peers.js';
+import { useRedis } from '../support/redis.js';
 
 const SHORT = ['--warmup', '0.2', '--duration', '0.8', '--timeout', '5', '--host', '127.0.0.1'];
 
@@ -252,14 +252,7 @@ describe('loadgen over several nodes (--ports)', () => {
 
   const redisPeer = findRedis();
   describe('against three nodes sharing one Redis', { skip: peerSkip(redisPeer) }, () => {
-    let redis: RedisServer;
-    before(async () => {
-      assertPeer(redisPeer);
-      redis = await startRedis();
-    });
-    after(async () => {
-      await redis?.stop();
-    });
+    const redis = useRedis();
 
     test('chat-wschat: members and publishers spread evenly over three wschat nodes, every message to every member', async () => {
       const nodes: ChatServer[] = [];
@@ -269,7 +262,7 @@ describe('loadgen over several nodes (--ports)', () => {
           const node = await startChatServer({
             host: '127.0.0.1',
             port: 0,
-            redis: { url: redis.url },
+            redis: { url: redis().url },
             console: null,
             hub: { rateLimit: { burst: 1e6, perSecond: 1e6 } },
           });
@@ -311,7 +304,7 @@ describe('loadgen over several nodes (--ports)', () => {
       const accepted = [0, 0, 0];
       try {
         for (let i = 0; i < 3; i++) {
-          const pub = createClient({ url: redis.url });
+          const pub = createClient({ url: redis().url });
           const sub = pub.duplicate();
           await Promise.all([pub.connect(), sub.connect()]);
           const io = new SocketIoServer({ transports: ['websocket'], serveClient: false, adapter: createAdapter(pub, sub) });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { EntryEvent } from '../../src/chat/messages.js';
 import { assertPeer, findRedis, peerSkip } from '../support/peers.js';
-import { type RedisServer, startRedis, startRedisCluster } from '../support/redis.js';
+import { startRedis, startRedisCluster, useRedis } from '../support/redis.js';
 import { JsonClient, PlainClient, TcpClient, within, wsUrl } from './support/clients.js';
 import { type ChatNode, failoverFactory, killNode, RecordingSession, startNode, stopNodes } from './support/nodes.js';
 
@@ -123,17 +123,10 @@ crossNodeSuite('several nodes on one Redis', startRedis);
 crossNodeSuite('several nodes on a 3-master Redis Cluster', startRedisCluster);
 
 describe('Redis failures', { skip }, () => {
-  let redis: RedisServer;
-  before(async () => {
-    assertPeer(redisPeer);
-    redis = await startRedis();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+  const server = useRedis();
 
   test('kill -9 of Redis and a restart from its AOF during traffic: no acked message lost, outage posts land once', T, async () => {
-    nodes = await Promise.all(['a', 'b'].map((n) => startNode(n, redis.url)));
+    nodes = await Promise.all(['a', 'b'].map((n) => startNode(n, server().url)));
     const room = `o${Date.now()}`;
     const a = await JsonClient.open(wsUrl(nodes[0]!.port, `/r/${room}`));
     await a.join('alice');
@@ -157,13 +150,13 @@ describe('Redis failures', { skip }, () => {
     const sends: Promise<void>[] = [];
     for (let i = 0; i < 20; i++) sends.push(sendUntilAcked(i % 2 ? a : b, `pre-${i}`, `before ${i}`));
     await Promise.all(sends);
-    await redis.kill();
+    await server().kill();
     const health = await fetch(`http://127.0.0.1:${nodes[0]!.port}/healthz`);
     assert.equal(health.status, 503);
     assert.match(((await health.json()) as { reason: string }).reason, /Redis/);
     for (let i = 0; i < 20; i++) sends.push(sendUntilAcked(i % 2 ? a : b, `out-${i}`, `during ${i}`));
     await new Promise((resolve) => setTimeout(resolve, 500));
-    await redis.restart();
+    await server().restart();
     await Promise.all(sends);
     assert.equal(acks.size, 40);
     for (const node of nodes) {
@@ -188,7 +181,7 @@ describe('Redis failures', { skip }, () => {
   });
 
   test('a node that dies: its members leave after the grace period, one notice each, cluster-wide', T, async () => {
-    nodes = await Promise.all(['a', 'b', 'c'].map((n) => startNode(n, redis.url)));
+    nodes = await Promise.all(['a', 'b', 'c'].map((n) => startNode(n, server().url)));
     const room = `d${Date.now()}`;
     const watchers = [1, 2].map((i) => JsonClient.open(wsUrl(nodes[i]!.port, `/r/${room}`)));
     const [w1, w2] = await Promise.all(watchers);
@@ -214,8 +207,8 @@ describe('Redis failures', { skip }, () => {
   });
 
   test('the console of any node reaches every room on every node: broadcast, /rooms, /say, /kick', T, async () => {
-    const consoleNode = await startNode('console', redis.url, [], 'pipe');
-    nodes = [consoleNode, await startNode('other', redis.url)];
+    const consoleNode = await startNode('console', server().url, [], 'pipe');
+    nodes = [consoleNode, await startNode('other', server().url)];
     const room = `c${Date.now()}`;
     const far = await JsonClient.open(wsUrl(nodes[1]!.port, `/r/${room}`));
     await far.join('faraway');

@@ -6,31 +6,24 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Hub } from '../../src/chat/hub.js';
 import { RedisStore } from '../../src/chat/store/redis.js';
-import { assertPeer, findRedis, peerSkip } from '../support/peers.js';
-import { type RedisServer, startRedis } from '../support/redis.js';
+import { findRedis, peerSkip } from '../support/peers.js';
+import { useRedis } from '../support/redis.js';
 import { FakeConnection } from './helpers.js';
 
 const redisPeer = findRedis();
 
 describe('two nodes, one room, a blip of one node\'s pub/sub connection', { skip: peerSkip(redisPeer) }, () => {
-  let redis: RedisServer;
-  before(async () => {
-    assertPeer(redisPeer);
-    redis = await startRedis();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+  const server = useRedis();
 
   test('entries published while the subscriber was cut are read back from the log: all, once, in order', { timeout: 60_000 }, async () => {
     const prefix = `blip${Date.now()}:`;
     const hubs = ['a', 'b'].map(
       (nodeId) =>
         new Hub({
-          store: new RedisStore({ url: redis.url, prefix, nodeId }),
+          store: new RedisStore({ url: server().url, prefix, nodeId }),
           rateLimit: { burst: 10_000, perSecond: 10_000 },
           log: () => undefined,
         }),
@@ -52,7 +45,7 @@ describe('two nodes, one room, a blip of one node\'s pub/sub connection', { skip
         acked = writer.of('ack').length;
         // Cut every pub/sub connection (node b's subscriber among them) now and then, mid-stream.
         if (i % 50 === 25) {
-          const killed = spawnSync('redis-cli', ['-p', String(redis.port), 'CLIENT', 'KILL', 'TYPE', 'pubsub'], { encoding: 'utf8' });
+          const killed = spawnSync('redis-cli', ['-p', String(server().port), 'CLIENT', 'KILL', 'TYPE', 'pubsub'], { encoding: 'utf8' });
           assert.ok(Number(killed.stdout.trim()) >= 1, `killed ${killed.stdout}${killed.stderr}`);
         }
       }

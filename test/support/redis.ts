@@ -10,6 +10,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
+import { assertPeer, findRedis } from './peers.js';
 
 /**
  * A free TCP port on 127.0.0.1 for a server the test starts later (Redis,
@@ -189,5 +191,25 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       await Promise.all(nodes.map((n) => n.kill()));
       rmSync(root, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * For a suite that needs a standalone Redis: starts one before its tests
+ * (failing, not skipping, when redis-server is missing: guard the suite with
+ * `peerSkip(findRedis())`) and stops it after them. Returns its getter.
+ */
+export function useRedis(): () => RedisServer {
+  let redis: RedisServer | undefined;
+  before(async () => {
+    assertPeer(findRedis());
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+  return () => {
+    assert.ok(redis, 'the suite\'s redis-server has not started');
+    return redis;
   };
 }

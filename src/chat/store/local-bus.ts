@@ -43,17 +43,24 @@ export class LocalBus {
     for (const event of queue) {
       const set = this.#followers.get(event.room);
       if (set === undefined) continue;
-      for (const listener of [...set]) {
-        try {
-          listener(event);
-        } catch (error) {
-          // A follower's bug must not cost the other followers their events;
-          // it still surfaces, as an uncaught exception would.
-          queueMicrotask(() => {
-            throw error;
-          });
-        }
-      }
+      deliverToFollowers(set, event);
+    }
+  }
+}
+
+/**
+ * Hands an event to every follower of its room. A follower's bug must not
+ * cost the other followers their events; it still surfaces, as an uncaught
+ * exception would. Shared by the stores' buses.
+ */
+export function deliverToFollowers(followers: ReadonlySet<RoomListener>, event: RoomEvent): void {
+  for (const listener of [...followers]) {
+    try {
+      listener(event);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
     }
   }
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createClient, createCluster, ErrorReply } from '@redis/client';
+import { deliverToFollowers } from './local-bus.js';
 import * as scripts from './redis-scripts.js';
 import {
   type AppendResult,
@@ -673,15 +674,7 @@ export class RedisStore implements ChatStore {
       this.#log('error', 'unreadable message on a room channel', { room, error: describe(error) });
       return;
     }
-    for (const listener of [...set]) {
-      try {
-        listener(event);
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
+    deliverToFollowers(set, event);
   }
 
   async signal(room: string, data: Record<string, unknown>): Promise<void> {

@@ -4,7 +4,7 @@ import { createClient } from '@redis/client';
 import { RedisStore } from '../../../src/chat/store/redis.js';
 import { StoreUnavailableError } from '../../../src/chat/store/store.js';
 import { assertPeer, findRedis, peerSkip } from '../../support/peers.js';
-import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '../../support/redis.js';
+import { type RedisCluster, startRedis, startRedisCluster, useRedis } from '../../support/redis.js';
 import { storeContract } from './contract.js';
 
 const redisPeer = findRedis();
@@ -14,21 +14,14 @@ let counter = 0;
 const prefix = (): string => `t${process.pid}-${counter++}:`;
 
 describe('RedisStore on a standalone Redis', { skip }, () => {
-  let redis: RedisServer;
-  before(async () => {
-    assertPeer(redisPeer);
-    redis = await startRedis();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+  const server = useRedis();
 
-  storeContract('RedisStore', () => new RedisStore({ url: redis.url, prefix: prefix() }));
+  storeContract('RedisStore', () => new RedisStore({ url: server().url, prefix: prefix() }));
 
   test('a second node sees the first one\'s entries and seats live, and its numbering', async () => {
     const p = prefix();
-    const a = new RedisStore({ url: redis.url, prefix: p, nodeId: 'a' });
-    const b = new RedisStore({ url: redis.url, prefix: p, nodeId: 'b' });
+    const a = new RedisStore({ url: server().url, prefix: p, nodeId: 'a' });
+    const b = new RedisStore({ url: server().url, prefix: p, nodeId: 'b' });
     await a.start();
     await b.start();
     try {
@@ -58,10 +51,10 @@ describe('RedisStore on a standalone Redis', { skip }, () => {
 
   test('seats of a node that stopped beating are orphaned after its heartbeat expires, not before', async () => {
     const p = prefix();
-    const live = new RedisStore({ url: redis.url, prefix: p, nodeId: 'live', heartbeatMs: 100, nodeTimeoutMs: 400 });
+    const live = new RedisStore({ url: server().url, prefix: p, nodeId: 'live', heartbeatMs: 100, nodeTimeoutMs: 400 });
     await live.start();
     // A node "ghost" that beat once and then died (as kill -9 would leave it).
-    const raw = createClient({ url: redis.url });
+    const raw = createClient({ url: server().url });
     await raw.connect();
     try {
       // The clock starts before the beat, so the key cannot expire before beat + 800.
