@@ -180,6 +180,25 @@ describe('Redis failures', { skip }, () => {
     await Promise.all([a.close(), b.close(), reader.close()]);
   });
 
+  test('Redis down and back: the clients keep what they send in their outbox and deliver it once Redis returns', T, async () => {
+    nodes = await Promise.all(['a', 'b'].map((n) => startNode(n, server().url)));
+    const room = `s${Date.now()}`;
+    const clients = [0, 1].map((i) => new RecordingSession(`keeper${i}`, failoverFactory(nodes, i, `/r/${room}`)));
+    sessions.push(...clients);
+    for (const c of clients) await c.until(() => c.welcomes.length === 1, 'the welcome');
+    for (const c of clients) c.session.send(`before ${c.session.nick}`);
+    for (const c of clients) await c.until(() => c.session.outbox.length === 0, 'the first acks');
+    await server().kill();
+    for (let i = 0; i < 10; i++) for (const c of clients) c.session.send(`during ${c.session.nick} ${i}`);
+    // Nothing can be stored while Redis is down: the lines wait in the outboxes.
+    for (const c of clients) assert.equal(c.session.outbox.length, 10);
+    await server().restart();
+    const last = await settle(clients, 2 * 11);
+    assert.equal(clients.flatMap((c) => c.failed).length, 0, 'nothing failed for good');
+    for (const c of clients) assert.equal(c.welcomes.length, 1, `${c.session.nick} never lost its connection`);
+    assert.ok(last >= 24);
+  });
+
   test('a node that dies: its members leave after the grace period, one notice each, cluster-wide', T, async () => {
     nodes = await Promise.all(['a', 'b', 'c'].map((n) => startNode(n, server().url)));
     const room = `d${Date.now()}`;
