@@ -48,6 +48,13 @@ export function explainStartError(error: ChatServerStartError, flags: ServeFlags
 
 function explainStore(code: string, cause: string, file: string, dir: string): string {
   const data = `--data ${dir}`;
+  // better-sqlite3 installed without running its install script (npm skips
+  // the scripts it was not told to allow: README, "Install scripts"), so its
+  // native addon was never built; the `bindings` package then lists every
+  // path it tried, which tells a user nothing.
+  if (cause.startsWith('Could not locate the bindings file')) {
+    return 'SQLite is unavailable: the native part of better-sqlite3 was never built, because npm did not run its install script. Allow it and build it: npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3 (in your project), or install again with --allow-scripts=better-sqlite3 (npx, npm install -g); or run without SQLite: --memory, or --redis URL';
+  }
   switch (code) {
     case 'DATA_DIR_LOCKED':
       // The store's own message names the directory, the holder and the option.

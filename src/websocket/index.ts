@@ -3,7 +3,7 @@
  * RFC 8441 WebSockets over HTTP/2, on a sans-I/O core. Usable on its own,
  * without the chat.
  *
- *   import { WebSocketServer, connect } from 'wschat/websocket';
+ *   import { WebSocketServer, connect } from '@wschat/websocket';
  */
 export { connect, type ConnectOptions, type TransportOptions } from './node/client.js';
 export {

@@ -208,4 +208,15 @@ describe('explainStartError: every cause has its advice', () => {
     const locked = 'the data directory data is in use by another wschat server (process 42 on host); stop it, or give this one another --data directory';
     assert.equal(failure('store', 'DATA_DIR_LOCKED', locked, store), locked, 'the lock names holder and option itself');
   });
+
+  test('store: better-sqlite3 installed without its install script, so no native addon', () => {
+    // What the `bindings` package throws (its list of paths shortened).
+    const missing = 'Could not locate the bindings file. Tried:\n → /app/node_modules/better-sqlite3/build/better_sqlite3.node\n → /app/node_modules/better-sqlite3/build/Release/better_sqlite3.node';
+    const advice = failure('store', '', missing, { path: 'data/wschat.db' });
+    assert.match(advice, /^SQLite is unavailable: the native part of better-sqlite3 was never built, because npm did not run its install script\./);
+    assert.match(advice, /npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3/);
+    assert.match(advice, /--allow-scripts=better-sqlite3/);
+    assert.match(advice, /--memory, or --redis URL$/);
+    assert.doesNotMatch(advice, /node_modules/, 'not the list of paths tried');
+  });
 });
