@@ -4,18 +4,67 @@
  * ./room.ts only puts it on the page.
  */
 
-/** Room names: 1-64 of A-Za-z0-9_- (the server's rule, src/chat/room-name.ts). */
-export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * Room names, as the server's rule (src/chat/room-name.ts) has them: the
+ * NFC form, 1-64 letters, digits or combining marks of any script, "-" or
+ * "_", no compatibility forms, nothing invisible, no mark first. The
+ * server also refuses names that mix scripts (UTS #39): that part needs
+ * Unicode's script data, which the page does not carry; the server's page
+ * for such a name says why (a `wschat-bad-room` meta element).
+ */
+export const ROOM_NAME_MAX = 64;
+export const ROOM_NAME_HELP = '1 to 64 letters or digits (in any script: 우리방 works), “-” or “_”; no spaces.';
+const ROOM_CHAR = /^[\p{L}\p{M}\p{Nd}_-]$/u;
+const ROOM_MARK = /^\p{M}$/u;
+const IGNORABLE = /^\p{Default_Ignorable_Code_Point}$/u;
 
 /** Length of the ids "New room" makes: 16 characters, 96 bits. */
 export const NEW_ROOM_ID_LENGTH = 16;
 
-export function isValidRoomName(name: string): boolean {
-  return ROOM_NAME_PATTERN.test(name);
+/** What is wrong with a room name (as typed or from a URL, decoded), or null when it is fine. */
+export function roomNameProblem(raw: string): string | null {
+  if (raw === '') return 'A room name cannot be empty.';
+  const chars = Array.from(raw.normalize('NFC'));
+  if (chars.length > ROOM_NAME_MAX) return `A room name has at most ${ROOM_NAME_MAX} characters; this one has ${chars.length}.`;
+  for (const char of chars) {
+    if (!ROOM_CHAR.test(char) || IGNORABLE.test(char)) return `${describeChar(char)} cannot be part of a room name.`;
+    if (char.normalize('NFKC') !== char) return `${describeChar(char)} cannot be part of a room name: type “${char.normalize('NFKC')}” instead.`;
+  }
+  if (ROOM_MARK.test(chars[0] ?? '')) return 'A room name cannot start with a combining mark.';
+  return null;
 }
 
-/** The page a path shows: the landing, a room, or a room name that is not valid. */
-export type Route = { page: 'landing' } | { page: 'room'; room: string } | { page: 'bad-room'; name: string };
+/** The name a room goes by (NFC), or null when it is not valid. */
+export function normalizeRoomName(raw: string): string | null {
+  return roomNameProblem(raw) === null ? raw.normalize('NFC') : null;
+}
+
+export function isValidRoomName(name: string): boolean {
+  return normalizeRoomName(name) === name;
+}
+
+/**
+ * A valid name close to a bad one, to offer instead: what is not allowed
+ * becomes "-" ("bad room" -> "bad-room"), compatibility forms their plain
+ * form; null when nothing usable is left.
+ */
+export function suggestRoomName(raw: string): string | null {
+  const chars = Array.from(raw.normalize('NFKC')).map((c) => (ROOM_CHAR.test(c) && !IGNORABLE.test(c) ? c : '-'));
+  const name = chars.join('').replace(/-{2,}/g, '-').replace(/^[-\p{M}]+|-+$/gu, '');
+  const cut = Array.from(name).slice(0, ROOM_NAME_MAX).join('');
+  return cut !== '' && normalizeRoomName(cut) === cut && /[\p{L}\p{Nd}]/u.test(cut) ? cut : null;
+}
+
+/** “x” for a visible character, U+0020 (a space) and the like for the others. */
+function describeChar(char: string): string {
+  const code = `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  if (/^\p{Zs}$/u.test(char)) return `A space (${code})`;
+  if (/^[\p{Cc}\p{Cf}\p{Z}\p{Default_Ignorable_Code_Point}]$/u.test(char)) return `An invisible character (${code})`;
+  return `“${char}”`;
+}
+
+/** The page a path shows: the landing, a room, or a room name that is not valid (with why). */
+export type Route = { page: 'landing' } | { page: 'room'; room: string } | { page: 'bad-room'; name: string; reason: string };
 
 /**
  * The server's path prefix from the page's `<meta name="wschat-base">`
@@ -41,9 +90,10 @@ export function routeFor(fullPath: string, base = ''): Route {
   try {
     name = decodeURIComponent(raw);
   } catch {
-    name = raw;
+    return { page: 'bad-room', name: raw, reason: 'The address is not valid (a broken “%” escape).' };
   }
-  return isValidRoomName(name) ? { page: 'room', room: name } : { page: 'bad-room', name };
+  const problem = roomNameProblem(name);
+  return problem === null ? { page: 'room', room: name.normalize('NFC') } : { page: 'bad-room', name, reason: problem };
 }
 
 /** The room's WebSocket URL: same host, `BASE/r/<room>`, `wss:` when the page came over https. */

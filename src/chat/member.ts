@@ -16,7 +16,7 @@ import { type Actor, atLeast, bindModeration, forbidden, type Moderation } from 
 import { checkNickname } from './nickname.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import type { Room, Seat } from './room.js';
-import { isValidRoomName } from './room-name.js';
+import { checkRoomName } from './room-name.js';
 import { StoreUnavailableError } from './store/store.js';
 import { checkMessageText } from './text.js';
 
@@ -457,8 +457,9 @@ export class Member {
 
   async #join(request: JoinRequest): Promise<JoinResult> {
     if (this.#seat !== null) return this.#refuse(ErrorCode.ALREADY_JOINED, `already in room ${this.room}`);
-    const name = request.room ?? this.#defaultRoom;
-    if (!isValidRoomName(name)) return this.#refuse(ErrorCode.ROOM_INVALID, 'room names are 1-64 characters of A-Za-z0-9_-');
+    const named = checkRoomName(request.room ?? this.#defaultRoom);
+    if (!named.ok) return this.#refuse(ErrorCode.ROOM_INVALID, named.message);
+    const name = named.name;
     const check = checkNickname(request.nick);
     if (!check.ok) return this.#refuse(check.code, check.message);
     let result: JoinResult;
@@ -637,13 +638,13 @@ export class Member {
     };
   }
 
-  async #switchRoom(name: string, passcode?: string): Promise<Outcome> {
+  async #switchRoom(raw: string, passcode?: string): Promise<Outcome> {
     const from = this.#room;
     const seat = this.#seat;
     if (from === null || seat === null) return notJoined();
-    if (!isValidRoomName(name)) {
-      return { ok: false, code: ErrorCode.ROOM_INVALID, message: 'room names are 1-64 characters of A-Za-z0-9_-' };
-    }
+    const named = checkRoomName(raw);
+    if (!named.ok) return { ok: false, code: ErrorCode.ROOM_INVALID, message: named.message };
+    const name = named.name;
     if (name === from.name) {
       this.send({ type: 'info', text: `You are already in ${name}` });
       return { ok: true };

@@ -584,7 +584,7 @@ export function roleText(role: Role): string {
 /** An invite as the text doors show it. */
 export function inviteText(event: InviteEvent): string {
   const until = new Date(event.expiresAt).toISOString().replace('T', ' ').slice(0, 16);
-  return `Invite code for ${event.room} (lets one person in, once, until ${until} UTC): ${event.code} (link: /r/${event.room}#invite=${event.code})`;
+  return `Invite code for ${event.room} (lets one person in, once, until ${until} UTC): ${event.code} (link: /r/${encodeURIComponent(event.room)}#invite=${event.code})`;
 }
 
 /** The wire form of a stored history entry. */

@@ -12,6 +12,9 @@ import {
   isNearBottom,
   isValidRoomName,
   linkify,
+  normalizeRoomName,
+  roomNameProblem,
+  suggestRoomName,
   mentions,
   nickHue,
   pageTitle,
@@ -22,24 +25,44 @@ import {
   sortMembers,
   statusText,
 } from '../../web/format.js';
+import { checkRoomName } from '../../src/chat/room-name.js';
 
 describe('routes and URLs', () => {
-  test('/ is the landing, /r/<name> a room, a bad name is reported', () => {
+  test('/ is the landing, /r/<name> a room, a bad name is reported with why', () => {
     assert.deepEqual(routeFor('/'), { page: 'landing' });
     assert.deepEqual(routeFor('/r/team-1_X'), { page: 'room', room: 'team-1_X' });
     assert.deepEqual(routeFor('/r/team/'), { page: 'room', room: 'team' });
-    assert.deepEqual(routeFor('/r/no%20spaces'), { page: 'bad-room', name: 'no spaces' });
-    assert.deepEqual(routeFor('/r/'), { page: 'bad-room', name: '' });
-    assert.deepEqual(routeFor(`/r/${'a'.repeat(65)}`), { page: 'bad-room', name: 'a'.repeat(65) });
-    assert.deepEqual(routeFor('/r/%E0%A4%A'), { page: 'bad-room', name: '%E0%A4%A' });
+    assert.deepEqual(routeFor('/r/%EC%9A%B0%EB%A6%AC%EB%B0%A9'), { page: 'room', room: '우리방' });
+    assert.deepEqual(routeFor(`/r/${encodeURIComponent('우리방'.normalize('NFD'))}`), { page: 'room', room: '우리방' }, 'NFC');
+    assert.deepEqual(routeFor('/r/no%20spaces'), { page: 'bad-room', name: 'no spaces', reason: 'A space (U+0020) cannot be part of a room name.' });
+    assert.deepEqual(routeFor('/r/'), { page: 'bad-room', name: '', reason: 'A room name cannot be empty.' });
+    assert.deepEqual(routeFor(`/r/${'a'.repeat(65)}`), { page: 'bad-room', name: 'a'.repeat(65), reason: 'A room name has at most 64 characters; this one has 65.' });
+    assert.deepEqual(routeFor('/r/%E0%A4%A'), { page: 'bad-room', name: '%E0%A4%A', reason: 'The address is not valid (a broken “%” escape).' });
     assert.deepEqual(routeFor('/elsewhere'), { page: 'landing' });
   });
 
-  test('room names follow the server rule: 1-64 of A-Za-z0-9_-', () => {
-    assert.ok(isValidRoomName('a'));
-    assert.ok(isValidRoomName('A-z_09'));
-    assert.ok(isValidRoomName('x'.repeat(64)));
-    for (const bad of ['', 'x'.repeat(65), 'a b', 'ümlaut', 'a/b', 'a.b', '방']) assert.ok(!isValidRoomName(bad), bad);
+  test('room names follow the server rule (letters and digits of any script, "-", "_"), and agree with it', () => {
+    for (const good of ['a', 'A-z_09', 'x'.repeat(64), '우리방', '東京2025', 'проект', 'हिन्दी', 'café']) assert.ok(isValidRoomName(good), good);
+    for (const bad of ['', 'x'.repeat(65), 'a b', 'a/b', 'a.b', 'x{y}', 'Ａ', 'hello\u3164', '\u0301a', 'ok😀']) assert.ok(!isValidRoomName(bad), bad);
+    assert.equal(roomNameProblem('Ａ'), '“Ａ” cannot be part of a room name: type “A” instead.');
+    // The server's rule is the same but for mixed scripts, which only it checks.
+    const corpus = ['a', 'lobby', '우리방', '우리 방', 'a.b', 'Ａ', 'ﬁle', 'x{y}', 'tab\t', '\u0301a', 'hello\u3164', 'a\u200bb', 'é'.normalize('NFD'), '가'.repeat(65), 'x²', '٣٤', 'pаypal', 'team우리'];
+    for (const name of corpus) {
+      const server = checkRoomName(name);
+      const page = roomNameProblem(name) === null;
+      if (server.ok) assert.ok(page, `the page refuses ${JSON.stringify(name)}, the server takes it`);
+      else if (!/mix these scripts/.test(server.message)) assert.ok(!page, `the page takes ${JSON.stringify(name)}, the server refuses it: ${server.message}`);
+      if (server.ok) assert.equal(normalizeRoomName(name), server.name);
+    }
+  });
+
+  test('a valid name close to a bad one is offered', () => {
+    assert.equal(suggestRoomName('bad room'), 'bad-room');
+    assert.equal(suggestRoomName('  우리 방!! '), '우리-방');
+    assert.equal(suggestRoomName('Ａｂｃ'), 'Abc');
+    assert.equal(suggestRoomName('!!!'), null);
+    assert.equal(suggestRoomName(''), null);
+    assert.equal(Array.from(suggestRoomName('가 '.repeat(50)) ?? '').length, 64);
   });
 
   test('the WebSocket URL matches the page: ws for http, wss for https, same host and port', () => {

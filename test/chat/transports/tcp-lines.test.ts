@@ -168,7 +168,7 @@ describe('TCP lines transport', () => {
       await b.expect(/\*\*\* You are b in games\. Nobody else is here\./);
       await a.expect(/b went to another room\r\n/);
       b.send('/join ../x\n');
-      await b.expect(/Error: room names are 1-64 characters/);
+      await b.expect(/Error: room names are 1-64 letters or digits \(of any script\), "-" or "_", with no spaces; “\.” is not allowed\r\n/);
       a.send('/quit\n');
       await a.expect(/\*\*\* Bye\.\r\n/);
       await a.closed;
