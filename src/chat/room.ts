@@ -700,7 +700,8 @@ export class Room {
       const holder = seat.holder;
       seat.member = null;
       member.detach(seat);
-      this.#membersDirty = true;
+      // A brief hold changes nothing anyone sees.
+      if (!leaving) this.#membersDirty = true;
       if (holder === null) return;
       if (this.#host.settings.graceMs <= 0 || !seat.holdable) this.#releaseHeld(seat, holder, 'lost');
       else if (leaving) this.#holdBriefly(seat, holder);
