@@ -169,6 +169,8 @@ export interface WelcomeInfo {
   role: Role;
   /** We created the room: its owner key (keep it to be the owner again). */
   ownerKey?: string;
+  /** The room's numbering (seqs of another epoch mean other entries). */
+  epoch: string;
 }
 
 export type SessionEvents = {
@@ -846,6 +848,7 @@ export class ChatSession extends Emitter<SessionEvents> {
       topic: this._topic,
       role: this._role,
       ...(welcome.ownerKey === undefined ? {} : { ownerKey: welcome.ownerKey }),
+      epoch: this._epoch ?? '',
     });
     this.emit('members', welcome.members);
     for (const entry of welcome.history) this.deliver(entry);
