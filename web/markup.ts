@@ -86,15 +86,15 @@ function pushSpans(out: Inline[], text: string): void {
     const link = findLink(rest);
     const strong = STRONG.exec(rest);
     const em = EM.exec(rest);
-    const candidates: { at: number; end: number; node: () => Inline }[] = [];
-    if (link !== null) candidates.push({ at: link.at, end: link.at + link.text.length, node: () => ({ kind: 'link', text: link.text, href: link.href }) });
+    const candidates: { at: number; end: number; make: () => Inline }[] = [];
+    if (link !== null) candidates.push({ at: link.at, end: link.at + link.text.length, make: () => ({ kind: 'link', text: link.text, href: link.href }) });
     if (strong !== null) {
       const inner = strong[1] ?? '';
-      candidates.push({ at: strong.index, end: strong.index + strong[0].length, node: () => ({ kind: 'strong', children: spans(inner) }) });
+      candidates.push({ at: strong.index, end: strong.index + strong[0].length, make: () => ({ kind: 'strong', children: spans(inner) }) });
     }
     if (em !== null) {
       const inner = em[1] ?? '';
-      candidates.push({ at: em.index, end: em.index + em[0].length, node: () => ({ kind: 'em', children: spans(inner) }) });
+      candidates.push({ at: em.index, end: em.index + em[0].length, make: () => ({ kind: 'em', children: spans(inner) }) });
     }
     // Earliest first; at the same place a link beats emphasis, strong beats emphasis (the order pushed).
     const next = candidates.reduce<(typeof candidates)[number] | null>((best, c) => (best === null || c.at < best.at ? c : best), null);
@@ -103,7 +103,7 @@ function pushSpans(out: Inline[], text: string): void {
       return;
     }
     pushText(out, rest.slice(0, next.at));
-    out.push(next.node());
+    out.push(next.make());
     rest = rest.slice(next.end);
   }
 }
