@@ -150,8 +150,10 @@ export interface OutboxItem {
   status: 'queued' | 'sent';
 }
 
-/** How often `typing()` tells the server at most, ms (the server takes a burst of 3, then 1 a second). */
+/** How often `typing()` tells the server while the user keeps typing, ms. */
 export const TYPING_INTERVAL_MS = 3000;
+/** Never more often than this, even right after a line was sent (the server takes a burst of 3, then 1 a second). */
+export const TYPING_MIN_GAP_MS = 1000;
 
 /** The parts of a welcome a UI shows. */
 export interface WelcomeInfo {
@@ -363,6 +365,10 @@ export class ChatSession extends Emitter<SessionEvents> {
   private readonly internalFailures = new Map<string, number>();
   /** When `typing` last went out (timers.now()), or null. */
   private typingSentAt: number | null = null;
+  /** A line went out since: the others stopped showing us typing, so the next `typing` need not wait the full interval. */
+  private typingRearmed = false;
+  /** A `typing` held back by TYPING_MIN_GAP_MS, sent when the gap is over. */
+  private typingTimer: unknown = null;
 
   /** @throws TypeError when `url`, `nick` or `socketFactory` is missing. */
   constructor(options: SessionOptions) {
@@ -458,6 +464,11 @@ export class ChatSession extends Emitter<SessionEvents> {
     // Only lines and actions answer something; a reply to a command means nothing.
     const reply = options.replyTo !== undefined && kind !== 'command' ? { replyTo: options.replyTo } : {};
     const item: OutboxItem = { id: this.newId(), text, kind, ...reply, status: 'queued' };
+    // The others stop showing us typing when our line comes: the next keystroke may say so again soon.
+    if (kind !== 'command') {
+      this.typingRearmed = true;
+      this.clearTypingTimer();
+    }
     if (QUIT_COMMAND.test(text)) {
       this.quitting = true;
       if (!this.joined && this._outbox.size === 0) {
@@ -502,16 +513,35 @@ export class ChatSession extends Emitter<SessionEvents> {
   }
 
   /**
-   * Says we are typing: sent at most every TYPING_INTERVAL_MS and only while
-   * online (a hint; nothing is queued). Call it on every keystroke.
+   * Says we are typing: sent at most every TYPING_INTERVAL_MS, or
+   * TYPING_MIN_GAP_MS after a line was sent, and only while online (a
+   * hint; nothing is queued). Call it on every keystroke.
    */
   typing(): void {
     if (!this.joined || !this.socket || this.quitting || this._ended) return;
     const now = this.timers.now();
-    if (this.typingSentAt !== null && now - this.typingSentAt < TYPING_INTERVAL_MS) return;
+    if (this.typingSentAt !== null) {
+      const since = now - this.typingSentAt;
+      if (this.typingRearmed && since < TYPING_MIN_GAP_MS) {
+        // Typing again right after a line: say so as soon as the gap allows.
+        this.typingTimer ??= this.timers.setTimeout(() => {
+          this.typingTimer = null;
+          this.typing();
+        }, TYPING_MIN_GAP_MS - since);
+        return;
+      }
+      if (since < TYPING_INTERVAL_MS && !this.typingRearmed) return;
+    }
+    this.clearTypingTimer();
     this.typingSentAt = now;
+    this.typingRearmed = false;
     const message: TypingMessage = { type: 'typing' };
     this.socket.send(JSON.stringify(message));
+  }
+
+  private clearTypingTimer(): void {
+    if (this.typingTimer !== null) this.timers.clearTimeout(this.typingTimer);
+    this.typingTimer = null;
   }
 
   /**
@@ -712,6 +742,7 @@ export class ChatSession extends Emitter<SessionEvents> {
     if (this._ended) return;
     this._ended = reason;
     this.clearRetry();
+    this.clearTypingTimer();
     this.clearJoinTimer();
     this.dropSocket();
     this.awaitingNick = false;

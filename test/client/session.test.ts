@@ -1099,6 +1099,22 @@ describe('replies, edits, deletions, typing, hold', () => {
     t.timers.advance(1);
     t.session.typing();
     assert.deepEqual(t.net.last().sentOfType('typing'), [{ type: 'typing' }, { type: 'typing' }]);
+    // A line sent: the others stop showing us typing, so the next keystroke says it again soon, never within a second.
+    t.net.last().receive({ type: 'ack', id: t.session.send('done').id, seq: 1 });
+    t.session.typing();
+    assert.equal(t.net.last().sentOfType('typing').length, 2);
+    t.timers.advance(1000);
+    t.session.typing();
+    assert.equal(t.net.last().sentOfType('typing').length, 3);
+    t.net.last().receive({ type: 'ack', id: t.session.send('again').id, seq: 2 });
+    t.session.typing();
+    t.timers.advance(999);
+    t.session.typing();
+    assert.equal(t.net.last().sentOfType('typing').length, 3, 'at most one a second, whatever is sent');
+    t.timers.advance(1);
+    assert.equal(t.net.last().sentOfType('typing').length, 4, 'the one held back goes when the second is over');
+    t.timers.advance(10_000);
+    assert.equal(t.net.last().sentOfType('typing').length, 4, 'once');
     t.session.hold();
     assert.deepEqual(t.net.last().sentOfType('hold'), [{ type: 'hold' }]);
     assert.equal(t.session.ended, undefined);
