@@ -860,14 +860,16 @@ export class RoomPage {
     // A page going away (a reload, or a tab closed: a page cannot tell
     // them apart) asks the server to hold its seat for a few seconds and
     // keeps its resume token: a reload takes the seat back unseen, a closed
-    // tab leaves when the hold ends. A page kept in the back/forward cache
-    // (persisted) may come back as it is, so it says nothing.
+    // tab leaves when the hold ends. The browser closes the WebSocket after
+    // the `hold` frame; over the HTTP door the server notices the end when
+    // the polls stop (a close request could overtake the `hold`). A page
+    // kept in the back/forward cache (persisted) may come back as it is, so
+    // it says nothing.
     window.addEventListener('pagehide', (event) => {
       const session = this.session;
       if (event.persisted || !session || session.ended) return;
       this.unloading = true;
       session.hold();
-      session.close();
     });
   }
 }
