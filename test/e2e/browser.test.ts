@@ -349,10 +349,12 @@ describe('the browser client, as people use it', { skip: peerSkip(chromiumPeer) 
     clean(a, b);
   });
 
-  test('a reload takes the seat back unseen; closing the tab leaves within seconds', T, async (t) => {
+  test('a reload takes the seat back unseen: no "left", no "joined", never away', T, async (t) => {
+    // A hold far longer than any reload, however busy the machine: what is tested is that nothing shows.
+    const own = await startServer({ hub: { graceMs: 120_000, leaveHoldMs: 60_000 } });
     const room = 'reload';
-    const alice = await joined(t, room, 'alice');
-    const bob = await joined(t, room, 'bob');
+    const alice = await joined(t, room, 'alice', {}, own.url);
+    const bob = await joined(t, room, 'bob', {}, own.url);
     await alice.waitForNotice(/^bob joined$/);
     await bob.page.reload();
     await bob.waitForStatus('online');
@@ -361,8 +363,17 @@ describe('the browser client, as people use it', { skip: peerSkip(chromiumPeer) 
     await alice.waitForMessage('bob', 'back after a reload');
     assert.deepEqual(await notices(alice), ['alice joined', 'bob joined'], 'no "left", no "joined"');
     assert.deepEqual(await alice.members(), ['alice', 'bob']);
+    assert.equal(await alice.page.locator('#member-list li.member.away').count(), 0);
+    clean(alice, bob);
+  });
+
+  test('closing the tab leaves within seconds (the hold, 5 s), not after the grace period', T, async (t) => {
+    const room = 'close-tab';
+    const alice = await joined(t, room, 'alice');
+    const bob = await joined(t, room, 'bob');
+    await alice.waitForMembers(['alice', 'bob']);
     await bob.page.close({ runBeforeUnload: true });
-    await alice.waitForNotice(/^bob left$/, 20_000);
+    await alice.waitForNotice(/^bob left$/, 30_000);
     await alice.waitForMembers(['alice']);
     clean(alice);
   });
