@@ -4,18 +4,67 @@
  * ./room.ts only puts it on the page.
  */
 
-/** Room names: 1-64 of A-Za-z0-9_- (the server's rule, src/chat/room-name.ts). */
-export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * Room names, as the server's rule (src/chat/room-name.ts) has them: the
+ * NFC form, 1-64 letters, digits or combining marks of any script, "-" or
+ * "_", no compatibility forms, nothing invisible, no mark first. The
+ * server also refuses names that mix scripts (UTS #39): that part needs
+ * Unicode's script data, which the page does not carry; the server's page
+ * for such a name says why (a `wschat-bad-room` meta element).
+ */
+export const ROOM_NAME_MAX = 64;
+export const ROOM_NAME_HELP = '1 to 64 letters or digits (in any script: 우리방 works), “-” or “_”; no spaces.';
+const ROOM_CHAR = /^[\p{L}\p{M}\p{Nd}_-]$/u;
+const ROOM_MARK = /^\p{M}$/u;
+const IGNORABLE = /^\p{Default_Ignorable_Code_Point}$/u;
 
 /** Length of the ids "New room" makes: 16 characters, 96 bits. */
 export const NEW_ROOM_ID_LENGTH = 16;
 
-export function isValidRoomName(name: string): boolean {
-  return ROOM_NAME_PATTERN.test(name);
+/** What is wrong with a room name (as typed or from a URL, decoded), or null when it is fine. */
+export function roomNameProblem(raw: string): string | null {
+  if (raw === '') return 'A room name cannot be empty.';
+  const chars = Array.from(raw.normalize('NFC'));
+  if (chars.length > ROOM_NAME_MAX) return `A room name has at most ${ROOM_NAME_MAX} characters; this one has ${chars.length}.`;
+  for (const char of chars) {
+    if (!ROOM_CHAR.test(char) || IGNORABLE.test(char)) return `${describeChar(char)} cannot be part of a room name.`;
+    if (char.normalize('NFKC') !== char) return `${describeChar(char)} cannot be part of a room name: type “${char.normalize('NFKC')}” instead.`;
+  }
+  if (ROOM_MARK.test(chars[0] ?? '')) return 'A room name cannot start with a combining mark.';
+  return null;
 }
 
-/** The page a path shows: the landing, a room, or a room name that is not valid. */
-export type Route = { page: 'landing' } | { page: 'room'; room: string } | { page: 'bad-room'; name: string };
+/** The name a room goes by (NFC), or null when it is not valid. */
+export function normalizeRoomName(raw: string): string | null {
+  return roomNameProblem(raw) === null ? raw.normalize('NFC') : null;
+}
+
+export function isValidRoomName(name: string): boolean {
+  return normalizeRoomName(name) === name;
+}
+
+/**
+ * A valid name close to a bad one, to offer instead: what is not allowed
+ * becomes "-" ("bad room" -> "bad-room"), compatibility forms their plain
+ * form; null when nothing usable is left.
+ */
+export function suggestRoomName(raw: string): string | null {
+  const chars = Array.from(raw.normalize('NFKC')).map((c) => (ROOM_CHAR.test(c) && !IGNORABLE.test(c) ? c : '-'));
+  const name = chars.join('').replace(/-{2,}/g, '-').replace(/^[-\p{M}]+|-+$/gu, '');
+  const cut = Array.from(name).slice(0, ROOM_NAME_MAX).join('');
+  return cut !== '' && normalizeRoomName(cut) === cut && /[\p{L}\p{Nd}]/u.test(cut) ? cut : null;
+}
+
+/** “x” for a visible character, U+0020 (a space) and the like for the others. */
+function describeChar(char: string): string {
+  const code = `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  if (/^\p{Zs}$/u.test(char)) return `A space (${code})`;
+  if (/^[\p{Cc}\p{Cf}\p{Z}\p{Default_Ignorable_Code_Point}]$/u.test(char)) return `An invisible character (${code})`;
+  return `“${char}”`;
+}
+
+/** The page a path shows: the landing, a room, or a room name that is not valid (with why). */
+export type Route = { page: 'landing' } | { page: 'room'; room: string } | { page: 'bad-room'; name: string; reason: string };
 
 /**
  * The server's path prefix from the page's `<meta name="wschat-base">`
@@ -41,9 +90,10 @@ export function routeFor(fullPath: string, base = ''): Route {
   try {
     name = decodeURIComponent(raw);
   } catch {
-    name = raw;
+    return { page: 'bad-room', name: raw, reason: 'The address is not valid (a broken “%” escape).' };
   }
-  return isValidRoomName(name) ? { page: 'room', room: name } : { page: 'bad-room', name };
+  const problem = roomNameProblem(name);
+  return problem === null ? { page: 'room', room: name.normalize('NFC') } : { page: 'bad-room', name, reason: problem };
 }
 
 /** The room's WebSocket URL: same host, `BASE/r/<room>`, `wss:` when the page came over https. */
@@ -99,17 +149,35 @@ export function enterAction(event: KeyInfo): 'send' | null {
 }
 
 /**
- * A hue (0-359) for a nickname: FNV-1a over its case-folded UTF-16 code
- * units, so every client colours the same person the same way.
+ * Nickname colours: a palette of NICK_COLOURS colours per theme
+ * (styles.css, `--nick-0` ... `--nick-11`), each readable on every
+ * background of its theme (WCAG AA, 4.5:1) and apart from the others
+ * (test/web/palette.test.ts checks both). Colour i has the same hue in both
+ * themes, so a person keeps their colour when the theme changes.
  */
-export function nickHue(nick: string): number {
+export const NICK_COLOURS = 12;
+
+/**
+ * A nickname's colour, 0 to NICK_COLOURS - 1: FNV-1a over its case-folded,
+ * NFKC form (so "Alice" and "ＡＬＩＣＥ" are one person, one colour),
+ * then the avalanche step of MurmurHash3 (fmix32), so that names one letter
+ * apart ("민수", "민서"; "user1", "user2") land on unrelated colours instead
+ * of neighbouring ones. Every client computes the same colour.
+ */
+export function nickColour(nick: string): number {
   const key = nick.normalize('NFKC').toLowerCase();
   let hash = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) {
     hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
+    hash = Math.imul(hash, 0x01000193);
   }
-  return hash % 360;
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
+  // The high bits, scaled (Lemire's "fastrange"), rather than a remainder of the low ones.
+  return Math.floor(((hash >>> 0) * NICK_COLOURS) / 2 ** 32);
 }
 
 /** Whether a scroll container is at (or within `slack` px of) its bottom. */
@@ -186,52 +254,6 @@ function previousDay(key: string): string {
   return new Date(Date.UTC(y, m - 1, d - 1)).toISOString().slice(0, 10);
 }
 
-/** A piece of message text: plain, or a link to render as an anchor. */
-export type Segment = { text: string; href?: undefined } | { text: string; href: string };
-
-const URL_CANDIDATE = /\bhttps?:\/\/[^\s<>"'`]+/giu;
-const TRAILING_PUNCTUATION = /[.,;:!?'"’”]+$/u;
-
-/**
- * Splits text into plain segments and http(s) links. Only absolute http and
- * https URLs become links (never javascript:, data: ...); the caller renders
- * every segment as text.
- */
-export function linkify(text: string): Segment[] {
-  const out: Segment[] = [];
-  let last = 0;
-  for (const match of text.matchAll(URL_CANDIDATE)) {
-    const start = match.index ?? 0;
-    let candidate = match[0].replace(TRAILING_PUNCTUATION, '');
-    // A closing bracket belongs to the URL only if it opened one: "(see http://x/a_(b))".
-    while (/[)\]]$/.test(candidate) && !balanced(candidate)) candidate = candidate.slice(0, -1);
-    let href: string;
-    try {
-      const url = new URL(candidate);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
-      href = url.href;
-    } catch {
-      continue;
-    }
-    if (start > last) out.push({ text: text.slice(last, start) });
-    out.push({ text: candidate, href });
-    last = start + candidate.length;
-  }
-  if (last < text.length) out.push({ text: text.slice(last) });
-  return out;
-}
-
-function balanced(s: string): boolean {
-  const close = s.at(-1) === ')' ? ')' : ']';
-  const open = close === ')' ? '(' : '[';
-  let depth = 0;
-  for (const c of s) {
-    if (c === open) depth++;
-    else if (c === close) depth--;
-  }
-  return depth >= 0;
-}
-
 /** Whether `text` mentions `nick` as a whole word (case-insensitive). */
 export function mentions(text: string, nick: string): boolean {
   if (nick === '') return false;
@@ -255,9 +277,21 @@ export function pendingText(text: string): { action: boolean; text: string } {
   return { action: false, text };
 }
 
+/**
+ * What the status indicator shows. Besides the session's states: `idle`
+ * before the first join (the nickname dialog is waiting for the user, not
+ * for the network) and `waiting` when the server asked for another
+ * nickname or the room's password.
+ */
+export type StatusState = 'idle' | 'waiting' | 'connecting' | 'online' | 'offline';
+
 /** "Offline · retrying in 12 s" and friends, for the status indicator. */
-export function statusText(state: 'connecting' | 'online' | 'offline', retryAt: number | null, now: number): string {
+export function statusText(state: StatusState, retryAt: number | null, now: number): string {
   switch (state) {
+    case 'idle':
+      return 'Not joined yet';
+    case 'waiting':
+      return 'Waiting for you';
     case 'connecting':
       return 'Connecting…';
     case 'online':
@@ -270,8 +304,146 @@ export function statusText(state: 'connecting' | 'online' | 'offline', retryAt: 
   }
 }
 
+/** The status in a few characters, for a phone's one-row header: "Online", "Offline", "12 s". */
+export function statusShort(state: StatusState, retryAt: number | null, now: number): string {
+  if (state !== 'offline' || retryAt === null) return state === 'connecting' ? '…' : state === 'online' ? 'Online' : state === 'offline' ? 'Offline' : 'Join';
+  const seconds = Math.max(0, Math.ceil((retryAt - now) / 1000));
+  return seconds === 0 ? 'Retrying' : `Retry ${seconds} s`;
+}
+
 /** Members sorted for display: by nickname, in the user's collation, case-insensitively. */
 export function sortMembers<T extends { nick: string }>(members: readonly T[], locale?: string): T[] {
   const collator = new Intl.Collator(locale, { sensitivity: 'base', numeric: true });
   return [...members].sort((a, b) => collator.compare(a.nick, b.nick));
+}
+
+/** A message this long or longer is shown collapsed, with "Show more". */
+export const COLLAPSE_LINES = 12;
+export const COLLAPSE_CHARS = 800;
+
+/** Whether a message takes so much room that it is shown collapsed at first. */
+export function shouldCollapse(text: string): boolean {
+  if (text.length > COLLAPSE_CHARS && codePointLength(text) > COLLAPSE_CHARS) return true;
+  let lines = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) if (++lines > COLLAPSE_LINES) return true;
+  return false;
+}
+
+/** A message's first words, for a reply's quote or a notification: one line, at most `max` characters. */
+export function snippet(text: string, max = 80): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  const chars = Array.from(line);
+  return chars.length <= max ? line : `${chars.slice(0, max - 1).join('').trimEnd()}…`;
+}
+
+/** How long an author may edit or delete a message (the server's EDIT_WINDOW_MS; it decides). */
+export const EDIT_WINDOW_MS = 15 * 60_000;
+
+/** Whether an own entry of time `ts` may still be edited or deleted at `now`. */
+export function editable(ts: number, now: number): boolean {
+  return now - ts < EDIT_WINDOW_MS;
+}
+
+/**
+ * The `/help` answer as rows, for a two-column layout (the server aligns
+ * its columns with spaces, for terminals; a proportional font would not
+ * keep them): "Commands:", then "  /usage  what it does" lines, then any
+ * closing lines. Null when the text is not that list.
+ */
+export function parseHelp(text: string): { title: string; rows: { usage: string; help: string }[]; notes: string[] } | null {
+  const lines = text.split('\n');
+  const title = lines[0] ?? '';
+  if (!/^Commands:?$/.test(title)) return null;
+  const rows: { usage: string; help: string }[] = [];
+  let i = 1;
+  for (; i < lines.length; i++) {
+    const match = /^\s+(\/\S.*?)\s{2,}(\S.*)$/.exec(lines[i] ?? '');
+    if (match === null) break;
+    rows.push({ usage: match[1] ?? '', help: match[2] ?? '' });
+  }
+  if (rows.length === 0) return null;
+  return { title, rows, notes: lines.slice(i).filter((l) => l.trim() !== '') };
+}
+
+/** A join or leave notice, as a run of them is summed up. */
+export interface PresenceNotice {
+  nick: string;
+  event: 'join' | 'leave';
+}
+
+/** "alice", "alice and bob", "alice, bob and carol", "alice, bob, carol and 2 others". */
+export function nameList(names: readonly string[], shown = 3): string {
+  if (names.length <= 1) return names[0] ?? '';
+  if (names.length <= shown) return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+  const rest = names.length - shown;
+  return `${names.slice(0, shown).join(', ')} and ${rest} ${rest === 1 ? 'other' : 'others'}`;
+}
+
+/**
+ * A run of join and leave notices in one line: each person once, by what
+ * the run did to them, in the order they first appear: "alice and bob
+ * joined; carol left; dave joined and left; erin left and came back".
+ */
+export function summarizePresence(notices: readonly PresenceNotice[]): string {
+  const firstLast = new Map<string, { first: PresenceNotice['event']; last: PresenceNotice['event'] }>();
+  for (const n of notices) {
+    const seen = firstLast.get(n.nick);
+    if (seen === undefined) firstLast.set(n.nick, { first: n.event, last: n.event });
+    else seen.last = n.event;
+  }
+  const groups: [string, string[]][] = [
+    ['joined', []],
+    ['left', []],
+    ['joined and left', []],
+    ['left and came back', []],
+  ];
+  for (const [nick, { first, last }] of firstLast) {
+    const index = first === 'join' ? (last === 'join' ? 0 : 2) : last === 'leave' ? 1 : 3;
+    groups[index]?.[1].push(nick);
+  }
+  return groups
+    .filter(([, names]) => names.length > 0)
+    .map(([verb, names]) => `${nameList(names)} ${verb}`)
+    .join('; ');
+}
+
+/** "alice is typing…", "alice and bob are typing…", "Several people are typing…". */
+export function typingText(nicks: readonly string[]): string {
+  if (nicks.length === 0) return '';
+  if (nicks.length > 3) return 'Several people are typing…';
+  return `${nameList(nicks)} ${nicks.length === 1 ? 'is' : 'are'} typing…`;
+}
+
+/**
+ * Nickname completion in the composer: the word before the caret (from
+ * the last space, or the start), without a leading "@", and the members
+ * whose nickname starts with it (case-insensitively; not ourselves), best
+ * first. Null when the caret is not after a word that could be a name.
+ */
+export function completionAt(
+  value: string,
+  caret: number,
+  nicks: readonly string[],
+  me: string,
+): { start: number; prefix: string; at: boolean; matches: string[] } | null {
+  const before = value.slice(0, caret);
+  const match = /(^|\s)(@?)([^\s@]*)$/u.exec(before);
+  if (match === null) return null;
+  const at = match[2] === '@';
+  const prefix = match[3] ?? '';
+  if (!at && prefix === '') return null;
+  const start = caret - prefix.length - (at ? 1 : 0);
+  const wanted = prefix.toLocaleLowerCase();
+  const matches = nicks
+    .filter((n) => n !== me && n.toLocaleLowerCase().startsWith(wanted))
+    .sort((a, b) => a.localeCompare(b, undefined, { sensitivity: 'base' }));
+  return { start, prefix, at, matches };
+}
+
+/** The composer's text with the word at `start..caret` replaced by a mention of `nick`; and the new caret. */
+export function insertMention(value: string, start: number, caret: number, nick: string): { value: string; caret: number } {
+  const after = value.slice(caret);
+  const mention = `@${nick}${after.startsWith(' ') ? '' : ' '}`;
+  const next = value.slice(0, start) + mention + after;
+  return { value: next, caret: start + mention.length };
 }

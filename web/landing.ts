@@ -2,7 +2,27 @@
 import { randomId } from '../src/client/random.js';
 import { byId, show } from './dom.js';
 import { BASE } from './base.js';
-import { isValidRoomName, NEW_ROOM_ID_LENGTH, roomPath } from './format.js';
+import { NEW_ROOM_ID_LENGTH, roomNameProblem, roomPath, suggestRoomName } from './format.js';
+
+/**
+ * The page of a room name that is not valid (`/r/bad%20room`): which name,
+ * why, a valid name close to it, and the way home. `reason` is the page's
+ * own check or, for what only the server checks (mixed scripts), the
+ * server's (a `wschat-bad-room` meta element).
+ */
+export function openBadRoom(name: string, reason: string): void {
+  document.title = 'No such room · wschat';
+  byId('bad-room-name', HTMLSpanElement).textContent = name === '' ? '(no name)' : `“${name}”`;
+  byId('bad-room-reason', HTMLParagraphElement).textContent = reason;
+  const suggestion = suggestRoomName(name);
+  const link = byId('bad-room-suggestion', HTMLAnchorElement);
+  if (suggestion !== null) {
+    link.href = roomPath(suggestion, BASE);
+    link.textContent = `Open “${suggestion}” instead`;
+  }
+  show(link, suggestion !== null);
+  show(byId('bad-room', HTMLElement), true);
+}
 
 export function openLanding(error: string | null): void {
   const landing = byId('landing', HTMLElement);
@@ -27,16 +47,14 @@ export function openLanding(error: string | null): void {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const name = input.value.trim();
-    if (!isValidRoomName(name)) {
-      fail(
-        name === ''
-          ? 'Type a room name, or make a new room.'
-          : 'A room name is 1 to 64 letters (A–Z, a–z), digits, “-” or “_”.',
-      );
+    const problem = roomNameProblem(name);
+    if (problem !== null) {
+      const suggestion = name === '' ? null : suggestRoomName(name);
+      fail(name === '' ? 'Type a room name, or make a new room.' : suggestion === null ? problem : `${problem} How about “${suggestion}”?`);
       input.focus();
       return;
     }
-    location.assign(roomPath(name, BASE));
+    location.assign(roomPath(name.normalize('NFC'), BASE));
   });
   input.addEventListener('input', () => {
     show(errorLine, false);

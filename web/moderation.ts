@@ -2,9 +2,9 @@
  * What the browser shows of a room's moderation and privacy: the topic, the
  * owner key (kept in this browser, sent with every join), invite links (the
  * one we were given, in the URL's fragment; the ones we make), a password
- * field when the room asks for one, why we were removed, and deleted
- * entries taken out of the log. RoomPage (room.ts) calls in here; the rest
- * of the page knows nothing of moderation.
+ * field when the room asks for one, and why we were removed. Deleted
+ * entries are the log's (log.ts: "message deleted"). RoomPage (room.ts)
+ * calls in here.
  */
 import type { EntryEvent, InviteEvent } from '../src/chat/messages.js';
 import type { ChatSession, EndReason } from '../src/client/session.js';
@@ -74,14 +74,9 @@ export class ModerationView {
     session.on('invite', (invite) => this.#showInvite(invite));
   }
 
-  /** Called for every entry before it is shown: false when it is not to be shown (a tombstone). */
-  onEntry(entry: EntryEvent, remove: (seq: number) => void): boolean {
-    if (entry.type === 'deleted') return false;
-    if (entry.type === 'notice' && entry.event === 'mod') {
-      if (entry.action === 'topic') this.#showTopic(entry.topic ?? null);
-      if (entry.action === 'delete' && entry.deleted !== undefined) remove(entry.deleted);
-    }
-    return true;
+  /** Called for every entry before it is shown: a topic notice changes the topic line. */
+  onEntry(entry: EntryEvent): void {
+    if (entry.type === 'notice' && entry.event === 'mod' && entry.action === 'topic') this.#showTopic(entry.topic ?? null);
   }
 
   /** Shows or hides the password field of the join dialog; its value when shown. */

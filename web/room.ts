@@ -1,43 +1,41 @@
 /**
- * The room page: the nickname prompt, the message log, the member list, the
- * composer and the connection status, driven by a ChatSession.
+ * The room page: the nickname prompt, the message log (log.ts), the member
+ * list, the composer (composer.ts), the connection status, typing, and
+ * getting attention in the background (notify.ts), driven by a ChatSession.
  */
 import type { EntryEvent, MemberInfo } from '../src/chat/messages.js';
 import {
   ChatSession,
-  type ConnectionState,
   type EndReason,
   type OutboxItem,
   type SessionError,
   type StateDetail,
+  type WelcomeInfo,
 } from '../src/client/session.js';
 import { BASE } from './base.js';
+import { Composer } from './composer.js';
 import { byId, el, show } from './dom.js';
 import {
   checkDraft,
-  codePointLength,
-  dayKey,
-  dayLabel,
-  enterAction,
+  editable,
   isNearBottom,
+  mentions,
   pageTitle,
   roomPath,
   socketUrl,
   sortMembers,
+  type StatusState,
+  snippet,
+  statusShort,
   statusText,
+  typingText,
 } from './format.js';
-import {
-  markFailed,
-  renderDay,
-  renderEntry,
-  renderLocal,
-  renderMarker,
-  renderMember,
-  renderPending,
-  setDelivery,
-} from './render.js';
+import { LogView } from './log.js';
+import { plainText, parseMarkup } from './markup.js';
 import { ModerationView } from './moderation.js';
-import { lastNick, loadResume, saveNick, saveResume } from './storage.js';
+import { Attention } from './notify.js';
+import { markFailed, renderLocal, renderMember, renderPending, setDelivery } from './render.js';
+import { lastNick, loadResume, loadSeen, saveNick, saveResume, saveSeen } from './storage.js';
 import { BrowserTransport } from './transport.js';
 
 function elements() {
@@ -46,13 +44,22 @@ function elements() {
     title: byId('room-title', HTMLHeadingElement),
     status: byId('status', HTMLDivElement),
     statusText: byId('status-text', HTMLSpanElement),
+    statusShort: byId('status-short', HTMLSpanElement),
     retryNow: byId('retry-now', HTMLButtonElement),
     me: byId('me', HTMLButtonElement),
     copyLink: byId('copy-link', HTMLButtonElement),
     toggleMembers: byId('toggle-members', HTMLButtonElement),
     memberCount: byId('member-count', HTMLSpanElement),
     memberCountSide: byId('member-count-side', HTMLSpanElement),
+    members: byId('members', HTMLElement),
+    membersOffline: byId('members-offline', HTMLParagraphElement),
     memberList: byId('member-list', HTMLUListElement),
+    menuButton: byId('menu-button', HTMLButtonElement),
+    menu: byId('menu', HTMLDivElement),
+    menuNotify: byId('menu-notify', HTMLButtonElement),
+    menuSound: byId('menu-sound', HTMLButtonElement),
+    menuCopy: byId('menu-copy', HTMLButtonElement),
+    menuNick: byId('menu-nick', HTMLButtonElement),
     scroller: byId('scroller', HTMLDivElement),
     log: byId('log', HTMLOListElement),
     pending: byId('pending', HTMLOListElement),
@@ -60,10 +67,7 @@ function elements() {
     banner: byId('banner', HTMLDivElement),
     bannerText: byId('banner-text', HTMLParagraphElement),
     bannerAction: byId('banner-action', HTMLButtonElement),
-    composer: byId('composer', HTMLFormElement),
-    input: byId('input', HTMLTextAreaElement),
-    send: byId('send', HTMLButtonElement),
-    counter: byId('counter', HTMLSpanElement),
+    typing: byId('typing', HTMLParagraphElement),
     nickDialog: byId('nick-dialog', HTMLDialogElement),
     nickForm: byId('nick-form', HTMLFormElement),
     nickHeading: byId('nick-heading', HTMLHeadingElement),
@@ -77,8 +81,8 @@ function elements() {
 
 type Elements = ReturnType<typeof elements>;
 
-/** The composer grows with its text up to this height, px; then it scrolls. */
-const MAX_INPUT_HEIGHT = 200;
+/** How long "alice is typing…" shows after her last signal, ms (she sends one every 3 s while typing). */
+const TYPING_SHOWN_MS = 6000;
 
 const END_MESSAGES: Record<EndReason, { text: string; action: string }> = {
   quit: { text: 'You left the room.', action: 'Join again' },
@@ -98,19 +102,17 @@ export class RoomPage {
   private session: ChatSession | null = null;
   /** WebSocket, or the HTTP door where WebSockets are blocked (./transport.ts). */
   private readonly transport = new BrowserTransport(byId('transport', HTMLSpanElement));
+  private readonly log: LogView;
+  private readonly composer: Composer;
+  private readonly attention: Attention;
 
-  /** Log lines by seq, to mark one as ours when its ack comes after it. */
-  private readonly entryElements = new Map<number, HTMLLIElement>();
   private lastRenderedSeq = 0;
   /** Pending lines by client id. */
   private readonly pendingElements = new Map<string, HTMLLIElement>();
   /** Acknowledged pending lines whose entry has not arrived yet, by seq. */
   private readonly awaitingEntry = new Map<number, HTMLLIElement>();
   private readonly ownSeqs = new Set<number>();
-  private lastDay: string | null = null;
 
-  /** Entries that arrived while the tab was hidden (for the title). */
-  private unread = 0;
   /** Entries that arrived while scrolled up (for the jump button). */
   private unseen = 0;
   private marker: HTMLLIElement | null = null;
@@ -118,21 +120,42 @@ export class RoomPage {
   private markerActive = false;
   /** Between the first welcome and its caughtUp: history, not news. */
   private initialLoad = true;
+  /** The first welcome's: entries after this seq are "new since your last visit" (null: none to mark). */
+  private visitAfter: number | null = null;
+  private visitMarker: HTMLLIElement | null = null;
+  private epoch = '';
+  /** Whether the log was at its bottom before the last change of size (a banner, the keyboard). */
+  private pinned = true;
 
-  private state: ConnectionState = 'connecting';
+  private state: StatusState = 'idle';
   private retryAt: number | null = null;
   private statusTimer: ReturnType<typeof setInterval> | null = null;
   private toastTimer: ReturnType<typeof setTimeout> | null = null;
   private nickMode: 'join' | 'rename' = 'join';
+  /** The page is unloading: the end of the session is no news to show. */
+  private unloading = false;
+  /** Who is typing, with the timer that forgets them. */
+  private readonly typists = new Map<string, ReturnType<typeof setTimeout>>();
 
   private readonly moderation: ModerationView;
 
   constructor(private readonly room: string) {
     this.ui = elements();
+    this.log = new LogView(this.ui.log);
+    this.attention = new Attention(room);
+    this.composer = new Composer({
+      send: (text, replyTo) => this.sendText(text, replyTo),
+      edit: (seq, text) => this.editEntry(seq, text),
+      typing: () => this.session?.typing(),
+      nicks: () => (this.session?.members ?? []).map((m) => m.nick),
+      me: () => this.session?.nick ?? '',
+      lastEditable: () => this.lastEditable(),
+      maxMessage: () => this.session?.maxMessage,
+    });
     this.moderation = new ModerationView(room, {
       append: (li) => {
         const stick = this.atBottom();
-        this.ui.log.append(li);
+        this.log.append(li);
         if (stick) this.scrollToBottom();
       },
       toast: (text) => this.toast(text),
@@ -147,6 +170,8 @@ export class RoomPage {
     ui.title.title = this.room;
     document.title = pageTitle(this.room, 0);
     this.bindControls();
+    this.renderMenu();
+    this.renderStatus();
     const resume = loadResume(this.room);
     if (resume) {
       // A reload of this tab: take the seat back without asking.
@@ -171,26 +196,18 @@ export class RoomPage {
     this.transport.follow(session);
     this.moderation.attach(session);
     session.on('state', (state, detail) => this.onState(state, detail));
-    session.on('welcome', (welcome) => {
-      saveNick(welcome.nick);
-      saveResume(this.room, { nick: welcome.nick, token: welcome.resumeToken });
-      this.closeNickDialog();
-      this.setMe(welcome.nick);
-    });
+    session.on('welcome', (welcome) => this.onWelcome(welcome));
     session.on('reset', () => this.clearLog());
     session.on('entry', (entry) => this.onEntry(entry));
-    session.on('caughtUp', () => {
-      if (this.initialLoad) {
-        this.initialLoad = false;
-        this.scrollToBottom();
-      }
-    });
+    session.on('caughtUp', () => this.onCaughtUp());
     session.on('members', (members) => this.renderMembers(members));
     session.on('nick', (nick) => {
       saveNick(nick);
       if (session.resumeToken) saveResume(this.room, { nick, token: session.resumeToken });
       this.setMe(nick);
     });
+    session.on('role', () => this.renderRole());
+    session.on('typing', (who) => this.onTyping(who));
     session.on('info', (text) => this.appendLocal('info', text));
     session.on('error', (error) => this.appendLocal('error', error.message));
     session.on('nickRequired', (error) => this.askNick('join', error.message, session.nick));
@@ -199,13 +216,28 @@ export class RoomPage {
     session.on('acked', (item, seq) => this.onAcked(item, seq));
     session.on('failed', (item, error) => this.onFailed(item, error));
     session.on('ended', (reason, code, text) => this.onEnded(reason, code, text));
-    this.setComposerEnabled(true);
+    this.composer.setEnabled(true);
     show(this.ui.banner, false);
     session.start();
   }
 
-  private onState(state: ConnectionState, detail: StateDetail): void {
-    this.state = state;
+  private onWelcome(welcome: WelcomeInfo): void {
+    saveNick(welcome.nick);
+    saveResume(this.room, { nick: welcome.nick, token: welcome.resumeToken });
+    this.closeNickDialog();
+    this.setMe(welcome.nick);
+    this.renderRole();
+    if (this.initialLoad && this.epoch === '') {
+      // Coming back to the room: what came since the last visit gets a line.
+      const seen = loadSeen(this.room);
+      this.visitAfter = seen !== null && seen.epoch === welcome.epoch ? seen.seq : null;
+    }
+    this.epoch = welcome.epoch;
+  }
+
+  private onState(state: 'connecting' | 'online' | 'offline', detail: StateDetail): void {
+    // A join refused for its nickname or password waits for the user, not the network.
+    this.state = this.session?.needsNick ? 'waiting' : state;
     this.retryAt = detail.retryInMs === undefined ? null : Date.now() + detail.retryInMs;
     this.renderStatus();
     if (this.statusTimer !== null) clearInterval(this.statusTimer);
@@ -214,21 +246,30 @@ export class RoomPage {
     for (const li of this.pendingElements.values()) {
       if (li.classList.contains('pending')) setDelivery(li, waiting ? 'Waiting for connection…' : 'Sending…');
     }
+    if (state !== 'online') this.clearTyping();
   }
 
   private renderStatus(): void {
     const ui = this.ui;
     const ended = this.session?.ended !== undefined;
+    const now = Date.now();
     ui.status.dataset.state = ended ? 'ended' : this.state;
-    ui.statusText.textContent = ended ? 'Disconnected' : statusText(this.state, this.retryAt, Date.now());
+    ui.statusText.textContent = ended ? 'Disconnected' : statusText(this.state, this.retryAt, now);
+    ui.statusShort.textContent = ended ? 'Off' : statusShort(this.state, this.retryAt, now);
     show(ui.retryNow, !ended && this.state === 'offline' && this.retryAt !== null);
+    // Offline, the member list is what it was: no green dots for people we cannot see.
+    const stale = ended || this.state !== 'online';
+    ui.members.classList.toggle('offline', stale && this.state !== 'idle');
+    show(ui.membersOffline, stale && this.state !== 'idle' && !ended);
   }
 
   private onEnded(reason: EndReason, code: number | undefined, text: string): void {
     if (this.statusTimer !== null) clearInterval(this.statusTimer);
     this.statusTimer = null;
+    if (this.unloading) return;
     this.renderStatus();
-    this.setComposerEnabled(false);
+    this.composer.setEnabled(false);
+    this.clearTyping();
     const session = this.session;
     // A new session here would not get this one's ack; say what was not sent.
     for (const [id, li] of this.pendingElements) {
@@ -253,6 +294,7 @@ export class RoomPage {
       }
     };
     show(this.ui.banner, true);
+    // The banner takes room from the log: its last line stays in view (see pinned).
   }
 
   // ---- the log ----
@@ -264,61 +306,53 @@ export class RoomPage {
   private scrollToBottom(): void {
     const scroller = this.ui.scroller;
     scroller.scrollTop = scroller.scrollHeight;
+    this.pinned = true;
     this.unseen = 0;
     show(this.ui.jump, false);
+    this.markSeen();
   }
 
   private clearLog(): void {
-    this.ui.log.replaceChildren();
-    this.entryElements.clear();
+    this.log.clear();
     this.awaitingEntry.clear();
     this.ownSeqs.clear();
     this.lastRenderedSeq = 0;
-    this.lastDay = null;
     this.marker = null;
     this.markerActive = false;
-  }
-
-  /** A day separator before the first line of each calendar day. */
-  private dayDivider(ts: number): void {
-    const day = dayKey(ts);
-    if (day === this.lastDay) return;
-    this.lastDay = day;
-    this.ui.log.append(renderDay(dayLabel(ts, Date.now())));
+    this.visitAfter = null;
+    this.visitMarker = null;
   }
 
   private onEntry(entry: EntryEvent): void {
     const session = this.session;
     if (!session) return;
-    const shown = this.moderation.onEntry(entry, (seq) => {
-      this.entryElements.get(seq)?.remove();
-      this.entryElements.delete(seq);
-    });
-    if (!shown) return;
+    this.moderation.onEntry(entry);
     const stick = this.atBottom();
     const me = session.nick;
-    const mine =
-      this.ownSeqs.has(entry.seq) || ((entry.type === 'message' || entry.type === 'action') && entry.nick === me);
-    const li = renderEntry(entry, { me, own: mine });
-    // News: what someone else said, or the administrator. Notices are not.
-    const news = !mine && entry.type !== 'notice' && !this.initialLoad;
+    const chat = entry.type === 'message' || entry.type === 'action';
+    const mine = this.ownSeqs.has(entry.seq) || (chat && entry.nick === me);
+    if (chat) this.stopTyping(entry.nick);
+    // News: what someone else said, or the administrator. Notices, edits and tombstones are not.
+    const said = chat || entry.type === 'admin';
+    const news = !mine && said && !this.initialLoad;
     const away = document.hidden || !stick;
-    this.dayDivider(entry.ts);
+    if (said && !mine && this.visitAfter !== null && entry.seq > this.visitAfter) {
+      this.visitMarker = this.log.marker('New since your last visit', 'visit-marker');
+      this.visitAfter = null;
+    }
     if (news && away && !this.markerActive) {
       this.marker?.remove();
-      this.marker = renderMarker();
-      this.ui.log.append(this.marker);
+      this.marker = this.log.marker('New messages', 'marker');
       this.markerActive = true;
     }
-    this.ui.log.append(li);
-    this.entryElements.set(entry.seq, li);
+    this.log.add(entry, { me, own: mine });
     this.lastRenderedSeq = entry.seq;
     // The entry of an own message acknowledged earlier replaces its pending line.
     this.awaitingEntry.get(entry.seq)?.remove();
     this.awaitingEntry.delete(entry.seq);
-    if (news && document.hidden) {
-      this.unread++;
-      document.title = pageTitle(this.room, this.unread);
+    if (news && document.hidden && said) {
+      const text = plainText(parseMarkup(entry.text));
+      this.attention.news(entry.nick, snippet(text, 140), chat && mentions(entry.text, me));
     }
     if (stick || mine) {
       this.scrollToBottom();
@@ -329,9 +363,21 @@ export class RoomPage {
     }
   }
 
+  private onCaughtUp(): void {
+    if (!this.initialLoad) return;
+    this.initialLoad = false;
+    this.visitAfter = null;
+    this.scrollToBottom();
+    // Back after a while: the first new line, not the last, is where to start reading.
+    if (this.visitMarker !== null) {
+      this.visitMarker.scrollIntoView({ block: 'start' });
+      this.pinned = this.atBottom();
+    }
+  }
+
   private appendLocal(kind: 'info' | 'error', text: string): void {
     const stick = this.atBottom();
-    this.ui.log.append(renderLocal(kind, text));
+    this.log.append(renderLocal(kind, text));
     if (stick || kind === 'info') this.scrollToBottom();
   }
 
@@ -341,13 +387,32 @@ export class RoomPage {
     this.unseen = 0;
     show(this.ui.jump, false);
     this.markerActive = false;
+    this.attention.clear();
+    this.markSeen();
+  }
+
+  /** Remembers how far the user read, for "New since your last visit" next time. */
+  private markSeen(): void {
+    if (document.hidden || this.epoch === '' || this.lastRenderedSeq === 0 || this.initialLoad) return;
+    saveSeen(this.room, { epoch: this.epoch, seq: this.lastRenderedSeq });
+  }
+
+  /** Scrolls to entry `seq` and makes it flash, when it is in the log. */
+  private jumpTo(seq: number): void {
+    const li = this.log.line(seq);
+    if (li === undefined) return;
+    li.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    li.classList.remove('flash');
+    // Restarting the animation needs a layout in between.
+    void li.offsetWidth;
+    li.classList.add('flash');
   }
 
   // ---- own messages ----
 
   private onPending(item: OutboxItem): void {
-    // Commands show their answer (info, error, renamed) rather than themselves.
-    if (item.kind === 'command') return;
+    // Commands show their answer (info, error, renamed) rather than themselves; edits and deletions change the log.
+    if (item.kind !== 'message' && item.kind !== 'action') return;
     const li = renderPending(item, this.session?.nick ?? '', this.state !== 'online');
     this.pendingElements.set(item.id, li);
     this.ui.pending.append(li);
@@ -357,9 +422,10 @@ export class RoomPage {
   private onAcked(item: OutboxItem, seq: number | undefined): void {
     const li = this.pendingElements.get(item.id);
     this.pendingElements.delete(item.id);
+    if (item.kind === 'edit' || item.kind === 'delete') return;
     if (seq !== undefined) {
       this.ownSeqs.add(seq);
-      this.entryElements.get(seq)?.classList.add('own');
+      this.log.line(seq)?.classList.add('own');
     }
     if (!li) return;
     if (seq === undefined || seq <= this.lastRenderedSeq) {
@@ -374,44 +440,44 @@ export class RoomPage {
   }
 
   private onFailed(item: OutboxItem, error: SessionError): void {
+    if (item.kind === 'edit' || item.kind === 'delete') {
+      this.toast(error.message);
+      return;
+    }
     const li = this.pendingElements.get(item.id);
     if (!li) {
       this.appendLocal('error', error.message);
       return;
     }
-    this.failPending(item.id, li, error.message);
+    this.failPending(item.id, li, error.message, item.replyTo);
   }
 
-  private failPending(id: string, li: HTMLLIElement, reason: string): void {
-    const text = this.pendingText(li);
+  /**
+   * A line that will not be sent: it leaves the pending list (which stays
+   * below the log) for the log itself, where later lines go after it.
+   */
+  private failPending(id: string, li: HTMLLIElement, reason: string, replyTo?: number): void {
+    const text = li.dataset.text ?? null;
+    const stick = this.atBottom();
+    this.pendingElements.delete(id);
     markFailed(
       li,
       reason,
-      () => {
-        li.remove();
-        this.pendingElements.delete(id);
-        if (text !== null) this.sendText(text);
-      },
-      () => {
-        li.remove();
-        this.pendingElements.delete(id);
-      },
+      text === null
+        ? null
+        : () => {
+            li.remove();
+            this.sendText(text, replyTo);
+          },
+      () => li.remove(),
     );
-  }
-
-  /** The text a failed line would resend (kept on the line by sendText). */
-  private pendingText(li: HTMLLIElement): string | null {
-    return li.dataset.text ?? null;
+    this.log.append(li);
+    if (stick) this.scrollToBottom();
   }
 
   // ---- composer ----
 
-  private setComposerEnabled(enabled: boolean): void {
-    this.ui.input.disabled = !enabled;
-    this.ui.send.disabled = !enabled;
-  }
-
-  private sendText(text: string): boolean {
+  private sendText(text: string, replyTo?: number): boolean {
     const session = this.session;
     if (!session || session.ended) return false;
     const check = checkDraft(text, session.maxMessage);
@@ -421,39 +487,97 @@ export class RoomPage {
       }
       return false;
     }
-    const item = session.send(text);
+    const item = session.send(text, replyTo === undefined ? {} : { replyTo });
     const li = this.pendingElements.get(item.id);
     // Kept on the line so that "Retry" works after the session forgot the item.
     if (li) li.dataset.text = text;
     return true;
   }
 
-  private submit(): void {
-    const input = this.ui.input;
-    if (this.sendText(input.value)) {
-      input.value = '';
-      this.resizeInput();
-      this.updateCounter();
+  private editEntry(seq: number, text: string): boolean {
+    const session = this.session;
+    if (!session || session.ended) return false;
+    const before = this.log.entry(seq);
+    if (before !== undefined && 'text' in before && before.text === text) return true;
+    const check = checkDraft(text, session.maxMessage);
+    if (!check.ok) {
+      if (check.reason === 'too-long') this.toast(`That message is too long: ${check.length} characters, the limit is ${session.maxMessage}.`);
+      else this.toast('A message cannot be empty: use Delete to remove it.');
+      return false;
     }
-    input.focus();
+    session.edit(seq, text);
+    return true;
   }
 
-  private resizeInput(): void {
-    const input = this.ui.input;
-    // Inline style through CSSOM: allowed by the CSP (only style attributes in markup are not).
-    input.style.height = 'auto';
-    input.style.height = `${Math.min(input.scrollHeight, MAX_INPUT_HEIGHT)}px`;
+  /** The last of our messages that may still be edited (Up in an empty composer). */
+  private lastEditable(): { seq: number; text: string } | null {
+    const me = this.session?.nick;
+    for (const entry of this.log.newestFirst()) {
+      if ((entry.type === 'message' || entry.type === 'action') && (entry.nick === me || this.ownSeqs.has(entry.seq))) {
+        return editable(entry.ts, Date.now()) ? { seq: entry.seq, text: entry.text } : null;
+      }
+    }
+    return null;
   }
 
-  private updateCounter(): void {
-    const max = this.session?.maxMessage;
-    const length = codePointLength(this.ui.input.value);
-    const near = max !== undefined && length > max * 0.9;
-    show(this.ui.counter, near);
-    if (near) {
-      this.ui.counter.textContent = `${length} / ${max} · `;
-      this.ui.counter.classList.toggle('over', length > max);
+  /** Reply, Edit and Delete of a log line. */
+  private entryAction(action: string, seq: number, button: HTMLButtonElement): void {
+    const session = this.session;
+    const entry = this.log.entry(seq);
+    if (!session || session.ended || entry === undefined) return;
+    if (entry.type !== 'message' && entry.type !== 'action' && entry.type !== 'admin') return;
+    switch (action) {
+      case 'reply':
+        this.composer.reply(seq, entry.nick, plainText(parseMarkup(entry.text)));
+        break;
+      case 'edit':
+        if (!editable(entry.ts, Date.now())) {
+          this.toast('Messages can be edited for 15 minutes after they are sent.');
+          return;
+        }
+        this.composer.edit(seq, entry.text);
+        break;
+      case 'delete':
+        // Asked inline, not with confirm(): a second click says yes.
+        if (button.dataset.confirm !== 'yes') {
+          button.dataset.confirm = 'yes';
+          button.textContent = 'Delete?';
+          button.classList.add('danger');
+          return;
+        }
+        session.deleteEntry(seq);
+        break;
     }
+  }
+
+  // ---- typing ----
+
+  private onTyping(nick: string): void {
+    const timer = this.typists.get(nick);
+    if (timer !== undefined) clearTimeout(timer);
+    this.typists.set(
+      nick,
+      setTimeout(() => this.stopTyping(nick), TYPING_SHOWN_MS),
+    );
+    this.renderTyping();
+  }
+
+  private stopTyping(nick: string): void {
+    const timer = this.typists.get(nick);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.typists.delete(nick);
+    this.renderTyping();
+  }
+
+  private clearTyping(): void {
+    for (const timer of this.typists.values()) clearTimeout(timer);
+    this.typists.clear();
+    this.renderTyping();
+  }
+
+  private renderTyping(): void {
+    this.ui.typing.textContent = typingText([...this.typists.keys()]);
   }
 
   // ---- nickname ----
@@ -461,14 +585,24 @@ export class RoomPage {
   private setMe(nick: string): void {
     this.ui.me.textContent = nick;
     show(this.ui.me, true);
-    this.ui.input.placeholder = `Message as ${nick}`;
+    this.composer.setPlaceholder(`Message as ${nick}`);
     // Own lines and the member list depend on who we are.
     this.renderMembers(this.session?.members ?? []);
+  }
+
+  private renderRole(): void {
+    const role = this.session?.role ?? 'user';
+    this.ui.root.classList.toggle('can-moderate', role === 'operator' || role === 'owner');
   }
 
   private askNick(mode: 'join' | 'rename', error: string | null, value: string, password = false): void {
     const ui = this.ui;
     this.nickMode = mode;
+    if (mode === 'join') {
+      // The dialog waits for the user, not for the network.
+      this.state = this.session === null || this.session.ended !== undefined ? 'idle' : 'waiting';
+      this.renderStatus();
+    }
     this.moderation.askPassword(password);
     ui.nickHeading.textContent = mode === 'join' ? `Join ${this.room}` : 'Change your nickname';
     ui.nickIntro.textContent =
@@ -512,6 +646,8 @@ export class RoomPage {
     show(ui.nickError, true);
     const password = this.moderation.password();
     if (session && !session.ended && session.needsNick) {
+      this.state = 'connecting';
+      this.renderStatus();
       if (password !== null) session.setPassword(password, nick);
       else session.setNick(nick);
     } else {
@@ -530,6 +666,9 @@ export class RoomPage {
     const count = String(members.length);
     this.ui.memberCount.textContent = count;
     this.ui.memberCountSide.textContent = count;
+    // Someone who left is not typing any more.
+    const here = new Set(members.map((m) => m.nick));
+    for (const nick of [...this.typists.keys()]) if (!here.has(nick)) this.stopTyping(nick);
   }
 
   // ---- small things ----
@@ -562,22 +701,30 @@ export class RoomPage {
     this.toast(copied ? 'Link copied. Anyone with it can join.' : `Copy this link: ${link}`);
   }
 
+  private renderMenu(): void {
+    const notify = this.attention.notifyState();
+    const ui = this.ui;
+    ui.menuNotify.setAttribute('aria-checked', String(notify === 'on'));
+    ui.menuNotify.disabled = notify === 'unsupported';
+    ui.menuNotify.title =
+      notify === 'blocked'
+        ? 'Notifications are blocked for this site in your browser’s settings.'
+        : notify === 'unsupported'
+          ? 'This browser cannot show notifications.'
+          : 'A desktop notification when someone writes your nickname while this tab is in the background.';
+    ui.menuNotify.querySelector('.state')?.replaceChildren(notify === 'on' ? 'On' : notify === 'blocked' ? 'Blocked' : 'Off');
+    ui.menuSound.setAttribute('aria-checked', String(this.attention.soundOn));
+    ui.menuSound.querySelector('.state')?.replaceChildren(this.attention.soundOn ? 'On' : 'Off');
+  }
+
+  private setMenuOpen(open: boolean): void {
+    show(this.ui.menu, open);
+    this.ui.menuButton.setAttribute('aria-expanded', String(open));
+    if (open) this.renderMenu();
+  }
+
   private bindControls(): void {
     const ui = this.ui;
-    ui.composer.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.submit();
-    });
-    ui.input.addEventListener('keydown', (event) => {
-      if (enterAction(event) === 'send') {
-        event.preventDefault();
-        this.submit();
-      }
-    });
-    ui.input.addEventListener('input', () => {
-      this.resizeInput();
-      this.updateCounter();
-    });
     ui.nickForm.addEventListener('submit', (event) => {
       event.preventDefault();
       this.submitNick();
@@ -588,38 +735,163 @@ export class RoomPage {
     });
     ui.nickDialog.addEventListener('close', () => ui.nickError.classList.remove('progress'));
     ui.nickCancel.addEventListener('click', () => this.closeNickDialog());
-    ui.me.addEventListener('click', () => {
+    const rename = () => {
       const session = this.session;
       if (session && !session.ended) this.askNick('rename', null, session.nick);
-    });
+    };
+    ui.me.addEventListener('click', rename);
     ui.copyLink.addEventListener('click', () => void this.copyLink());
+
+    // The menu: notifications and sound (turned on by a click, which lets the browser ask), and what a phone's header has no room for.
+    ui.menuButton.addEventListener('click', () => this.setMenuOpen(ui.menu.hidden));
+    ui.menuNotify.addEventListener('click', () => {
+      void this.attention.toggleNotify().then((state) => {
+        this.renderMenu();
+        if (state === 'blocked') this.toast('Notifications are blocked for this site: allow them in your browser’s settings.');
+      });
+    });
+    ui.menuSound.addEventListener('click', () => {
+      this.attention.toggleSound();
+      this.renderMenu();
+    });
+    ui.menuCopy.addEventListener('click', () => {
+      this.setMenuOpen(false);
+      void this.copyLink();
+    });
+    ui.menuNick.addEventListener('click', () => {
+      this.setMenuOpen(false);
+      rename();
+    });
+    document.addEventListener('click', (event) => {
+      if (!ui.menu.hidden && event.target instanceof Node && !ui.menu.contains(event.target) && !ui.menuButton.contains(event.target)) {
+        this.setMenuOpen(false);
+      }
+    });
+    document.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && !ui.menu.hidden) {
+        this.setMenuOpen(false);
+        ui.menuButton.focus();
+      }
+    });
+
     const setMembersOpen = (open: boolean) => {
       ui.root.classList.toggle('members-open', open);
       ui.toggleMembers.setAttribute('aria-expanded', String(open));
     };
     ui.toggleMembers.addEventListener('click', () => setMembersOpen(!ui.root.classList.contains('members-open')));
-    // At phone width the list is a drawer over the messages: a tap beside it closes it.
-    ui.scroller.addEventListener('click', () => setMembersOpen(false));
     ui.retryNow.addEventListener('click', () => this.session?.retryNow());
+    // On a phone the status is a small pill without "Retry now": tapping it retries.
+    ui.status.addEventListener('click', (event) => {
+      if (event.target !== ui.retryNow && this.state === 'offline') this.session?.retryNow();
+    });
     ui.jump.addEventListener('click', () => {
       this.scrollToBottom();
       this.caughtUpByUser();
     });
-    ui.scroller.addEventListener('scroll', () => this.caughtUpByUser(), { passive: true });
+
+    // The log: a nickname mentions, a quote jumps, an entry's buttons reply, edit, delete; a tap shows them (touch screens).
+    ui.log.addEventListener('click', (event) => {
+      const target = event.target instanceof Element ? event.target : null;
+      const nick = target?.closest<HTMLElement>('.nick[data-nick]');
+      if (nick?.dataset.nick !== undefined) {
+        this.composer.mention(nick.dataset.nick);
+        return;
+      }
+      const quote = target?.closest<HTMLButtonElement>('.reply-quote');
+      if (quote?.dataset.seq !== undefined) {
+        this.jumpTo(Number(quote.dataset.seq));
+        return;
+      }
+      const button = target?.closest<HTMLButtonElement>('.entry-actions button[data-action]');
+      const li = target?.closest<HTMLLIElement>('li.entry[data-seq]');
+      if (button?.dataset.action !== undefined && li?.dataset.seq !== undefined) {
+        this.entryAction(button.dataset.action, Number(li.dataset.seq), button);
+        return;
+      }
+      if (target?.closest('a, button') !== null) return;
+      for (const selected of ui.log.querySelectorAll('li.selected')) if (selected !== li) selected.classList.remove('selected');
+      li?.classList.toggle('selected');
+      // At phone width the list is a drawer over the messages: a tap beside it closes it.
+      setMembersOpen(false);
+    });
+    // Each message gets its buttons when the pointer or the focus first comes near (cheaper than one set per line up front).
+    const arm = (event: Event) => {
+      const li = event.target instanceof Element ? event.target.closest<HTMLLIElement>('li.entry[data-seq]') : null;
+      if (li !== null && !li.querySelector('.entry-actions') && (li.classList.contains('message') || li.classList.contains('action') || li.classList.contains('admin'))) {
+        li.append(entryActions());
+      }
+    };
+    ui.log.addEventListener('mouseover', arm);
+    ui.log.addEventListener('focusin', arm);
+    ui.log.addEventListener('touchstart', arm, { passive: true });
+    ui.log.addEventListener('mouseleave', () => {
+      for (const button of ui.log.querySelectorAll<HTMLButtonElement>('button[data-confirm="yes"]')) resetDelete(button);
+    });
+    ui.memberList.addEventListener('click', (event) => {
+      const nick = event.target instanceof Element ? event.target.closest<HTMLElement>('.nick[data-nick]') : null;
+      if (nick?.dataset.nick === undefined) return;
+      this.composer.mention(nick.dataset.nick);
+      setMembersOpen(false);
+    });
+
+    ui.scroller.addEventListener(
+      'scroll',
+      () => {
+        this.pinned = this.atBottom();
+        this.caughtUpByUser();
+      },
+      { passive: true },
+    );
+    // The log's box shrinks when a banner or the phone's keyboard appears, or the composer grows: the last line stays in view.
+    new ResizeObserver(() => {
+      if (this.pinned) ui.scroller.scrollTop = ui.scroller.scrollHeight;
+    }).observe(ui.scroller);
     document.addEventListener('visibilitychange', () => {
       if (document.hidden) return;
-      this.unread = 0;
-      document.title = pageTitle(this.room, 0);
+      this.attention.clear();
       this.caughtUpByUser();
       // Phones freeze background tabs; a visible tab should not sit out a long backoff.
       this.session?.retryNow();
     });
+    window.addEventListener('focus', () => {
+      if (!document.hidden && this.atBottom()) this.attention.clear();
+    });
     window.addEventListener('online', () => this.session?.retryNow());
-    // A tab closed (or left for another page) on purpose leaves at once: the
-    // others see "left" now, not "away" for the grace period. A page kept in
-    // the back/forward cache (persisted) may come back, so it stays.
+    // A page going away (a reload, or a tab closed: a page cannot tell
+    // them apart) asks the server to hold its seat for a few seconds and
+    // keeps its resume token: a reload takes the seat back unseen, a closed
+    // tab leaves when the hold ends. The browser closes the WebSocket after
+    // the `hold` frame; over the HTTP door the server notices the end when
+    // the polls stop (a close request could overtake the `hold`). A page
+    // kept in the back/forward cache (persisted) may come back as it is, so
+    // it says nothing.
     window.addEventListener('pagehide', (event) => {
-      if (!event.persisted) this.session?.leave();
+      const session = this.session;
+      if (event.persisted || !session || session.ended) return;
+      this.unloading = true;
+      session.hold();
     });
   }
+}
+
+/** The buttons of a log line. Which show is the stylesheet's (own lines, operators; styles.css). */
+function entryActions(): HTMLDivElement {
+  const box = el('div', 'entry-actions');
+  for (const [action, label] of [
+    ['reply', 'Reply'],
+    ['edit', 'Edit'],
+    ['delete', 'Delete'],
+  ] as const) {
+    const button = el('button', `entry-action ${action}`, label);
+    button.type = 'button';
+    button.dataset.action = action;
+    box.append(button);
+  }
+  return box;
+}
+
+function resetDelete(button: HTMLButtonElement): void {
+  delete button.dataset.confirm;
+  button.textContent = 'Delete';
+  button.classList.remove('danger');
 }

@@ -9,11 +9,16 @@
  * - localStorage `wschat.owner.<room>`: the room's owner key, given to the
  *   browser that created the room (or proved with `/op KEY`): every tab of
  *   this browser joins as an owner.
+ * - localStorage `wschat.seen.<room>`: the last seq the user saw in the
+ *   room, and its epoch, for the "New since your last visit" line.
+ * - localStorage `wschat.notify`, `wschat.sound`: mention notifications
+ *   and sound turned on (notify.ts).
  */
 
 const NICK_KEY = 'wschat.nick';
 const resumeKey = (room: string) => `wschat.resume.${room}`;
 const ownerKeyKey = (room: string) => `wschat.owner.${room}`;
+const seenKey = (room: string) => `wschat.seen.${room}`;
 
 export interface ResumeState {
   nick: string;
@@ -70,4 +75,29 @@ export function loadOwnerKey(room: string): string | null {
 
 export function saveOwnerKey(room: string, key: string): void {
   write(() => localStorage, ownerKeyKey(room), key);
+}
+
+/** How far the user has read a room: a seq of an epoch. */
+export interface Seen {
+  epoch: string;
+  seq: number;
+}
+
+export function loadSeen(room: string): Seen | null {
+  const raw = read(() => localStorage, seenKey(room));
+  if (raw === null) return null;
+  try {
+    const value: unknown = JSON.parse(raw);
+    if (typeof value === 'object' && value !== null) {
+      const { epoch, seq } = value as Record<string, unknown>;
+      if (typeof epoch === 'string' && typeof seq === 'number' && Number.isSafeInteger(seq)) return { epoch, seq };
+    }
+  } catch {
+    // Corrupt: as if never seen.
+  }
+  return null;
+}
+
+export function saveSeen(room: string, seen: Seen): void {
+  write(() => localStorage, seenKey(room), JSON.stringify(seen));
 }

@@ -5,7 +5,7 @@ import { COMMANDS } from './commands/index.js';
 import type { Hub } from './hub.js';
 import { type ErrorCode, entryToEvent, inviteText, plainEntry, type ServerEvent } from './messages.js';
 import { ADMIN, bindModeration } from './moderation.js';
-import { isValidRoomName } from './room-name.js';
+import { checkRoomName, roomName } from './room-name.js';
 import type { StoredEntry } from './store/store.js';
 
 /**
@@ -133,8 +133,8 @@ export class AdminConsole {
   async #say(args: string): Promise<string> {
     const match = /^(\S+)\s+([\s\S]+)$/.exec(args);
     if (match === null) return 'usage: /say ROOM TEXT';
-    const room = match[1] ?? '';
-    if (!isValidRoomName(room)) return `no room ${room}`;
+    const room = roomName(match[1] ?? '');
+    if (room === null) return `no room ${match[1] ?? ''}`;
     const outcome = await this.#hub.say(room, match[2] ?? '');
     return outcome.ok ? `sent to ${room}` : `not sent: ${outcome.message}`;
   }
@@ -144,8 +144,9 @@ export class AdminConsole {
     const match = /^(\S+)\s*([\s\S]*)$/.exec(args);
     const usage = `usage: ${this.#commands[command.name]?.usage ?? `/${command.name} ROOM`}`;
     if (match === null) return usage;
-    const room = match[1] ?? '';
-    if (!isValidRoomName(room)) return `no room ${room} (room names are 1-64 of A-Za-z0-9_-)`;
+    const named = checkRoomName(match[1] ?? '');
+    if (!named.ok) return `no room ${match[1] ?? ''} (${named.message})`;
+    const room = named.name;
     const members = (await this.#hub.members(room)) ?? [];
     const out: string[] = [];
     const unavailable = async (): Promise<boolean> => {

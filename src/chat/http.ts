@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stripBasePath } from './base-path.js';
-import { isValidRoomName } from './room-name.js';
+import { checkRoomName } from './room-name.js';
 
 /** The bundled browser client: <package root>/dist/web, from src/chat or dist/chat alike. */
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
@@ -105,7 +105,11 @@ export function createHttpHandler(options: HttpHandlerOptions = {}): (req: Incom
   const hostAllowed = options.hostAllowed ?? (() => true);
   const base = options.basePath ?? '';
 
-  async function serveFile(res: ServerResponse, relative: string, head: boolean): Promise<void> {
+  /**
+   * `page`: for index.html, a status other than 200 and a `<meta>` to add
+   * (the page of a room name that is not valid says why, with a way back).
+   */
+  async function serveFile(res: ServerResponse, relative: string, head: boolean, page?: { status: number; meta: string }): Promise<void> {
     const file = path.resolve(root, relative);
     // Never serve anything outside the web root, whatever the URL says.
     if (!file.startsWith(root + path.sep)) return sendText(res, 404, 'Not found\n');
@@ -119,8 +123,9 @@ export function createHttpHandler(options: HttpHandlerOptions = {}): (req: Incom
       if (base !== '' && relative === 'index.html') body = underBasePath(body, base);
       cache.set(file, body);
     }
+    if (page !== undefined) body = withMeta(body, page.meta);
     const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
-    res.writeHead(200, {
+    res.writeHead(page?.status ?? 200, {
       'Content-Type': type,
       'Content-Length': body.length,
       'Cache-Control': type.startsWith('text/html') ? 'no-cache' : 'public, max-age=300',
@@ -174,9 +179,12 @@ export function createHttpHandler(options: HttpHandlerOptions = {}): (req: Incom
     }
     if (pathname === '/') return void serveFile(res, 'index.html', head);
     if (pathname.startsWith('/r/')) {
-      const room = pathname.slice(3);
-      if (!isValidRoomName(room)) {
-        return sendText(res, 404, 'Room names are 1-64 characters of A-Z, a-z, 0-9, "_" and "-".\n');
+      const check = checkRoomName(pathname.slice(3));
+      if (!check.ok) {
+        // Still the page (404, for crawlers and tools): it says what is wrong
+        // with the name and leads back, instead of a bare line of text.
+        const meta = `<meta name="wschat-bad-room" content="${escapeAttribute(check.message)}">`;
+        return void serveFile(res, 'index.html', head, { status: 404, meta });
       }
       return void serveFile(res, 'index.html', head);
     }
@@ -184,6 +192,19 @@ export function createHttpHandler(options: HttpHandlerOptions = {}): (req: Incom
     if (pathname === '/favicon.ico') return void serveFile(res, 'assets/favicon.svg', head);
     return sendText(res, 404, 'Not found\n');
   };
+}
+
+/** `&`, `<`, `>`, `"` and `'` as character references: text that is safe inside a double-quoted attribute. */
+function escapeAttribute(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** index.html with one more element at the start of its head. */
+function withMeta(html: Buffer, meta: string): Buffer {
+  const text = html.toString('utf8');
+  const head = /<head\b[^>]*>/i.exec(text) ?? /<!doctype html>/i.exec(text);
+  const at = head === null ? 0 : head.index + head[0].length;
+  return Buffer.from(`${text.slice(0, at)}${meta}${text.slice(at)}`, 'utf8');
 }
 
 /** index.html for a prefix: absolute links get it, and the page learns it from a meta element. */

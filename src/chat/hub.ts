@@ -27,6 +27,12 @@ export interface HubOptions {
   maxMessage?: number;
   /** How long a dropped member's nickname is held. Default 2 minutes. */
   graceMs?: number;
+  /**
+   * How long the seat of a connection that said `hold` (a page unloading)
+   * is kept after it closes, unseen, for the page to come back (a reload).
+   * Default 5 s; at most `graceMs`.
+   */
+  leaveHoldMs?: number;
   /** History of a room empty this long is deleted (`--room-ttl`). Default 24 hours. */
   roomTtlMs?: number;
   /** How often expired rooms are looked for. Default 1 minute (capped to roomTtlMs). */
@@ -113,6 +119,7 @@ export class Hub {
       maxReplayChars: options.maxReplayChars ?? 512 * 1024,
       maxMessage: options.maxMessage ?? DEFAULT_MAX_MESSAGE,
       graceMs: options.graceMs ?? 120_000,
+      leaveHoldMs: Math.min(options.leaveHoldMs ?? 5000, options.graceMs ?? 120_000),
       roomTtlMs,
       sweepIntervalMs: Math.min(options.sweepIntervalMs ?? 60_000, Math.max(roomTtlMs, 1000)),
       maxMembersPerRoom: options.maxMembersPerRoom ?? 10_000,
@@ -126,6 +133,7 @@ export class Hub {
     requireRange('maxReplayChars', config.maxReplayChars, 1);
     requireRange('maxMessage', config.maxMessage, 1);
     requireRange('graceMs', config.graceMs, 0);
+    requireRange('leaveHoldMs', config.leaveHoldMs, 0);
     requireRange('roomTtlMs', config.roomTtlMs, 0);
     requireRange('sweepIntervalMs', config.sweepIntervalMs, 1);
     requireRange('maxMembersPerRoom', config.maxMembersPerRoom, 1);

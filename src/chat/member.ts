@@ -14,9 +14,9 @@ import {
 } from './messages.js';
 import { type Actor, atLeast, bindModeration, forbidden, type Moderation } from './moderation.js';
 import { checkNickname } from './nickname.js';
-import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
-import type { Room, Seat } from './room.js';
-import { isValidRoomName } from './room-name.js';
+import { RateLimiter, type RateLimitOptions, TokenBucket } from './rate-limit.js';
+import type { ReplyTarget, Room, Seat } from './room.js';
+import { checkRoomName } from './room-name.js';
 import { StoreUnavailableError } from './store/store.js';
 import { checkMessageText } from './text.js';
 
@@ -157,6 +157,13 @@ export interface MemberHost {
 
 /** When a request refused because 64 are already queued may come again, ms. */
 const RETRY_QUEUE_FULL_MS = 1000;
+/**
+ * `typing` signals a member may send: a burst of 3, one a second after
+ * that. Clients send one every few seconds while the user types; more are
+ * dropped, and count as strikes (they cost every member of the room).
+ */
+const TYPING_BURST = 3;
+const TYPING_PER_SECOND = 1;
 /** `/quit`, alone or with arguments, in any case (as commands/quit.ts reads it). */
 const QUIT_LINE = /^\/quit(?:\s|$)/i;
 const closedResult: Refusal = { ok: false, code: ErrorCode.NOT_JOINED, message: 'connection closed' };
@@ -188,6 +195,10 @@ export class Member {
   #pending = 0;
   /** A `join` was asked for on this connection: only the first one is free of the rate limit. */
   #joinAsked = false;
+  /** The client said `hold`: its seat is kept briefly when the connection closes, then left (Room.away). */
+  #leaving = false;
+  /** Made on the first `typing` (most connections never send one). */
+  #typingBucket: TokenBucket | null = null;
 
   /** Created by `Hub.connect`. */
   constructor(host: MemberHost, conn: MemberConnection, defaultRoom: string) {
@@ -242,9 +253,20 @@ export class Member {
         return this.join(request).then(() => undefined);
       }
       case 'message':
-        return this.input(message.text, message.id);
+        return this.input(message.text, message.id, message.replyTo ?? null);
       case 'history':
         return this.history(message.afterSeq, message.limit, message.id);
+      case 'edit':
+        return this.edit(message.seq, message.text, message.id);
+      case 'delete':
+        return this.deleteEntry(message.seq, message.id);
+      case 'typing':
+        this.typing();
+        return Promise.resolve();
+      case 'hold':
+        // Costs nothing, as /quit: a page unloading must always be able to say it.
+        this.#leaving = true;
+        return Promise.resolve();
     }
   }
 
@@ -266,7 +288,7 @@ export class Member {
    * otherwise a chat message. Answered by `ack` (with `seq` when stored) or
    * `error`, carrying `clientId` when given.
    */
-  input(text: string, clientId: string | null = null): Promise<void> {
+  input(text: string, clientId: string | null = null, replyTo: number | null = null): Promise<void> {
     // Leaving costs no token: a tab closing with an empty bucket must still
     // be able to say goodbye (else it shows as away for the grace period).
     const quitting = QUIT_LINE.test(text);
@@ -281,7 +303,70 @@ export class Member {
         return Promise.resolve();
       }
     }
-    return this.#serial(undefined, () => this.#input(text, clientId));
+    return this.#serial(undefined, () => this.#input(text, clientId, replyTo));
+  }
+
+  /** Edits an own message or action (answered by `ack` with the edit's seq, or `error`). */
+  edit(seq: number, text: string, clientId: string): Promise<void> {
+    if (this.#gate(clientId) !== null) return Promise.resolve();
+    return this.#serial(undefined, async () => {
+      const room = this.#room;
+      const seat = this.#seat;
+      if (room === null || seat === null) {
+        this.#error(ErrorCode.NOT_JOINED, 'join a room first', clientId);
+        return;
+      }
+      const check = checkMessageText(text, this.#host.settings.maxMessage);
+      if (!check.ok) {
+        this.#error(check.code, check.message, clientId);
+        return;
+      }
+      let outcome: Outcome;
+      try {
+        outcome = await room.edit(this, seat, seq, check.text, clientId);
+      } catch (error) {
+        this.#host.log('error', 'editing a message failed', { room: room.name, error: String(error) });
+        outcome = failureOf(error, 'the message could not be edited');
+      }
+      if (!outcome.ok) this.#error(outcome.code, outcome.message, clientId, outcome.retryAfter);
+    });
+  }
+
+  /**
+   * Deletes an own message or action (within EDIT_WINDOW_MS), or, for an
+   * operator, any message, action or console line: the moderators'
+   * tombstone and notice (moderation.ts). Answered by `ack` with the
+   * notice's seq, or `error`.
+   */
+  deleteEntry(seq: number, clientId: string): Promise<void> {
+    if (this.#gate(clientId) !== null) return Promise.resolve();
+    return this.#serial(undefined, async () => {
+      const room = this.#room;
+      const seat = this.#seat;
+      if (room === null || seat === null) {
+        this.#error(ErrorCode.NOT_JOINED, 'join a room first', clientId);
+        return;
+      }
+      const actor: Actor = { nick: seat.nick, trip: seat.trip, level: seat.role, seatId: seat.id };
+      const outcome = await this.#host.moderation.deleteEntry(room.name, actor, seq);
+      if (!outcome.ok) this.#error(outcome.code, outcome.message, clientId, outcome.retryAfter);
+      else this.send(outcome.entry === undefined ? { type: 'ack', id: clientId } : { type: 'ack', id: clientId, seq: outcome.entry.seq });
+    });
+  }
+
+  /** The member is typing: the room's other members are told (never stored). Over its budget: dropped, a strike. */
+  typing(): void {
+    if (this.#closed) return;
+    const room = this.#room;
+    const seat = this.#seat;
+    if (room === null || seat === null) return;
+    this.#typingBucket ??= new TokenBucket(TYPING_BURST, TYPING_PER_SECOND, this.#host.clock);
+    if (!this.#typingBucket.take()) {
+      if (this.#limiter.strike() === 'flood') this.#terminate('flooding', 'flood');
+      return;
+    }
+    if (seat.mutedUntil !== null && seat.mutedUntil > this.#host.clock.now()) return;
+    room.typing(seat);
   }
 
   /** Entries after `afterSeq` (at most `limit`, capped by the hub's maxReplay), answered by a `history` event. */
@@ -323,7 +408,7 @@ export class Member {
     void this.#serial(undefined, async () => {
       const room = this.#room;
       const seat = this.#seat;
-      if (room !== null && seat !== null) await room.away(this, seat);
+      if (room !== null && seat !== null) await room.away(this, seat, this.#leaving);
     }, true);
   }
 
@@ -457,8 +542,9 @@ export class Member {
 
   async #join(request: JoinRequest): Promise<JoinResult> {
     if (this.#seat !== null) return this.#refuse(ErrorCode.ALREADY_JOINED, `already in room ${this.room}`);
-    const name = request.room ?? this.#defaultRoom;
-    if (!isValidRoomName(name)) return this.#refuse(ErrorCode.ROOM_INVALID, 'room names are 1-64 characters of A-Za-z0-9_-');
+    const named = checkRoomName(request.room ?? this.#defaultRoom);
+    if (!named.ok) return this.#refuse(ErrorCode.ROOM_INVALID, named.message);
+    const name = named.name;
     const check = checkNickname(request.nick);
     if (!check.ok) return this.#refuse(check.code, check.message);
     let result: JoinResult;
@@ -489,10 +575,10 @@ export class Member {
     return result;
   }
 
-  async #input(text: string, clientId: string | null): Promise<void> {
+  async #input(text: string, clientId: string | null, replyTo: number | null): Promise<void> {
     const command = parseCommandLine(text);
     if (command !== null) {
-      await this.#command(command.name, command.args, clientId);
+      await this.#command(command.name, command.args, clientId, replyTo);
       return;
     }
     if (this.#seat === null) {
@@ -504,11 +590,11 @@ export class Member {
       this.#error(check.code, check.message, clientId);
       return;
     }
-    const outcome = await this.#post('message', check.text, clientId);
+    const outcome = await this.#post('message', check.text, clientId, replyTo);
     if (!outcome.ok) this.#error(outcome.code, outcome.message, clientId, outcome.retryAfter);
   }
 
-  async #command(name: string, args: string, clientId: string | null): Promise<void> {
+  async #command(name: string, args: string, clientId: string | null, replyTo: number | null = null): Promise<void> {
     const onThisDoor = this.#host.commands.filter((c) => c.available === undefined || c.available(this));
     const command = findCommand(name, onThisDoor);
     if (command === undefined) {
@@ -569,7 +655,7 @@ export class Member {
           fail(check.code, check.message);
           return false;
         }
-        const outcome = await this.#post('action', check.text, clientId);
+        const outcome = await this.#post('action', check.text, clientId, replyTo);
         if (!outcome.ok) fail(outcome.code, outcome.message);
         else answered = true; // #post acknowledged it, with its seq
         return outcome.ok;
@@ -599,13 +685,22 @@ export class Member {
     ack();
   }
 
-  /** Stores an entry from this member; the room acknowledges (before broadcasting) when `clientId` is set. */
-  async #post(kind: 'message' | 'action', text: string, clientId: string | null): Promise<Outcome> {
+  /**
+   * Stores an entry from this member; the room acknowledges (before
+   * broadcasting) when `clientId` is set. `replyTo`: the entry it answers,
+   * which must be a message, action or console line of the room.
+   */
+  async #post(kind: 'message' | 'action', text: string, clientId: string | null, replyTo: number | null = null): Promise<Outcome> {
     const room = this.#room;
     const seat = this.#seat;
     if (room === null || seat === null) return notJoined();
     try {
-      return await room.post(this, seat, kind, text, clientId);
+      let reply: ReplyTarget | null = null;
+      if (replyTo !== null) {
+        reply = await room.replyTarget(replyTo);
+        if (reply === null) return { ok: false, code: ErrorCode.NOT_FOUND, message: `there is no message ${replyTo} to reply to (it may have been deleted)` };
+      }
+      return await room.post(this, seat, kind, text, clientId, reply);
     } catch (error) {
       this.#host.log('error', 'storing a message failed', { room: room.name, error: String(error) });
       return failureOf(error, 'the message could not be stored');
@@ -637,13 +732,13 @@ export class Member {
     };
   }
 
-  async #switchRoom(name: string, passcode?: string): Promise<Outcome> {
+  async #switchRoom(raw: string, passcode?: string): Promise<Outcome> {
     const from = this.#room;
     const seat = this.#seat;
     if (from === null || seat === null) return notJoined();
-    if (!isValidRoomName(name)) {
-      return { ok: false, code: ErrorCode.ROOM_INVALID, message: 'room names are 1-64 characters of A-Za-z0-9_-' };
-    }
+    const named = checkRoomName(raw);
+    if (!named.ok) return { ok: false, code: ErrorCode.ROOM_INVALID, message: named.message };
+    const name = named.name;
     if (name === from.name) {
       this.send({ type: 'info', text: `You are already in ${name}` });
       return { ok: true };

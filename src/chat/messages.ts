@@ -62,6 +62,10 @@ export const ErrorCode = {
   INVITE_INVALID: 'INVITE_INVALID',
   /** Muted in this room: messages and actions are refused until the mute ends. */
   MUTED: 'MUTED',
+  /** `edit`, `delete` or a reply named an entry that is not there (deleted, never was, or not one that can be edited or answered). */
+  NOT_FOUND: 'NOT_FOUND',
+  /** `edit` or `delete` of one's own entry after the time allowed (15 minutes). */
+  TOO_LATE: 'TOO_LATE',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -93,7 +97,43 @@ export interface SendMessage {
   /** Client message id: a resend with the same id is not stored twice. */
   id: string;
   text: string;
+  /** A reply: the seq of the message, action or console line it answers (ignored for commands other than `/me`). */
+  replyTo?: number;
 }
+
+/** Changes the text of one's own message or action, within EDIT_WINDOW_MS of posting it. */
+export interface EditMessage {
+  type: 'edit';
+  id: string;
+  seq: number;
+  text: string;
+}
+
+/** Deletes one's own message or action (within EDIT_WINDOW_MS), or, for an operator, any message, action or console line. */
+export interface DeleteMessage {
+  type: 'delete';
+  id: string;
+  seq: number;
+}
+
+/** The member is typing: shown to the others for a few seconds, never stored. */
+export interface TypingMessage {
+  type: 'typing';
+}
+
+/**
+ * This connection is about to close on purpose and may be back at once (a
+ * page unloading: a reload, or a tab closing, which a page cannot tell
+ * apart). When it closes, the seat is held for HOLD_ON_LEAVE_MS only, showing
+ * nothing; a connection resuming it meanwhile (the reloaded page) carries
+ * on unseen, else the member leaves (`quit`).
+ */
+export interface HoldMessage {
+  type: 'hold';
+}
+
+/** How long an author may edit or delete its message or action. */
+export const EDIT_WINDOW_MS = 15 * 60_000;
 
 /** Entries after `afterSeq` (to page through a long resume). */
 export interface HistoryRequest {
@@ -103,7 +143,7 @@ export interface HistoryRequest {
   limit?: number;
 }
 
-export type ClientMessage = JoinMessage | SendMessage | HistoryRequest;
+export type ClientMessage = JoinMessage | SendMessage | HistoryRequest | EditMessage | DeleteMessage | TypingMessage | HoldMessage;
 
 // ---------------------------------------------------------------------------
 // Server -> client
@@ -139,6 +179,11 @@ export interface ChatMessageEvent {
   /** The sender's tripcode, when it has one. */
   trip?: string;
   text: string;
+  /** A reply: the seq of the entry it answers, and that entry's nickname then. */
+  replyTo?: number;
+  replyNick?: string;
+  /** Edited by its author: when, last (ms since the epoch). `text` is the edited text. */
+  edited?: number;
 }
 
 /** `/me`: rendered as "* nick text". */
@@ -150,6 +195,32 @@ export interface ActionEvent {
   /** The sender's tripcode, when it has one. */
   trip?: string;
   text: string;
+  replyTo?: number;
+  replyNick?: string;
+  edited?: number;
+}
+
+/**
+ * The author of entry `edits` changed its text to `text` (a history entry
+ * of its own: a client that comes back after it learns the change from it).
+ * `text` is empty when a later edit or a deletion of that entry superseded
+ * this one: then there is nothing to apply.
+ */
+export interface EditEvent {
+  type: 'edit';
+  seq: number;
+  ts: number;
+  nick: string;
+  trip?: string;
+  edits: number;
+  text: string;
+}
+
+/** A member is typing (`typing` from its client): for a few seconds, until its message arrives. Never stored. */
+export interface TypingEvent {
+  type: 'typing';
+  nick: string;
+  trip?: string;
 }
 
 export interface NoticeEvent {
@@ -204,7 +275,7 @@ export interface AdminEvent {
 }
 
 /** Everything that is stored in a room's history and has a sequence number. */
-export type EntryEvent = ChatMessageEvent | ActionEvent | NoticeEvent | AdminEvent | DeletedEvent;
+export type EntryEvent = ChatMessageEvent | ActionEvent | NoticeEvent | AdminEvent | DeletedEvent | EditEvent;
 
 export interface WelcomeEvent {
   type: 'welcome';
@@ -339,7 +410,8 @@ export type ServerEvent =
   | HistoryEvent
   | RoleEvent
   | RemovedEvent
-  | InviteEvent;
+  | InviteEvent
+  | TypingEvent;
 
 // ---------------------------------------------------------------------------
 // Strict validation of client messages
@@ -389,12 +461,24 @@ const SCHEMAS: Record<ClientMessage['type'], Record<string, FieldSpec>> = {
   message: {
     id: { required: true, check: clientId },
     text: { required: true, check: boundedString },
+    replyTo: { required: false, check: positive },
   },
   history: {
     id: { required: true, check: clientId },
     afterSeq: { required: true, check: sequence },
     limit: { required: false, check: positive },
   },
+  edit: {
+    id: { required: true, check: clientId },
+    seq: { required: true, check: positive },
+    text: { required: true, check: boundedString },
+  },
+  delete: {
+    id: { required: true, check: clientId },
+    seq: { required: true, check: positive },
+  },
+  typing: {},
+  hold: {},
 };
 
 /**
@@ -505,16 +589,38 @@ export function prefixLines(first: string, text: string, continuation: string = 
 export function plainEntry(entry: EntryEvent): string {
   switch (entry.type) {
     case 'message':
-      return prefixLines(`${senderName(entry.nick, entry.trip)} :: `, entry.text).join('\n');
+      return prefixLines(`${senderName(entry.nick, entry.trip)} :: ${replyMark(entry)}`, `${entry.text}${editedMark(entry)}`).join('\n');
     case 'action':
-      return prefixLines(`* ${senderName(entry.nick, entry.trip)} `, entry.text).join('\n');
+      return prefixLines(`* ${senderName(entry.nick, entry.trip)} ${replyMark(entry)}`, `${entry.text}${editedMark(entry)}`).join('\n');
     case 'notice':
       return entry.text;
     case 'admin':
       return prefixLines('*** Administrator :: ', entry.text).join('\n');
     case 'deleted':
       return '(a deleted message)';
+    case 'edit':
+      return editLines(entry).join('\n');
   }
+}
+
+/** What the text doors show before a reply's text: "(replying to bob) ". */
+export function replyMark(entry: { replyTo?: number; replyNick?: string }): string {
+  return entry.replyTo === undefined ? '' : `(replying to ${entry.replyNick ?? 'an earlier message'}) `;
+}
+
+/** What the text doors show after an edited text: " (edited)". */
+export function editedMark(entry: { edited?: number }): string {
+  return entry.edited === undefined ? '' : ' (edited)';
+}
+
+/**
+ * An edit as the text doors show it: `alice edited a message: the new text`
+ * (later lines with CONTINUATION), or `alice edited a message` when it was
+ * superseded. It starts with the editor's name, as a notice does.
+ */
+export function editLines(entry: EditEvent): string[] {
+  const who = senderName(entry.nick, entry.trip);
+  return entry.text === '' ? [`${who} edited a message`] : prefixLines(`${who} edited a message: `, entry.text);
 }
 
 /**
@@ -550,6 +656,7 @@ export function formatPlain(event: ServerEvent): string[] {
     case 'history':
       return event.entries.map(plainEntry);
     case 'deleted':
+    case 'edit':
       return [plainEntry(event)];
     case 'role':
       return [roleText(event.role)];
@@ -559,6 +666,7 @@ export function formatPlain(event: ServerEvent): string[] {
       return [inviteText(event)];
     case 'ack':
     case 'members':
+    case 'typing':
       return [];
   }
 }
@@ -567,7 +675,8 @@ export function formatPlain(event: ServerEvent): string[] {
  * The parts of a stored history entry (the store's `StoredEntry`) that make
  * its wire form (store.ts imports no Node module, so the browser bundle may read its types).
  */
-export type EntryRecord = Pick<StoredEntry, 'seq' | 'ts' | 'kind' | 'nick' | 'text' | 'trip'>;
+export type EntryRecord = Pick<StoredEntry, 'seq' | 'ts' | 'kind' | 'nick' | 'text' | 'trip'> &
+  Partial<Pick<StoredEntry, 'ref' | 'refNick' | 'edited'>>;
 
 /** What a member is told when its role changes. */
 export function roleText(role: Role): string {
@@ -584,7 +693,7 @@ export function roleText(role: Role): string {
 /** An invite as the text doors show it. */
 export function inviteText(event: InviteEvent): string {
   const until = new Date(event.expiresAt).toISOString().replace('T', ' ').slice(0, 16);
-  return `Invite code for ${event.room} (lets one person in, once, until ${until} UTC): ${event.code} (link: /r/${event.room}#invite=${event.code})`;
+  return `Invite code for ${event.room} (lets one person in, once, until ${until} UTC): ${event.code} (link: /r/${encodeURIComponent(event.room)}#invite=${event.code})`;
 }
 
 /** The wire form of a stored history entry. */
@@ -592,11 +701,18 @@ export function entryToEvent(entry: EntryRecord): EntryEvent {
   const { seq, ts, nick, text } = entry;
   const trip = entry.trip === null ? {} : { trip: entry.trip };
   const who = senderName(nick, entry.trip ?? undefined);
+  const ref = entry.ref ?? null;
+  const extra = {
+    ...(ref === null ? {} : { replyTo: ref, ...(entry.refNick === null || entry.refNick === undefined ? {} : { replyNick: entry.refNick }) }),
+    ...(entry.edited === null || entry.edited === undefined ? {} : { edited: entry.edited }),
+  };
   switch (entry.kind) {
     case 'message':
-      return { type: 'message', seq, ts, nick, ...trip, text };
+      return { type: 'message', seq, ts, nick, ...trip, text, ...extra };
     case 'action':
-      return { type: 'action', seq, ts, nick, ...trip, text };
+      return { type: 'action', seq, ts, nick, ...trip, text, ...extra };
+    case 'edit':
+      return { type: 'edit', seq, ts, nick, ...trip, edits: ref ?? 0, text };
     case 'admin':
       return { type: 'admin', seq, ts, nick: 'Administrator', text };
     case 'join':

@@ -19,7 +19,7 @@ import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { Clock } from './clock.js';
 import type { RoomModeration } from './commands/command.js';
 import { formatDuration } from './duration.js';
-import { ErrorCode, type Level } from './messages.js';
+import { EDIT_WINDOW_MS, ErrorCode, type Level } from './messages.js';
 import type { Refusal } from './member.js';
 import { checkNickname } from './nickname.js';
 import { encodeDetail, type ModDetail } from './notices.js';
@@ -111,6 +111,18 @@ export interface ModerationHost {
    * other nodes learn of it from the room's feed.
    */
   applied?(room: string, entry: StoredEntry, seat: { version: number; change: SeatChange } | undefined): void;
+}
+
+/** Why an edit or a delete of one's own entry was refused (the store's reason). */
+export function editRefusal(reason: string, action: 'edit' | 'delete', seq: number): Refusal {
+  switch (reason) {
+    case 'not-yours':
+      return { ok: false, code: ErrorCode.FORBIDDEN, message: `you can only ${action} your own messages (and only from the session that sent them)` };
+    case 'too-late':
+      return { ok: false, code: ErrorCode.TOO_LATE, message: `messages can be ${action === 'edit' ? 'edited' : 'deleted'} for ${EDIT_WINDOW_MS / 60_000} minutes after they are sent` };
+    default:
+      return { ok: false, code: ErrorCode.NOT_FOUND, message: `there is no message ${seq} to ${action} (it may have been deleted)` };
+  }
 }
 
 function refuse(code: ErrorCode, message: string): Refusal {
@@ -301,6 +313,19 @@ export class Moderation {
     return this.#apply(room, actor, { op: 'topic', topic }, { action: 'topic', by: actor.nick, topic }, topic === null ? 'the topic is cleared' : 'the topic is set');
   }
 
+  /**
+   * A member deleting an entry (wschat.v1 `delete`): its own message or
+   * action within EDIT_WINDOW_MS (the store checks the author and the
+   * time in the same step), or, for an operator, what `/delete` may.
+   */
+  async deleteEntry(room: string, actor: Actor, seq: number): Promise<ModOutcome> {
+    const anyone = atLeast(actor.level, 'operator') || actor.seatId === null;
+    const change: ModerationChange = anyone
+      ? { op: 'delete', seq }
+      : { op: 'delete', seq, author: actor.seatId as string, since: this.#clock.now() - EDIT_WINDOW_MS };
+    return this.#apply(room, actor, change, { action: 'delete', by: actor.nick, seq }, '', (reason) => editRefusal(reason, 'delete', seq));
+  }
+
   /** `/delete SEQ`: the entry becomes a tombstone; clients stop showing it. */
   async delete(room: string, actor: Actor, seq: number): Promise<ModOutcome> {
     if (!atLeast(actor.level, 'operator')) return forbidden('delete messages', 'operator');
@@ -384,10 +409,10 @@ export class Moderation {
     change: ModerationChange,
     detail: ModDetail,
     text: string,
-    notFound: () => Refusal = () => refuse(ErrorCode.NICK_INVALID, `that member is no longer in ${room}`),
+    notFound: (reason: string) => Refusal = () => refuse(ErrorCode.NICK_INVALID, `that member is no longer in ${room}`),
   ): Promise<ModOutcome> {
     const result = await this.#store.moderate({ room, ts: this.#clock.now(), change, notice: this.#notice(actor, detail) });
-    if (!result.ok) return notFound();
+    if (!result.ok) return notFound(result.reason);
     this.#host.applied?.(room, result.entry, result.seat);
     return { ok: true, text, entry: result.entry };
   }

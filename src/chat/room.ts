@@ -3,6 +3,7 @@ import type { Clock, Timer } from './clock.js';
 import type { JoinResult, Logger, Member, Outcome } from './member.js';
 import {
   ChatCloseCode,
+  EDIT_WINDOW_MS,
   type EntryEvent,
   ErrorCode,
   entryToEvent,
@@ -11,7 +12,7 @@ import {
   type ServerEvent,
   type WelcomeEvent,
 } from './messages.js';
-import { newCode, secretHash, verifyPassword } from './moderation.js';
+import { editRefusal, newCode, secretHash, verifyPassword } from './moderation.js';
 import { checkNickname, NICK_MAX_LENGTH } from './nickname.js';
 import { formatDuration } from './duration.js';
 import { decodeDetail } from './notices.js';
@@ -42,6 +43,8 @@ export interface RoomSettings {
   maxMessage: number;
   /** How long a dropped member's nickname is held. */
   graceMs: number;
+  /** How long the seat of a connection that said `hold` is kept, unseen, after it closes (a page reloading). */
+  leaveHoldMs: number;
   maxMembersPerRoom: number;
   /** How long a gap in a room's feed may wait for the missing entries to arrive before they are read from the log. */
   gapWaitMs: number;
@@ -126,6 +129,19 @@ export interface AdmitRequest {
   ownerKey?: string | undefined;
 }
 
+/** What a reply answers: the entry's seq and its nickname then. */
+export interface ReplyTarget {
+  seq: number;
+  nick: string;
+}
+
+/** What `typing` signals carry between nodes (store.signal): the seat, not to echo to it, and who. */
+interface TypingSignal {
+  seat: string;
+  nick: string;
+  trip: string | null;
+}
+
 /** A post waiting for its batch to be stored. */
 interface PendingPost {
   member: Member;
@@ -133,6 +149,7 @@ interface PendingPost {
   kind: 'message' | 'action';
   text: string;
   clientId: string | null;
+  reply: ReplyTarget | null;
   resolve: (outcome: Outcome) => void;
   reject: (error: unknown) => void;
 }
@@ -536,9 +553,9 @@ export class Room {
    * stored together (group commit: one transaction, one fsync) and then
    * acknowledged and broadcast one by one, in order.
    */
-  post(member: Member, seat: Seat, kind: 'message' | 'action', text: string, clientId: string | null): Promise<Outcome> {
+  post(member: Member, seat: Seat, kind: 'message' | 'action', text: string, clientId: string | null, reply: ReplyTarget | null = null): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
-      const post: PendingPost = { member, seat, kind, text, clientId, resolve, reject };
+      const post: PendingPost = { member, seat, kind, text, clientId, reply, resolve, reject };
       if (this.#openBatch !== null) {
         this.#openBatch.push(post);
         return;
@@ -572,6 +589,9 @@ export class Room {
       text: p.text,
       clientId: p.clientId,
       trip: p.seat.trip,
+      author: p.seat.id,
+      ref: p.reply?.seq ?? null,
+      refNick: p.reply?.nick ?? null,
     }));
     let results: AppendResult[];
     try {
@@ -589,6 +609,59 @@ export class Room {
     // A resend of a stored message is acknowledged again, but the room saw it already.
     this.#receive(results.filter((r) => !r.duplicate).map((r) => r.entry));
     for (const post of live) post.resolve({ ok: true });
+  }
+
+  /**
+   * The entry a reply may answer: a message, action or console line of this
+   * room, with its nickname; null when there is none (deleted, trimmed, not
+   * one of those).
+   */
+  async replyTarget(seq: number): Promise<ReplyTarget | null> {
+    const [entry] = await this.#host.store.entriesAfter(this.name, seq - 1, 1);
+    if (entry === undefined || entry.seq !== seq) return null;
+    if (entry.kind === 'message' || entry.kind === 'action') return { seq, nick: entry.nick };
+    if (entry.kind === 'admin') return { seq, nick: 'Administrator' };
+    return null;
+  }
+
+  /**
+   * The member edits its own message or action (EDIT_WINDOW_MS at most
+   * after posting it; the store checks both, atomically): acknowledged with
+   * the seq of the `edit` entry, which then reaches everyone.
+   */
+  edit(member: Member, seat: Seat, seq: number, text: string, clientId: string | null): Promise<Outcome> {
+    return this.run(async () => {
+      if (!this.#holds(member, seat)) return notJoined();
+      const now = this.#host.clock.now();
+      if (seat.mutedUntil !== null && seat.mutedUntil > now) return mutedRefusal(seat.mutedUntil);
+      const result = await this.#host.store.editEntry({
+        room: this.name,
+        seq,
+        text,
+        author: seat.id,
+        since: now - EDIT_WINDOW_MS,
+        ts: now,
+        nick: seat.nick,
+        trip: seat.trip,
+        clientId,
+      });
+      if (!result.ok) return editRefusal(result.reason, 'edit', seq);
+      if (clientId !== null) member.send({ type: 'ack', id: clientId, seq: result.entry.seq });
+      if (!result.duplicate) this.#receive([result.entry]);
+      return { ok: true };
+    });
+  }
+
+  /**
+   * The member is typing: told to the room's members on every node (but
+   * the member itself) through the store's bus, never stored.
+   */
+  typing(seat: Seat): void {
+    const signal: TypingSignal = { seat: seat.id, nick: seat.nick, trip: seat.trip };
+    this.#host.store.signal(this.name, { typing: signal }).catch((error: unknown) => {
+      // Typing is a hint: one lost is no loss.
+      this.#host.log('warn', 'a typing signal was not sent', this.#fields(error));
+    });
   }
 
   /** Gives the seat a new nickname (validated by the caller), with a notice. */
@@ -617,18 +690,37 @@ export class Room {
   /**
    * The member's connection is gone: hold its seat for the grace period, then
    * leave. A seat that cannot be resumed (no token on its door) is freed at once.
+   * `leaving`: the client said `hold` (a page unloading): the seat stays as
+   * it is, unseen, for `leaveHoldMs`; taken back by then (a reload, on any
+   * node), nobody saw anything, else the member leaves (`quit`).
    */
-  away(member: Member, seat: Seat): Promise<void> {
+  away(member: Member, seat: Seat, leaving = false): Promise<void> {
     return this.run(async () => {
       if (!this.#holds(member, seat) || this.#shutDown) return;
       const holder = seat.holder;
       seat.member = null;
       member.detach(seat);
-      this.#membersDirty = true;
+      // A brief hold changes nothing anyone sees.
+      if (!leaving) this.#membersDirty = true;
       if (holder === null) return;
       if (this.#host.settings.graceMs <= 0 || !seat.holdable) this.#releaseHeld(seat, holder, 'lost');
+      else if (leaving) this.#holdBriefly(seat, holder);
       else this.#goAway(seat, holder);
     });
+  }
+
+  /**
+   * The seat stays held by `holder` (a connection that is gone) for
+   * `leaveHoldMs`, then leaves with "quit" if still so. A resume here
+   * cancels the timer (admit); one on another node changes the holder, and
+   * the release's `holder` condition then frees nothing.
+   */
+  #holdBriefly(seat: Seat, holder: string): void {
+    seat.graceTimer?.cancel();
+    seat.graceTimer = this.#host.clock.setTimeout(() => {
+      seat.graceTimer = null;
+      if (seat.member === null) this.#releaseHeld(seat, holder, 'quit');
+    }, this.#host.settings.leaveHoldMs);
   }
 
   #startGrace(seat: Seat, ms: number): void {
@@ -767,7 +859,21 @@ export class Room {
         this.#scheduleMembersFlush();
         break;
       case 'signal':
+        this.#onSignal(event.data);
         break;
+    }
+  }
+
+  /** A typing signal (from any node): to every local member but the one typing. */
+  #onSignal(data: Record<string, unknown>): void {
+    const typing = data.typing;
+    if (typeof typing !== 'object' || typing === null) return;
+    const { seat, nick, trip } = typing as Partial<TypingSignal>;
+    if (typeof seat !== 'string' || typeof nick !== 'string') return;
+    const event: ServerEvent = typeof trip === 'string' ? { type: 'typing', nick, trip } : { type: 'typing', nick };
+    const cache = new Map<string, unknown>();
+    for (const local of this.#local.values()) {
+      if (local.id !== seat && local.pending === null) local.member?.deliver(event, cache);
     }
   }
 

@@ -24,7 +24,7 @@ import { createHttpHandler } from './http.js';
 import { Hub, type HubOptions } from './hub.js';
 import type { Logger } from './member.js';
 import { PROTOCOL } from './messages.js';
-import { DEFAULT_ROOM, isValidRoomName } from './room-name.js';
+import { DEFAULT_ROOM, ROOM_NAME_RULE, roomName } from './room-name.js';
 import { MemoryStore } from './store/memory.js';
 import { RedisStore } from './store/redis.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -125,8 +125,14 @@ export function roomFromPath(path: string, basePath = ''): string | null {
   if (pathname === null) return null;
   if (pathname === '/' || pathname === '') return DEFAULT_ROOM;
   if (pathname.startsWith('/r/')) {
-    const name = pathname.slice(3);
-    return isValidRoomName(name) ? name : null;
+    // The handshake's path is as sent: percent-encoded UTF-8 (RFC 3986 §2.1), `/r/%EC%9A%B0%EB%A6%AC%EB%B0%A9` for 우리방.
+    let name: string;
+    try {
+      name = decodeURIComponent(pathname.slice(3));
+    } catch {
+      return null;
+    }
+    return roomName(name);
   }
   return null;
 }
@@ -293,7 +299,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
         return { status: 421, message: 'this server does not answer to that host name (see --allowed-host)' };
       }
       if (roomFromPath(request.path, basePath) === null) {
-        return { status: 404, message: `WebSocket rooms are at ${basePath}/r/<room> (1-64 of A-Z a-z 0-9 _ -), or ${basePath}/ for the lobby` };
+        return { status: 404, message: `WebSocket rooms are at ${basePath}/r/<room> (${ROOM_NAME_RULE}), or ${basePath}/ for the lobby` };
       }
       if (!originAllowed(origin, request.host, allowedOrigins, secure)) {
         return { status: 403, message: `Origin ${origin} is not allowed (see --allowed-origin)` };

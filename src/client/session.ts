@@ -54,6 +54,8 @@ import type {
   AckEvent,
   AdvertisedRateLimit,
   ChatCloseCode,
+  DeleteMessage,
+  EditMessage,
   EntryEvent,
   ErrorCode,
   HistoryEvent,
@@ -66,6 +68,7 @@ import type {
   Role,
   SendMessage,
   ServerEvent,
+  TypingMessage,
   WelcomeEvent,
 } from '../chat/messages.js';
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
@@ -128,19 +131,29 @@ export interface SessionError {
   retryAfter?: number;
 }
 
-/** What the user typed, as the session sees it. */
-export type OutboxKind = 'message' | 'action' | 'command';
+/** What the user typed, as the session sees it; `edit` and `delete` of an own entry (`edit()`, `deleteEntry()`). */
+export type OutboxKind = 'message' | 'action' | 'command' | 'edit' | 'delete';
 
 /** One of this client's own sends, from `send()` until its ack. */
 export interface OutboxItem {
   /** Client message id: the same on every resend. */
   readonly id: string;
+  /** What was typed; an edit's new text; empty for a delete. */
   readonly text: string;
-  /** `action` for `/me ...`, `command` for any other `/...` except `//`, else `message`. */
+  /** `action` for `/me ...`, `command` for any other `/...` except `//`, else `message`; `edit`, `delete`. */
   readonly kind: OutboxKind;
+  /** A reply (`message`, `action`): the seq it answers. */
+  readonly replyTo?: number;
+  /** `edit`, `delete`: the seq of the entry. */
+  readonly target?: number;
   /** `queued`: waiting for a connection or its turn; `sent`: on the wire, awaiting its ack. */
   status: 'queued' | 'sent';
 }
+
+/** How often `typing()` tells the server while the user keeps typing, ms. */
+export const TYPING_INTERVAL_MS = 3000;
+/** Never more often than this, even right after a line was sent (the server takes a burst of 3, then 1 a second). */
+export const TYPING_MIN_GAP_MS = 1000;
 
 /** The parts of a welcome a UI shows. */
 export interface WelcomeInfo {
@@ -158,6 +171,8 @@ export interface WelcomeInfo {
   role: Role;
   /** We created the room: its owner key (keep it to be the owner again). */
   ownerKey?: string;
+  /** The room's numbering (seqs of another epoch mean other entries). */
+  epoch: string;
 }
 
 export type SessionEvents = {
@@ -186,6 +201,8 @@ export type SessionEvents = {
   role: [role: Role, ownerKey: string | undefined];
   /** An invite we asked for (`/invite`). */
   invite: [invite: InviteEvent];
+  /** Someone else is typing (a hint: show it for a few seconds, or until their line comes). */
+  typing: [nick: string, trip: string | undefined];
   /** We were kicked or banned; the session ends (`kicked`, `banned`) when the connection closes. */
   removed: [removed: RemovedEvent];
   /** `send()` accepted an item into the outbox. */
@@ -346,6 +363,12 @@ export class ChatSession extends Emitter<SessionEvents> {
   private pumpTimer: unknown = null;
   /** INTERNAL answers so far, by outbox id. */
   private readonly internalFailures = new Map<string, number>();
+  /** When `typing` last went out (timers.now()), or null. */
+  private typingSentAt: number | null = null;
+  /** A line went out since: the others stopped showing us typing, so the next `typing` need not wait the full interval. */
+  private typingRearmed = false;
+  /** A `typing` held back by TYPING_MIN_GAP_MS, sent when the gap is over. */
+  private typingTimer: unknown = null;
 
   /** @throws TypeError when `url`, `nick` or `socketFactory` is missing. */
   constructor(options: SessionOptions) {
@@ -435,9 +458,17 @@ export class ChatSession extends Emitter<SessionEvents> {
    * the session (at once when offline).
    * @throws Error when the session has ended or is quitting.
    */
-  send(text: string): OutboxItem {
+  send(text: string, options: { replyTo?: number } = {}): OutboxItem {
     if (this._ended || this.quitting) throw new Error('the session has ended');
-    const item: OutboxItem = { id: this.newId(), text, kind: outboxKind(text), status: 'queued' };
+    const kind = outboxKind(text);
+    // Only lines and actions answer something; a reply to a command means nothing.
+    const reply = options.replyTo !== undefined && kind !== 'command' ? { replyTo: options.replyTo } : {};
+    const item: OutboxItem = { id: this.newId(), text, kind, ...reply, status: 'queued' };
+    // The others stop showing us typing when our line comes: the next keystroke may say so again soon.
+    if (kind !== 'command') {
+      this.typingRearmed = true;
+      this.clearTypingTimer();
+    }
     if (QUIT_COMMAND.test(text)) {
       this.quitting = true;
       if (!this.joined && this._outbox.size === 0) {
@@ -452,6 +483,76 @@ export class ChatSession extends Emitter<SessionEvents> {
     this.emit('pending', item);
     this.pump();
     return item;
+  }
+
+  /**
+   * Changes the text of an own message or action (the server allows it for
+   * 15 minutes): queued and paced like a line, answered by `acked` (the
+   * room then sends an `edit` entry) or `failed`.
+   * @throws Error when the session has ended or is quitting.
+   */
+  edit(seq: number, text: string): OutboxItem {
+    return this.enqueue({ id: this.newId(), text, kind: 'edit', target: seq, status: 'queued' });
+  }
+
+  /**
+   * Deletes an own message or action (15 minutes), or any message for an
+   * operator: the room then sends a `delete` notice for the tombstone.
+   * @throws Error when the session has ended or is quitting.
+   */
+  deleteEntry(seq: number): OutboxItem {
+    return this.enqueue({ id: this.newId(), text: '', kind: 'delete', target: seq, status: 'queued' });
+  }
+
+  private enqueue(item: OutboxItem): OutboxItem {
+    if (this._ended || this.quitting) throw new Error('the session has ended');
+    this._outbox.set(item.id, item);
+    this.emit('pending', item);
+    this.pump();
+    return item;
+  }
+
+  /**
+   * Says we are typing: sent at most every TYPING_INTERVAL_MS, or
+   * TYPING_MIN_GAP_MS after a line was sent, and only while online (a
+   * hint; nothing is queued). Call it on every keystroke.
+   */
+  typing(): void {
+    if (!this.joined || !this.socket || this.quitting || this._ended) return;
+    const now = this.timers.now();
+    if (this.typingSentAt !== null) {
+      const since = now - this.typingSentAt;
+      if (this.typingRearmed && since < TYPING_MIN_GAP_MS) {
+        // Typing again right after a line: say so as soon as the gap allows.
+        this.typingTimer ??= this.timers.setTimeout(() => {
+          this.typingTimer = null;
+          this.typing();
+        }, TYPING_MIN_GAP_MS - since);
+        return;
+      }
+      if (since < TYPING_INTERVAL_MS && !this.typingRearmed) return;
+    }
+    this.clearTypingTimer();
+    this.typingSentAt = now;
+    this.typingRearmed = false;
+    const message: TypingMessage = { type: 'typing' };
+    this.socket.send(JSON.stringify(message));
+  }
+
+  private clearTypingTimer(): void {
+    if (this.typingTimer !== null) this.timers.clearTimeout(this.typingTimer);
+    this.typingTimer = null;
+  }
+
+  /**
+   * A page unloading (a reload or a closed tab, which it cannot tell apart):
+   * asks the server to keep the seat for a few seconds when the connection
+   * closes, unseen. A reload resumes it with the resume token; a closed tab
+   * leaves when the hold ends. The session itself goes on.
+   */
+  hold(): void {
+    if (!this.joined || !this.socket || this._ended) return;
+    this.socket.send(JSON.stringify({ type: 'hold' }));
   }
 
   /**
@@ -641,6 +742,7 @@ export class ChatSession extends Emitter<SessionEvents> {
     if (this._ended) return;
     this._ended = reason;
     this.clearRetry();
+    this.clearTypingTimer();
     this.clearJoinTimer();
     this.dropSocket();
     this.awaitingNick = false;
@@ -679,6 +781,7 @@ export class ChatSession extends Emitter<SessionEvents> {
       case 'notice':
       case 'admin':
       case 'deleted':
+      case 'edit':
         if (!this.joined) break;
         if (this.catchUp) this.catchUp.buffer.push(event);
         else this.deliver(event);
@@ -690,6 +793,9 @@ export class ChatSession extends Emitter<SessionEvents> {
         break;
       case 'invite':
         this.emit('invite', event);
+        break;
+      case 'typing':
+        if (this.joined) this.emit('typing', event.nick, event.trip);
         break;
       case 'removed':
         this.removed = event;
@@ -773,6 +879,7 @@ export class ChatSession extends Emitter<SessionEvents> {
       topic: this._topic,
       role: this._role,
       ...(welcome.ownerKey === undefined ? {} : { ownerKey: welcome.ownerKey }),
+      epoch: this._epoch ?? '',
     });
     this.emit('members', welcome.members);
     for (const entry of welcome.history) this.deliver(entry);
@@ -847,7 +954,7 @@ export class ChatSession extends Emitter<SessionEvents> {
         if (delay !== null) {
           // Not final: the entry stays where it is, at the head of the queue.
           item.status = 'queued';
-          this.hold(delay);
+          this.holdFor(delay);
           this.pump();
           return;
         }
@@ -860,7 +967,7 @@ export class ChatSession extends Emitter<SessionEvents> {
       }
       if (this.catchUp && error.id === this.catchUp.requestId) {
         if (error.code === 'RATE_LIMITED' && error.retryAfter !== undefined) {
-          this.hold(error.retryAfter);
+          this.holdFor(error.retryAfter);
           this.requestPage();
           return;
         }
@@ -935,7 +1042,7 @@ export class ChatSession extends Emitter<SessionEvents> {
   }
 
   /** Nothing more goes out for `ms`, and the bucket starts again from empty, as the server's is. */
-  private hold(ms: number): void {
+  private holdFor(ms: number): void {
     const now = this.timers.now();
     this.holdUntil = Math.max(this.holdUntil, now + ms);
     this.tokens = 0;
@@ -994,7 +1101,10 @@ export class ChatSession extends Emitter<SessionEvents> {
   }
 
   private transmit(item: OutboxItem): void {
-    const message: SendMessage = { type: 'message', id: item.id, text: item.text };
+    let message: SendMessage | EditMessage | DeleteMessage;
+    if (item.kind === 'edit') message = { type: 'edit', id: item.id, seq: item.target ?? 0, text: item.text };
+    else if (item.kind === 'delete') message = { type: 'delete', id: item.id, seq: item.target ?? 0 };
+    else message = { type: 'message', id: item.id, text: item.text, ...(item.replyTo === undefined ? {} : { replyTo: item.replyTo }) };
     this.socket?.send(JSON.stringify(message));
     item.status = 'sent';
     this.inFlight = item.id;
@@ -1031,7 +1141,18 @@ function isEntry(value: unknown): value is EntryEvent {
   if (!isRecord(value) || !isSeq(value.seq) || typeof value.ts !== 'number') return false;
   if (value.type === 'deleted') return true;
   if (typeof value.nick !== 'string' || typeof value.text !== 'string') return false;
+  if (value.type === 'edit') return isSeq(value.edits);
+  if ((value.type === 'message' || value.type === 'action') && !optionalReply(value)) return false;
   return value.type === 'message' || value.type === 'action' || value.type === 'notice' || value.type === 'admin';
+}
+
+/** A message's reply and edit fields, when present, are of the right types. */
+function optionalReply(value: Record<string, unknown>): boolean {
+  return (
+    (value.replyTo === undefined || isSeq(value.replyTo)) &&
+    (value.replyNick === undefined || typeof value.replyNick === 'string') &&
+    (value.edited === undefined || typeof value.edited === 'number')
+  );
 }
 
 const ROLES: ReadonlySet<unknown> = new Set<Role>(['user', 'operator', 'owner']);
@@ -1059,7 +1180,10 @@ export function parseServerEvent(text: string): ServerEvent | null {
     case 'action':
     case 'notice':
     case 'admin':
+    case 'edit':
       return isEntry(v) ? v : null;
+    case 'typing':
+      return typeof v.nick === 'string' && (v.trip === undefined || typeof v.trip === 'string') ? (v as unknown as ServerEvent) : null;
     case 'deleted':
       return isEntry(v) ? ({ type: 'deleted', seq: v.seq, ts: v.ts, nick: '', text: '' } as EntryEvent) : null;
     case 'role':

@@ -22,7 +22,7 @@
  */
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { type EntryEvent, prefixLines, senderName } from '../chat/messages.js';
+import { type EntryEvent, editedMark, prefixLines, replyMark, senderName } from '../chat/messages.js';
 import { ChatSession, type EndReason } from './session.js';
 import type { SocketFactory } from './socket.js';
 
@@ -74,15 +74,19 @@ export function formatEntry(entry: EntryEvent, timeZone?: string): string {
   const lines = (first: string, text: string): string => prefixLines(first, text, `${' '.repeat(time.length)} | `).join('\n');
   switch (entry.type) {
     case 'message':
-      return lines(`${time} <${senderName(entry.nick, entry.trip)}> `, entry.text);
+      return lines(`${time} <${senderName(entry.nick, entry.trip)}> ${replyMark(entry)}`, `${entry.text}${editedMark(entry)}`);
     case 'action':
-      return lines(`${time} * ${senderName(entry.nick, entry.trip)} `, entry.text);
+      return lines(`${time} * ${senderName(entry.nick, entry.trip)} ${replyMark(entry)}`, `${entry.text}${editedMark(entry)}`);
     case 'notice':
       return `${time} -- ${entry.text}`;
     case 'admin':
       return lines(`${time} *** Administrator: `, entry.text);
     case 'deleted':
       return `${time} -- (a deleted message)`;
+    case 'edit':
+      return entry.text === ''
+        ? `${time} -- ${senderName(entry.nick, entry.trip)} edited a message`
+        : lines(`${time} -- ${senderName(entry.nick, entry.trip)} edited a message: `, entry.text);
   }
 }
 
@@ -109,6 +113,7 @@ export function inert(text: string, keepNewlines = false): string {
 export function inertEntry(entry: EntryEvent): EntryEvent {
   const safe = { ...entry, nick: inert(entry.nick), text: inert(entry.text, entry.type !== 'notice') } as EntryEvent;
   if (safe.type === 'notice' && safe.from !== undefined) safe.from = inert(safe.from);
+  if ((safe.type === 'message' || safe.type === 'action') && safe.replyNick !== undefined) safe.replyNick = inert(safe.replyNick);
   return safe;
 }
 

@@ -114,7 +114,7 @@ describe('admin console', () => {
     assert.equal(await run('/topic den Maintenance tonight'), 'the topic is set\n');
     assert.equal(bob.conn.last('notice').text, 'Administrator set the topic: Maintenance tonight');
     assert.match(await run('/invite den'), /^Invite code for den \(lets one person in, once, until .+ UTC\): \S{22} \(link: \/r\/den#invite=\S{22}\)\n$/);
-    assert.equal(await run('/ban bad/room x'), 'no room bad/room (room names are 1-64 of A-Za-z0-9_-)\n');
+    assert.equal(await run('/ban bad/room x'), 'no room bad/room (room names are 1-64 letters or digits (of any script), "-" or "_", with no spaces; “/” is not allowed)\n');
     assert.equal(await run('/ban den'), 'usage: /ban ROOM NICK [DURATION]\n');
   });
 

@@ -18,7 +18,7 @@ import { JsonClient, Mailbox, PlainClient, startTestServer, TcpClient, within, w
 const T = { timeout: 30_000 };
 
 function httpBase(server: ChatServer, room: string): string {
-  return `http://127.0.0.1:${server.port}/r/${room}/http`;
+  return `http://127.0.0.1:${server.port}/r/${encodeURIComponent(room)}/http`;
 }
 
 /** A client of the door speaking its HTTP directly: one session, a poll loop filling `inbox`. */
@@ -183,6 +183,32 @@ describe('the HTTP door in the chat server', () => {
     assert.match(info.type === 'info' ? info.text : '', /^4 members in lobby: /);
     await door.quit();
     await json.expect('notice', (n) => n.event === 'leave' && n.nick === 'harriet');
+    tcp.close();
+    await plain.close();
+    await json.close();
+  });
+
+  test('a room named in Korean works on every door: URLs percent-encoded, TCP /join, NFC', T, async () => {
+    const room = '우리방';
+    const json = await JsonClient.joined(wsUrl(server, `/r/${encodeURIComponent(room)}`), '민수');
+    assert.equal(json.all('welcome')[0]?.room, room);
+    // The decomposed form (conjoining jamo) names the same room.
+    const plain = await PlainClient.open(wsUrl(server, `/r/${encodeURIComponent(room.normalize('NFD'))}`));
+    const plainNick = await plain.welcomed();
+    const { client: door, welcome } = await DoorClient.joined(httpBase(server, room), '철수');
+    assert.equal(welcome.room, room);
+    const tcp = await TcpClient.open(server.tcpPort ?? 0);
+    await tcp.login('tina');
+    tcp.send(`/join ${room}`);
+    assert.equal(await tcp.line(/^\*\*\* You are tina in 우리방/), `*** You are tina in ${room}. Also here: 민수, ${plainNick}, 철수.`);
+
+    await door.say('안녕하세요');
+    assert.equal((await json.expect('message', (m) => m.nick === '철수')).text, '안녕하세요');
+    assert.equal(await plain.line(/^철수 ::/), '철수 :: 안녕하세요');
+    assert.equal(await tcp.line(/^\[철수\]/), '[철수] 안녕하세요');
+    tcp.send('/join 우리.방');
+    assert.match(await tcp.line(/^Error: /), /“\.” is not allowed/);
+    await door.quit();
     tcp.close();
     await plain.close();
     await json.close();

@@ -79,9 +79,36 @@ describe('the web client', () => {
     assert.deepEqual([icon.status, icon.headers['content-type']], [200, 'image/svg+xml']);
   });
 
-  test('unknown paths and invalid room names are 404', async () => {
-    for (const target of ['/nope', '/index.html', '/assets/missing.js', '/assets/', '/r/', '/r/bad%20name', `/r/${'a'.repeat(65)}`, '/r/a/b', '/r/%C3%A9']) {
+  test('unknown paths are 404', async () => {
+    for (const target of ['/nope', '/index.html', '/assets/missing.js', '/assets/', '/r/a/b']) {
       assert.equal((await get(target)).status, 404, target);
+    }
+  });
+
+  test('rooms named in any script (percent-encoded UTF-8) get the page', async () => {
+    for (const name of ['우리방', 'café', '東京2025', 'проект']) {
+      const res = await get(`/r/${encodeURIComponent(name)}`);
+      assert.deepEqual([res.status, res.body], [200, INDEX], name);
+    }
+  });
+
+  test('an invalid room name gets the page with a 404 and the reason in a meta element (escaped), not a bare text', async () => {
+    const cases: [string, RegExp][] = [
+      ['/r/bad%20name', /U\+0020 \(a space\) is not allowed/],
+      ['/r/', /cannot be empty/],
+      [`/r/${'a'.repeat(65)}`, /65 characters/],
+      ['/r/x%7By%7D', /“\{” is not allowed/],
+      ['/r/a%22%3E%3Cscript%3E', /“&#34;” is not allowed/],
+    ];
+    for (const [target, reason] of cases) {
+      const res = await get(target);
+      assert.equal(res.status, 404, target);
+      assert.equal(res.headers['content-type'], 'text/html; charset=utf-8');
+      const meta = /^<!doctype html><meta name="wschat-bad-room" content="([^"]*)">/.exec(res.body);
+      assert.ok(meta, `${target}: ${res.body}`);
+      assert.match(meta[1] ?? '', reason, target);
+      assert.ok(res.body.endsWith(INDEX.slice('<!doctype html>'.length)), target);
+      assert.ok(!res.body.includes('<script>'), 'markup in the name stays text');
     }
   });
 

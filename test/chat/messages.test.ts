@@ -36,6 +36,28 @@ describe('parseClientMessage: accepted messages', () => {
     const history = { type: 'history', id: 'h1', afterSeq: 41, limit: 100 };
     assert.deepEqual(parseClientMessage(JSON.stringify(history)), { ok: true, message: history });
   });
+
+  test('a reply, edit, delete, typing and hold', () => {
+    for (const message of [
+      { type: 'message', id: 'r1', text: 'yes', replyTo: 12 },
+      { type: 'edit', id: 'e1', seq: 12, text: 'fixed' },
+      { type: 'delete', id: 'd1', seq: 12 },
+      { type: 'typing' },
+      { type: 'hold' },
+    ]) {
+      assert.deepEqual(parseClientMessage(JSON.stringify(message)), { ok: true, message });
+    }
+  });
+
+  test('their fields are checked strictly', () => {
+    rejects('{"type":"message","id":"r1","text":"x","replyTo":0}', ErrorCode.BAD_FIELD, /replyTo/);
+    rejects('{"type":"message","id":"r1","text":"x","replyTo":"12"}', ErrorCode.BAD_FIELD, /replyTo/);
+    rejects('{"type":"edit","id":"e1","seq":12}', ErrorCode.BAD_FIELD, /missing field "text"/);
+    rejects('{"type":"edit","id":"e1","seq":1.5,"text":"x"}', ErrorCode.BAD_FIELD, /seq/);
+    rejects('{"type":"delete","seq":3}', ErrorCode.BAD_FIELD, /missing field "id"/);
+    rejects('{"type":"typing","nick":"x"}', ErrorCode.BAD_FIELD, /unexpected field "nick"/);
+    rejects('{"type":"hold","ms":99999}', ErrorCode.BAD_FIELD, /unexpected field "ms"/);
+  });
 });
 
 describe('parseClientMessage: refused messages', () => {
@@ -106,12 +128,18 @@ describe('parseClientMessage: refused messages', () => {
   test('every accepted message has exactly the fields of its type', () => {
     const allowed: Record<string, string[]> = {
       join: ['type', 'nick', 'resumeToken', 'lastSeq'],
-      message: ['type', 'id', 'text'],
+      message: ['type', 'id', 'text', 'replyTo'],
       history: ['type', 'id', 'afterSeq', 'limit'],
+      edit: ['type', 'id', 'seq', 'text'],
+      delete: ['type', 'id', 'seq'],
+      typing: ['type'],
+      hold: ['type'],
     };
     const arbitrary = fc.record(
       {
-        type: fc.constantFrom('join', 'message', 'history', 'other'),
+        type: fc.constantFrom('join', 'message', 'history', 'edit', 'delete', 'typing', 'hold', 'other'),
+        seq: fc.oneof(fc.nat(), fc.string()),
+        replyTo: fc.oneof(fc.nat(), fc.string()),
         nick: fc.oneof(fc.string(), fc.integer()),
         id: fc.oneof(fc.string(), fc.stringMatching(/^[a-z0-9]{1,8}$/)),
         text: fc.string(),
@@ -133,7 +161,7 @@ describe('parseClientMessage: refused messages', () => {
   });
 });
 
-const base = { room: 'r', ts: 1000, clientId: null, trip: null } as const;
+const base = { room: 'r', ts: 1000, clientId: null, trip: null, author: null, ref: null, refNick: null, edited: null } as const;
 const entry = (e: Partial<StoredEntry>): StoredEntry => ({ ...base, seq: 1, kind: 'message', nick: 'alice', text: '', ...e });
 
 describe('entryToEvent', () => {
@@ -174,6 +202,52 @@ describe('entryToEvent', () => {
     assert.equal(leave.type === 'notice' && leave.reason, 'lost');
     assert.equal(leave.type === 'notice' && leave.text, 'alice left (connection lost)');
     assert.equal((entryToEvent(entry({ kind: 'leave', text: 'kicked' })) as { text: string }).text, 'alice was removed by the administrator');
+  });
+});
+
+describe('replies and edits on the wire', () => {
+  test('a reply carries the seq and the nickname it answers; an edited entry its time; an edit entry what it changed', () => {
+    assert.deepEqual(entryToEvent(entry({ kind: 'message', text: 'yes', ref: 7, refNick: 'bob', author: 'seat' })), {
+      type: 'message',
+      seq: 1,
+      ts: 1000,
+      nick: 'alice',
+      text: 'yes',
+      replyTo: 7,
+      replyNick: 'bob',
+    });
+    assert.deepEqual(entryToEvent(entry({ kind: 'action', text: 'nods', edited: 5000 })), {
+      type: 'action',
+      seq: 1,
+      ts: 1000,
+      nick: 'alice',
+      text: 'nods',
+      edited: 5000,
+    });
+    assert.deepEqual(entryToEvent(entry({ kind: 'edit', seq: 9, text: 'fixed', ref: 7, trip: 'Ab3dEf12' })), {
+      type: 'edit',
+      seq: 9,
+      ts: 1000,
+      nick: 'alice',
+      trip: 'Ab3dEf12',
+      edits: 7,
+      text: 'fixed',
+    });
+  });
+
+  test('the text doors: "(replying to bob)", "(edited)", "alice edited a message: ..." with continuation lines; typing is silent', () => {
+    assert.deepEqual(formatPlain({ type: 'message', seq: 3, ts: 0, nick: 'alice', text: 'yes', replyTo: 2, replyNick: 'bob' }), [
+      'alice :: (replying to bob) yes',
+    ]);
+    assert.deepEqual(formatPlain({ type: 'action', seq: 3, ts: 0, nick: 'alice', text: 'nods', replyTo: 2, replyNick: 'bob', edited: 1 }), [
+      '* alice (replying to bob) nods (edited)',
+    ]);
+    assert.deepEqual(formatPlain({ type: 'message', seq: 3, ts: 0, nick: 'alice', text: 'one\ntwo', edited: 1 }), ['alice :: one\n  | two (edited)']);
+    assert.deepEqual(formatPlain({ type: 'edit', seq: 4, ts: 0, nick: 'alice', edits: 3, text: 'fixed\n*** Administrator :: forged' }), [
+      'alice edited a message: fixed\n  | *** Administrator :: forged',
+    ]);
+    assert.deepEqual(formatPlain({ type: 'edit', seq: 4, ts: 0, nick: 'alice', trip: 'T', edits: 3, text: '' }), ['alice !T edited a message']);
+    assert.deepEqual(formatPlain({ type: 'typing', nick: 'alice' }), []);
   });
 });
 

@@ -76,7 +76,11 @@ describe('helpers', () => {
     assert.equal(roomFromPath('/'), 'lobby');
     assert.equal(roomFromPath('/r/abc_DEF-123'), 'abc_DEF-123');
     assert.equal(roomFromPath(`/r/${'a'.repeat(64)}`), 'a'.repeat(64));
-    for (const bad of ['/r/', `/r/${'a'.repeat(65)}`, '/r/bad%20name', '/r/a/b', '/x', '/lobby', '/r/..']) {
+    // Percent-encoded UTF-8, as browsers send it; NFC-normalised.
+    assert.equal(roomFromPath('/r/%EC%9A%B0%EB%A6%AC%EB%B0%A9'), '우리방');
+    assert.equal(roomFromPath('/r/cafe%CC%81'), 'café');
+    assert.equal(roomFromPath('/chat/r/%EC%9A%B0%EB%A6%AC%EB%B0%A9', '/chat'), '우리방');
+    for (const bad of ['/r/', `/r/${'a'.repeat(65)}`, '/r/bad%20name', '/r/a/b', '/x', '/lobby', '/r/..', '/r/%E0%A4%A', '/r/%7Bx%7D', '/r/a%2Fb']) {
       assert.equal(roomFromPath(bad), null, bad);
     }
   });
@@ -339,7 +343,7 @@ describe('handshake policy', () => {
   test('invalid room paths get 404, and the server keeps serving', T, async () => {
     const server = await startTestServer();
     try {
-      for (const path of ['/r/bad name', '/x', '/r/', `/r/${'a'.repeat(65)}`, '/r/a/b', '/r/é']) {
+      for (const path of ['/r/bad name', '/x', '/r/', `/r/${'a'.repeat(65)}`, '/r/a/b', '/r/a%7Bb%7D', '/r/p%D0%B0ypal']) {
         const error = await refused(wsUrl(server, path), { protocols: ['wschat.v1'] });
         assert.equal(error.status, 404, path);
       }

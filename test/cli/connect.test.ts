@@ -147,7 +147,7 @@ describe('wschat connect, on pipes', () => {
     assert.equal(await ended(p), 1);
     assert.equal(
       p.errors(),
-      'wschat connect: The server answered 404 instead of 101: WebSocket rooms are at /r/<room> (1-64 of A-Z a-z 0-9 _ -), or / for the lobby.\n',
+      'wschat connect: The server answered 404 instead of 101: WebSocket rooms are at /r/<room> (room names are 1-64 letters or digits (of any script), "-" or "_", with no spaces), or / for the lobby.\n',
     );
     assert.doesNotMatch(p.text(), /offline|retrying/i);
   });

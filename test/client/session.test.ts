@@ -1038,3 +1038,86 @@ describe('moderation and private rooms', () => {
     assert.equal(invites.length, 1);
   });
 });
+
+describe('replies, edits, deletions, typing, hold', () => {
+  test('a reply carries replyTo; edit and delete go through the outbox (paced, acked, resent with their ids after a reconnect)', () => {
+    const t = online({}, [message(1)]);
+    const reply = t.session.send('yes', { replyTo: 1 });
+    assert.equal(reply.kind, 'message');
+    assert.deepEqual(t.net.last().sentOfType('message').at(-1), { type: 'message', id: reply.id, text: 'yes', replyTo: 1 });
+    t.net.last().receive({ type: 'ack', id: reply.id, seq: 2 });
+    // A command answers nothing: no replyTo.
+    const command = t.session.send('/who', { replyTo: 1 });
+    assert.equal(command.replyTo, undefined);
+    t.net.last().receive({ type: 'ack', id: command.id });
+    const edit = t.session.edit(2, 'yes!');
+    const del = t.session.deleteEntry(2);
+    assert.deepEqual([edit.kind, edit.target, del.kind, del.target], ['edit', 2, 'delete', 2]);
+    assert.deepEqual(t.net.last().sentOfType('edit'), [{ type: 'edit', id: edit.id, seq: 2, text: 'yes!' }]);
+    assert.deepEqual(t.net.last().sentOfType('delete'), [], 'one request on the wire at a time');
+    t.net.last().drop();
+    reconnect(t);
+    t.net.last().receive(welcome({ lastSeq: 2, resumed: true }));
+    assert.deepEqual(t.net.last().sentOfType('edit'), [{ type: 'edit', id: edit.id, seq: 2, text: 'yes!' }], 'resent with its id');
+    t.net.last().receive({ type: 'ack', id: edit.id, seq: 3 });
+    assert.deepEqual(t.net.last().sentOfType('delete'), [{ type: 'delete', id: del.id, seq: 2 }]);
+    t.net.last().receive({ type: 'error', id: del.id, code: 'TOO_LATE', message: 'messages can be deleted for 15 minutes after they are sent' });
+    assert.deepEqual(t.log.failed.map(([item, error]) => [item.kind, error.code, error.message]), [
+      ['delete', 'TOO_LATE', 'Messages can be deleted for 15 minutes after they are sent.'],
+    ]);
+    assert.deepEqual(t.log.acked.map(([item, seq]) => [item.kind, seq]), [['message', 2], ['command', undefined], ['edit', 3]]);
+  });
+
+  test('edit entries are entries (in order, once); typing events are reported, never entries', () => {
+    const t = online({}, [message(1)]);
+    const typing: [string, string | undefined][] = [];
+    t.session.on('typing', (nick, trip) => typing.push([nick, trip]));
+    t.net.last().receive({ type: 'edit', seq: 2, ts: 9, nick: 'bob', edits: 1, text: 'fixed' });
+    t.net.last().receive({ type: 'edit', seq: 2, ts: 9, nick: 'bob', edits: 1, text: 'fixed' });
+    t.net.last().receive({ type: 'typing', nick: 'bob' });
+    t.net.last().receive({ type: 'typing', nick: 'carol', trip: 'Ab3dEf12' });
+    assert.deepEqual(t.seqs(), [1, 2]);
+    assert.deepEqual(typing, [['bob', undefined], ['carol', 'Ab3dEf12']]);
+    assert.equal(parseServerEvent('{"type":"edit","seq":3,"ts":1,"nick":"a","text":"x"}'), null, 'an edit names what it edits');
+    assert.equal(parseServerEvent('{"type":"message","seq":3,"ts":1,"nick":"a","text":"x","replyTo":"2"}'), null);
+    assert.equal(parseServerEvent('{"type":"typing"}'), null);
+  });
+
+  test('typing is sent at most every 3 s, only while online; hold is sent when joined and the session goes on', () => {
+    const t = setup();
+    t.session.start();
+    t.session.typing();
+    t.session.hold();
+    t.net.last().open();
+    assert.deepEqual(t.net.last().sentOfType('typing'), [], 'not before the welcome');
+    t.net.last().receive(welcome());
+    t.session.typing();
+    t.session.typing();
+    t.timers.advance(2999);
+    t.session.typing();
+    assert.equal(t.net.last().sentOfType('typing').length, 1);
+    t.timers.advance(1);
+    t.session.typing();
+    assert.deepEqual(t.net.last().sentOfType('typing'), [{ type: 'typing' }, { type: 'typing' }]);
+    // A line sent: the others stop showing us typing, so the next keystroke says it again soon, never within a second.
+    t.net.last().receive({ type: 'ack', id: t.session.send('done').id, seq: 1 });
+    t.session.typing();
+    assert.equal(t.net.last().sentOfType('typing').length, 2);
+    t.timers.advance(1000);
+    t.session.typing();
+    assert.equal(t.net.last().sentOfType('typing').length, 3);
+    t.net.last().receive({ type: 'ack', id: t.session.send('again').id, seq: 2 });
+    t.session.typing();
+    t.timers.advance(999);
+    t.session.typing();
+    assert.equal(t.net.last().sentOfType('typing').length, 3, 'at most one a second, whatever is sent');
+    t.timers.advance(1);
+    assert.equal(t.net.last().sentOfType('typing').length, 4, 'the one held back goes when the second is over');
+    t.timers.advance(10_000);
+    assert.equal(t.net.last().sentOfType('typing').length, 4, 'once');
+    t.session.hold();
+    assert.deepEqual(t.net.last().sentOfType('hold'), [{ type: 'hold' }]);
+    assert.equal(t.session.ended, undefined);
+    assert.equal(t.session.state, 'online');
+  });
+});

@@ -94,6 +94,45 @@ describe('behind nginx: TLS, /chat/, three nodes on Redis', { skip }, () => {
     }
   });
 
+  test('a room named in Korean through nginx: the page, wss:// and the HTTP door, percent-encoded UTF-8 passed on as sent', T, async () => {
+    const room = '우리방';
+    const encoded = encodeURIComponent(room);
+    const base = `https://localhost:${port}/chat`;
+    const sockets: string[] = [];
+    const contexts = await Promise.all([0, 1].map(() => browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1000, height: 700 } })));
+    try {
+      contexts[0]!.on('page', (page) => page.on('websocket', (ws) => sockets.push(ws.url())));
+      const [a, b] = await Promise.all(contexts.map((c, i) => ChatTab.open(c, base, encoded, i === 0 ? '지영' : '철수')));
+      await a!.join('지영');
+      await b!.join('철수');
+      assert.equal(await a!.page.textContent('#room-title'), room);
+      await a!.send('nginx를 통해 안녕하세요');
+      await b!.waitForMessage('지영', 'nginx를 통해 안녕하세요');
+      assert.ok(sockets.length > 0 && sockets.every((u) => u === `wss://localhost:${port}/chat/r/${encoded}`), sockets.join(', '));
+      a!.watch.assertClean();
+      b!.watch.assertClean();
+    } finally {
+      await Promise.all(contexts.map((c) => c.close()));
+    }
+    // The HTTP door's location (a regular expression nginx matches on the decoded path) takes the name too.
+    const opened = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest(
+        { host: '127.0.0.1', port, method: 'POST', path: `/chat/r/${encoded}/http`, servername: 'localhost', ca: certificate.cert, headers: { host: `localhost:${port}` } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(opened.status, 201, opened.body);
+  });
+
   test('the HTTP door through nginx: a session\'s requests all reach the node that opened it', T, async () => {
     const call = (method: string, path: string, body = ''): Promise<{ status: number; body: string }> =>
       new Promise((resolve, reject) => {

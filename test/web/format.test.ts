@@ -9,11 +9,24 @@ import {
   dayLabel,
   enterAction,
   formatTime,
+  completionAt,
+  editable,
+  insertMention,
   isNearBottom,
+  nameList,
+  NICK_COLOURS,
+  nickColour,
+  parseHelp,
+  shouldCollapse,
+  snippet,
+  statusShort,
+  summarizePresence,
+  typingText,
   isValidRoomName,
-  linkify,
+  normalizeRoomName,
+  roomNameProblem,
+  suggestRoomName,
   mentions,
-  nickHue,
   pageTitle,
   pendingText,
   roomPath,
@@ -22,24 +35,44 @@ import {
   sortMembers,
   statusText,
 } from '../../web/format.js';
+import { checkRoomName } from '../../src/chat/room-name.js';
 
 describe('routes and URLs', () => {
-  test('/ is the landing, /r/<name> a room, a bad name is reported', () => {
+  test('/ is the landing, /r/<name> a room, a bad name is reported with why', () => {
     assert.deepEqual(routeFor('/'), { page: 'landing' });
     assert.deepEqual(routeFor('/r/team-1_X'), { page: 'room', room: 'team-1_X' });
     assert.deepEqual(routeFor('/r/team/'), { page: 'room', room: 'team' });
-    assert.deepEqual(routeFor('/r/no%20spaces'), { page: 'bad-room', name: 'no spaces' });
-    assert.deepEqual(routeFor('/r/'), { page: 'bad-room', name: '' });
-    assert.deepEqual(routeFor(`/r/${'a'.repeat(65)}`), { page: 'bad-room', name: 'a'.repeat(65) });
-    assert.deepEqual(routeFor('/r/%E0%A4%A'), { page: 'bad-room', name: '%E0%A4%A' });
+    assert.deepEqual(routeFor('/r/%EC%9A%B0%EB%A6%AC%EB%B0%A9'), { page: 'room', room: '우리방' });
+    assert.deepEqual(routeFor(`/r/${encodeURIComponent('우리방'.normalize('NFD'))}`), { page: 'room', room: '우리방' }, 'NFC');
+    assert.deepEqual(routeFor('/r/no%20spaces'), { page: 'bad-room', name: 'no spaces', reason: 'A space (U+0020) cannot be part of a room name.' });
+    assert.deepEqual(routeFor('/r/'), { page: 'bad-room', name: '', reason: 'A room name cannot be empty.' });
+    assert.deepEqual(routeFor(`/r/${'a'.repeat(65)}`), { page: 'bad-room', name: 'a'.repeat(65), reason: 'A room name has at most 64 characters; this one has 65.' });
+    assert.deepEqual(routeFor('/r/%E0%A4%A'), { page: 'bad-room', name: '%E0%A4%A', reason: 'The address is not valid (a broken “%” escape).' });
     assert.deepEqual(routeFor('/elsewhere'), { page: 'landing' });
   });
 
-  test('room names follow the server rule: 1-64 of A-Za-z0-9_-', () => {
-    assert.ok(isValidRoomName('a'));
-    assert.ok(isValidRoomName('A-z_09'));
-    assert.ok(isValidRoomName('x'.repeat(64)));
-    for (const bad of ['', 'x'.repeat(65), 'a b', 'ümlaut', 'a/b', 'a.b', '방']) assert.ok(!isValidRoomName(bad), bad);
+  test('room names follow the server rule (letters and digits of any script, "-", "_"), and agree with it', () => {
+    for (const good of ['a', 'A-z_09', 'x'.repeat(64), '우리방', '東京2025', 'проект', 'हिन्दी', 'café']) assert.ok(isValidRoomName(good), good);
+    for (const bad of ['', 'x'.repeat(65), 'a b', 'a/b', 'a.b', 'x{y}', 'Ａ', 'hello\u3164', '\u0301a', 'ok😀']) assert.ok(!isValidRoomName(bad), bad);
+    assert.equal(roomNameProblem('Ａ'), '“Ａ” cannot be part of a room name: type “A” instead.');
+    // The server's rule is the same but for mixed scripts, which only it checks.
+    const corpus = ['a', 'lobby', '우리방', '우리 방', 'a.b', 'Ａ', 'ﬁle', 'x{y}', 'tab\t', '\u0301a', 'hello\u3164', 'a\u200bb', 'é'.normalize('NFD'), '가'.repeat(65), 'x²', '٣٤', 'pаypal', 'team우리'];
+    for (const name of corpus) {
+      const server = checkRoomName(name);
+      const page = roomNameProblem(name) === null;
+      if (server.ok) assert.ok(page, `the page refuses ${JSON.stringify(name)}, the server takes it`);
+      else if (!/mix these scripts/.test(server.message)) assert.ok(!page, `the page takes ${JSON.stringify(name)}, the server refuses it: ${server.message}`);
+      if (server.ok) assert.equal(normalizeRoomName(name), server.name);
+    }
+  });
+
+  test('a valid name close to a bad one is offered', () => {
+    assert.equal(suggestRoomName('bad room'), 'bad-room');
+    assert.equal(suggestRoomName('  우리 방!! '), '우리-방');
+    assert.equal(suggestRoomName('Ａｂｃ'), 'Abc');
+    assert.equal(suggestRoomName('!!!'), null);
+    assert.equal(suggestRoomName(''), null);
+    assert.equal(Array.from(suggestRoomName('가 '.repeat(50)) ?? '').length, 64);
   });
 
   test('the WebSocket URL matches the page: ws for http, wss for https, same host and port', () => {
@@ -88,21 +121,41 @@ describe('composer', () => {
 });
 
 describe('nickname colours', () => {
-  test('a hue is stable, in 0-359, and ignores case', () => {
+  test('a colour of the palette, stable, the same for one person whatever the case or width', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 24 }), (nick) => {
-        const hue = nickHue(nick);
-        assert.ok(Number.isInteger(hue) && hue >= 0 && hue < 360);
-        assert.equal(nickHue(nick), hue);
+        const colour = nickColour(nick);
+        assert.ok(Number.isInteger(colour) && colour >= 0 && colour < NICK_COLOURS);
+        assert.equal(nickColour(nick), colour);
       }),
     );
-    assert.equal(nickHue('Alice'), nickHue('alice'));
-    assert.equal(nickHue('Ａｌｉｃｅ'), nickHue('alice'), 'full-width is the same person');
+    assert.ok(NICK_COLOURS >= 12);
+    assert.equal(nickColour('Alice'), nickColour('alice'));
+    assert.equal(nickColour('Ａｌｉｃｅ'), nickColour('alice'), 'full-width is the same person');
+    assert.equal(nickColour('MINSU'), nickColour('minsu'));
   });
 
-  test('different nicknames spread over the colour wheel', () => {
-    const hues = new Set(['alice', 'bob', 'carol', 'dave', 'erin', 'frank', '민수', '지영', 'ann', 'anne'].map(nickHue));
-    assert.ok(hues.size >= 9, `${hues.size} distinct hues`);
+  test('the names of the report get different colours: 민수, 철수, bob, MINSU', () => {
+    const colours = ['민수', '철수', 'bob', 'MINSU'].map(nickColour);
+    assert.equal(new Set(colours).size, 4, colours.join(','));
+  });
+
+  test('similar names spread over the whole palette, evenly', () => {
+    const families = [
+      Array.from({ length: 600 }, (_, i) => `user${i}`),
+      Array.from({ length: 600 }, (_, i) => `민${String.fromCodePoint(0xac00 + i)}`),
+      Array.from({ length: 600 }, (_, i) => `${'abcdefghijklmnopqrstuvwxyz'[i % 26]}${'aeiou'[Math.floor(i / 26) % 5]}n${Math.floor(i / 130)}`),
+    ];
+    for (const names of families) {
+      const counts = new Array<number>(NICK_COLOURS).fill(0);
+      for (const name of names) counts[nickColour(name)] = (counts[nickColour(name)] ?? 0) + 1;
+      const mean = names.length / NICK_COLOURS;
+      for (const count of counts) assert.ok(count > mean * 0.6 && count < mean * 1.4, `${names[0]}…: ${counts.join(' ')}`);
+    }
+    // Names one letter apart rarely share a colour.
+    let same = 0;
+    for (let i = 0; i < 500; i++) if (nickColour(`user${i}`) === nickColour(`user${i + 1}`)) same++;
+    assert.ok(same < 500 / NICK_COLOURS * 1.6, `${same} neighbours share a colour`);
   });
 });
 
@@ -123,11 +176,16 @@ describe('scrolling and the title', () => {
   });
 
   test('the status text', () => {
+    assert.equal(statusText('idle', null, 0), 'Not joined yet', 'the nickname dialog waits for the user, not the network');
+    assert.equal(statusText('waiting', null, 0), 'Waiting for you');
     assert.equal(statusText('connecting', null, 0), 'Connecting…');
     assert.equal(statusText('online', null, 0), 'Online');
     assert.equal(statusText('offline', null, 0), 'Offline');
     assert.equal(statusText('offline', 12_300, 1000), 'Offline · retrying in 12 s');
     assert.equal(statusText('offline', 1000, 1000), 'Offline · retrying…');
+    assert.equal(statusShort('offline', 12_300, 1000), 'Retry 12 s');
+    assert.equal(statusShort('offline', null, 0), 'Offline');
+    assert.equal(statusShort('online', null, 0), 'Online');
   });
 });
 
@@ -164,51 +222,6 @@ describe('time', () => {
 });
 
 describe('message text', () => {
-  test('http(s) URLs become links; the rest stays text', () => {
-    assert.deepEqual(linkify('see https://example.com/a?b=1 now'), [
-      { text: 'see ' },
-      { text: 'https://example.com/a?b=1', href: 'https://example.com/a?b=1' },
-      { text: ' now' },
-    ]);
-    assert.deepEqual(linkify('plain'), [{ text: 'plain' }]);
-    assert.deepEqual(linkify(''), []);
-  });
-
-  test('trailing punctuation and unbalanced brackets stay outside the link', () => {
-    assert.deepEqual(linkify('(http://x.test/a).'), [
-      { text: '(' },
-      { text: 'http://x.test/a', href: 'http://x.test/a' },
-      { text: ').' },
-    ]);
-    assert.deepEqual(linkify('http://w.test/A_(b)'), [{ text: 'http://w.test/A_(b)', href: 'http://w.test/A_(b)' }]);
-  });
-
-  test('only http and https: no javascript:, data: or markup', () => {
-    for (const text of ['javascript:alert(1)', 'data:text/html,<script>x</script>', '<a href="http://x">']) {
-      for (const segment of linkify(text)) {
-        if (segment.href !== undefined) assert.match(segment.href, /^https?:\/\//, text);
-      }
-    }
-    assert.deepEqual(
-      linkify('<img src=x onerror=alert(1)>').map((s) => s.href),
-      [undefined],
-    );
-  });
-
-  test('linkify never loses or reorders text', () => {
-    fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string(), fc.constantFrom('http://a.test/', 'https://b.test/x)', ' ', '.'))), (parts) => {
-        const text = parts.join('');
-        assert.equal(
-          linkify(text)
-            .map((s) => s.text)
-            .join(''),
-          text,
-        );
-      }),
-    );
-  });
-
   test('mentions match whole words, case-insensitively', () => {
     assert.ok(mentions('hey Alice, look', 'alice'));
     assert.ok(mentions('민수 안녕', '민수'));
@@ -225,4 +238,92 @@ test('members are sorted case-insensitively and numerically', () => {
     sorted.map((m) => m.nick),
     ['alan', 'Alice', 'bob', 'user9', 'user10'],
   );
+});
+
+describe('long messages, replies, edits', () => {
+  test('collapsed past 12 lines or 800 characters', () => {
+    assert.equal(shouldCollapse('short'), false);
+    assert.equal(shouldCollapse('x\n'.repeat(11)), false, '12 lines');
+    assert.equal(shouldCollapse('x\n'.repeat(12)), true, '13 lines');
+    assert.equal(shouldCollapse('x'.repeat(800)), false);
+    assert.equal(shouldCollapse('x'.repeat(801)), true);
+    assert.equal(shouldCollapse('😀'.repeat(500)), false, '500 characters, 1000 UTF-16 units');
+    assert.equal(shouldCollapse('x'.repeat(4000)), true);
+  });
+
+  test('a snippet is one line, cut with an ellipsis', () => {
+    assert.equal(snippet('a\n  b\tc'), 'a b c');
+    assert.equal(snippet('x'.repeat(100), 10), `${'x'.repeat(9)}…`);
+    assert.equal(snippet('한국어😀'.repeat(30), 5), '한국어😀…');
+  });
+
+  test('editable for 15 minutes', () => {
+    assert.ok(editable(0, 15 * 60_000 - 1));
+    assert.ok(!editable(0, 15 * 60_000));
+  });
+});
+
+describe('/help, joins and leaves, typing', () => {
+  test('the /help list becomes rows; anything else is not a list', () => {
+    const text = ['Commands:', '  /nick NEW        change nickname', '  /help [COMMAND]  list the commands', 'A line starting with // sends a message starting with /.'].join('\n');
+    assert.deepEqual(parseHelp(text), {
+      title: 'Commands:',
+      rows: [
+        { usage: '/nick NEW', help: 'change nickname' },
+        { usage: '/help [COMMAND]', help: 'list the commands' },
+      ],
+      notes: ['A line starting with // sends a message starting with /.'],
+    });
+    assert.equal(parseHelp('2 members in lobby: alice, bob'), null);
+    assert.equal(parseHelp('/nick NEW: change nickname'), null);
+    assert.equal(parseHelp('Commands:'), null);
+  });
+
+  test('a run of joins and leaves in one sentence, each person once', () => {
+    assert.equal(nameList(['a']), 'a');
+    assert.equal(nameList(['a', 'b']), 'a and b');
+    assert.equal(nameList(['a', 'b', 'c']), 'a, b and c');
+    assert.equal(nameList(['a', 'b', 'c', 'd']), 'a, b, c and 1 other');
+    assert.equal(nameList(['a', 'b', 'c', 'd', 'e']), 'a, b, c and 2 others');
+    assert.equal(
+      summarizePresence([
+        { nick: 'alice', event: 'join' },
+        { nick: 'bob', event: 'join' },
+        { nick: 'carol', event: 'leave' },
+        { nick: 'dave', event: 'join' },
+        { nick: 'dave', event: 'leave' },
+        { nick: 'erin', event: 'leave' },
+        { nick: 'erin', event: 'join' },
+      ]),
+      'alice and bob joined; carol left; dave joined and left; erin left and came back',
+    );
+    const many = Array.from({ length: 6 }, (_, i) => ({ nick: `u${i}`, event: 'join' as const }));
+    assert.equal(summarizePresence(many), 'u0, u1, u2 and 3 others joined');
+  });
+
+  test('who is typing', () => {
+    assert.equal(typingText([]), '');
+    assert.equal(typingText(['alice']), 'alice is typing…');
+    assert.equal(typingText(['alice', '민수']), 'alice and 민수 are typing…');
+    assert.equal(typingText(['a', 'b', 'c']), 'a, b and c are typing…');
+    assert.equal(typingText(['a', 'b', 'c', 'd']), 'Several people are typing…');
+  });
+});
+
+describe('nickname completion', () => {
+  const nicks = ['alice', 'Albert', '민수', '민지', 'bob', 'me'];
+  test('after "@" or a word: the members whose name starts with it, not ourselves', () => {
+    assert.deepEqual(completionAt('hi @al', 6, nicks, 'me'), { start: 3, prefix: 'al', at: true, matches: ['Albert', 'alice'] });
+    assert.deepEqual(completionAt('@', 1, nicks, 'me')?.matches, ['Albert', 'alice', 'bob', '민수', '민지']);
+    assert.deepEqual(completionAt('민', 1, nicks, 'me'), { start: 0, prefix: '민', at: false, matches: ['민수', '민지'] });
+    assert.deepEqual(completionAt('hey m', 5, nicks, 'me')?.matches, [], 'not ourselves');
+    assert.equal(completionAt('hello ', 6, nicks, 'me'), null, 'no word at the caret');
+    assert.deepEqual(completionAt('@bo and more', 3, nicks, 'me')?.matches, ['bob'], 'up to the caret');
+  });
+
+  test('a mention replaces the word, with one space after it', () => {
+    assert.deepEqual(insertMention('hi @al', 3, 6, 'alice'), { value: 'hi @alice ', caret: 10 });
+    assert.deepEqual(insertMention('@bo and more', 0, 3, 'bob'), { value: '@bob and more', caret: 4 });
+    assert.deepEqual(insertMention('', 0, 0, '민수'), { value: '@민수 ', caret: 4 });
+  });
 });

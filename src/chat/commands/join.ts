@@ -1,5 +1,5 @@
 import { ErrorCode } from '../messages.js';
-import { isValidRoomName } from '../room-name.js';
+import { checkRoomName } from '../room-name.js';
 import type { Command } from './command.js';
 
 /**
@@ -11,20 +11,23 @@ import type { Command } from './command.js';
 export const join: Command = {
   name: 'join',
   usage: '/join ROOM [PASSWORD|INVITE]',
-  help: 'go to another room (1-64 of A-Za-z0-9_-), with its password or an invite code if it needs one',
+  help: 'go to another room (its name: letters or digits of any script, "-" or "_"), with its password or an invite code if it needs one',
   requires: 'joined',
   available: (member) => member.canSwitchRooms,
   async run(ctx) {
     const match = /^(\S*)\s*([\s\S]*)$/.exec(ctx.args);
     const room = match?.[1] ?? '';
     const passcode = match?.[2] ?? '';
-    if (!isValidRoomName(room)) {
-      ctx.fail(
-        room === '' ? ErrorCode.BAD_COMMAND : ErrorCode.ROOM_INVALID,
-        room === '' ? `usage: ${join.usage}` : 'room names are 1-64 characters of A-Za-z0-9_-',
-      );
+    if (room === '') {
+      ctx.fail(ErrorCode.BAD_COMMAND, `usage: ${join.usage}`);
       return;
     }
-    await ctx.switchRoom(room, passcode === '' ? undefined : passcode);
+    // `/join 우리방`: the name as typed, NFC-normalised (room-name.ts).
+    const named = checkRoomName(room);
+    if (!named.ok) {
+      ctx.fail(ErrorCode.ROOM_INVALID, named.message);
+      return;
+    }
+    await ctx.switchRoom(named.name, passcode === '' ? undefined : passcode);
   },
 };

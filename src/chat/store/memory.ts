@@ -7,6 +7,9 @@ import {
   type ChatStore,
   type ClaimResult,
   DELETABLE_KINDS,
+  EDITABLE_KINDS,
+  type EditRequest,
+  type EditResult,
   emptyPolicy,
   type ModerationRequest,
   type ModerationResult,
@@ -330,8 +333,10 @@ export class MemoryStore implements ChatStore {
         break;
       }
       case 'delete': {
-        const target = existing?.entries.find((e) => e.seq === change.seq);
+        const target = existing === undefined ? undefined : this.#entry(existing, change.seq);
         if (target === undefined || !DELETABLE_KINDS.has(target.kind)) return { ok: false, reason: 'not-found' };
+        if (change.author !== undefined && target.author !== change.author) return { ok: false, reason: 'not-yours' };
+        if (change.since !== undefined && target.ts < change.since) return { ok: false, reason: 'too-late' };
         break;
       }
       default:
@@ -395,8 +400,9 @@ export class MemoryStore implements ChatStore {
       case 'delete': {
         const index = r.entries.findIndex((e) => e.seq === change.seq);
         const target = r.entries[index]!;
-        r.entries[index] = { ...target, kind: 'deleted', nick: '', text: '', trip: null };
+        r.entries[index] = { ...target, kind: 'deleted', nick: '', text: '', trip: null, ref: null, refNick: null, edited: null };
         if (target.clientId !== null) r.byClientId.set(target.clientId, r.entries[index]!);
+        this.#supersedeEdits(r, change.seq);
         return { ok: true, entry: modEntry() };
       }
       case 'invite':
@@ -404,6 +410,37 @@ export class MemoryStore implements ChatStore {
         r.invites.set(change.hash, change.until);
         return { ok: true, entry: modEntry() };
     }
+  }
+
+  async editEntry(request: EditRequest): Promise<EditResult> {
+    this.#check();
+    const r = this.#rooms.get(request.room);
+    if (r === undefined) return { ok: false, reason: 'not-found' };
+    const earlier = request.clientId === null ? undefined : r.byClientId.get(request.clientId);
+    if (earlier !== undefined) return { ok: true, entry: { ...earlier }, duplicate: true };
+    const target = this.#entry(r, request.seq);
+    if (target === undefined || !EDITABLE_KINDS.has(target.kind)) return { ok: false, reason: 'not-found' };
+    if (target.author !== request.author) return { ok: false, reason: 'not-yours' };
+    if (target.ts < request.since) return { ok: false, reason: 'too-late' };
+    this.#supersedeEdits(r, request.seq);
+    // Entries are replaced, never changed, so that copies handed out stay as they were.
+    const index = r.entries.indexOf(target);
+    const changed: StoredEntry = { ...target, text: request.text, edited: request.ts };
+    r.entries[index] = changed;
+    if (changed.clientId !== null) r.byClientId.set(changed.clientId, changed);
+    const { entry } = this.#append({
+      room: request.room,
+      ts: request.ts,
+      kind: 'edit',
+      nick: request.nick,
+      text: request.text,
+      clientId: request.clientId,
+      trip: request.trip,
+      author: request.author,
+      ref: request.seq,
+    });
+    this.#emitEntries([{ entry, duplicate: false }]);
+    return { ok: true, entry, duplicate: false };
   }
 
   async takeToken(key: string, capacity: number, perHour: number, now: number): Promise<TokenResult> {
@@ -473,6 +510,10 @@ export class MemoryStore implements ChatStore {
       text: input.text,
       clientId,
       trip: input.trip ?? null,
+      author: input.author ?? null,
+      ref: input.ref ?? null,
+      refNick: input.refNick ?? null,
+      edited: null,
     };
     r.record.lastSeq = entry.seq;
     r.record.lastActivity = input.ts;
@@ -486,6 +527,23 @@ export class MemoryStore implements ChatStore {
       }
     }
     return { entry: { ...entry }, duplicate: false };
+  }
+
+  /** The stored entry `seq` of a room, within the window. */
+  #entry(r: MemoryRoom, seq: number): StoredEntry | undefined {
+    const visible = this.#visible(r);
+    const first = visible[0];
+    return first === undefined ? undefined : visible[seq - first.seq];
+  }
+
+  /** Empties the text of the `edit` entries of `seq`: a later edit or a deletion replaced what they say. */
+  #supersedeEdits(r: MemoryRoom, seq: number): void {
+    r.entries.forEach((e, i) => {
+      if (e.kind !== 'edit' || e.ref !== seq || e.text === '') return;
+      const blank: StoredEntry = { ...e, text: '' };
+      r.entries[i] = blank;
+      if (blank.clientId !== null) r.byClientId.set(blank.clientId, blank);
+    });
   }
 
   #release(r: MemoryRoom, seat: SeatRecord, reason: string, ts: number): ReleaseResult {

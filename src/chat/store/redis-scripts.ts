@@ -10,7 +10,11 @@
  *                    lastActivity, emptiedAt ('' while occupied), epoch,
  *                    seatVersion, seatOrd, kept ('1' once it holds more
  *                    than join/leave/rename notices)
- *   KEYS[2] log      hash: seq -> entry body (JSON without the seq)
+ *   KEYS[2] log      hash: seq -> entry body (JSON without the seq: t time,
+ *                    k kind, n nick, x text, c client id, p tripcode,
+ *                    a author, r ref, rn refNick, e edited, and v: the
+ *                    seq of the entry's last edit, whose text an edit or a
+ *                    deletion empties)
  *   KEYS[3] ids      hash: client message id -> seq
  *   KEYS[4] seats    hash: seat id -> seat (JSON)
  *   KEYS[5] nicks    hash: nickname key -> seat id
@@ -96,6 +100,16 @@ local function notice(ts, kind, nick, text, trip)
   local body = { t = tonumber(ts), k = kind, n = nick, x = text }
   if trip ~= nil and trip ~= cjson.null and trip ~= '' then body.p = trip end
   return cjson.encode(body)
+end
+
+-- Empties the text of an entry's last edit (a later edit or a deletion replaced what it says).
+local function supersede(entry)
+  if is_null(entry.v) then return end
+  local raw = redis.call('HGET', LOG, entry.v)
+  if not raw then return end
+  local edit = cjson.decode(raw)
+  edit.x = ''
+  redis.call('HSET', LOG, entry.v, cjson.encode(edit))
 end
 
 -- Keeps at most max entries (in batches of max/8, so the cost is spread over appends).
@@ -427,8 +441,11 @@ elseif op == 'unmute' then
 elseif op == 'delete' then
   local raw = redis.call('HGET', LOG, c.seq)
   if not raw then return { 'not-found' } end
-  local k = cjson.decode(raw).k
+  local target = cjson.decode(raw)
+  local k = target.k
   if k ~= 'message' and k ~= 'action' and k ~= 'admin' then return { 'not-found' } end
+  if not is_null(c.author) and target.a ~= c.author then return { 'not-yours' } end
+  if not is_null(c.since) and target.t < c.since then return { 'too-late' } end
 end
 ensure_room(ts, epoch, ts)
 -- A room with moderation in its history is worth keeping (a ban must outlive its last member).
@@ -516,6 +533,8 @@ elseif op == 'delete' then
   local old = cjson.decode(redis.call('HGET', LOG, c.seq))
   local tomb = { t = old.t, k = 'deleted', n = '', x = '' }
   if not is_null(old.c) then tomb.c = old.c end
+  if not is_null(old.a) then tomb.a = old.a end
+  supersede(old)
   redis.call('HSET', LOG, c.seq, cjson.encode(tomb))
   local seq, body = mod_entry()
   out = { 'ok', seq, body }
@@ -557,6 +576,42 @@ if ok then return { 1 } end
 if per_hour <= 0 then return { 0, -1 } end
 return { 0, math.ceil((1 - tokens) * 3600000 / per_hour) }
 `;
+/**
+ * An author's edit of its message or action. ARGV: epoch, maxEntries, seq,
+ * text, author, since, ts, nick, trip ('' for none), clientId ('' for none).
+ * Reply: {'not-found'} | {'not-yours'} | {'too-late'} | {'dup', seq, body}
+ * (the client id was stored: nothing changed) | {'ok', seq, body}.
+ */
+export const EDIT = `${PRELUDE}
+local max, seq, text, author, since, ts, nick, trip, cid =
+  tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+if cid ~= '' then
+  local prev = redis.call('HGET', IDS, cid)
+  if prev then
+    local body = redis.call('HGET', LOG, prev)
+    if body then return { 'dup', tonumber(prev), body } end
+  end
+end
+local raw = redis.call('HGET', LOG, seq)
+if not raw then return { 'not-found' } end
+local target = cjson.decode(raw)
+if target.k ~= 'message' and target.k ~= 'action' then return { 'not-found' } end
+if target.a ~= author then return { 'not-yours' } end
+if target.t < since then return { 'too-late' } end
+supersede(target)
+local notice = { t = tonumber(ts), k = 'edit', n = nick, x = text, a = author, r = tonumber(seq) }
+if trip ~= '' then notice.p = trip end
+if cid ~= '' then notice.c = cid end
+local nseq, nbody = append(ts, cjson.encode(notice), cid, 'edit')
+target.x = text
+target.e = tonumber(ts)
+target.v = nseq
+redis.call('HSET', LOG, seq, cjson.encode(target))
+trim(max)
+flush_entries()
+return { 'ok', nseq, nbody }
+`;
+
 /** A signal between nodes. ARGV: data (JSON). */
 export const SIGNAL = `${PRELUDE}
 redis.call('SPUBLISH', BUS, '{"g":' .. ARGV[1] .. '}')

@@ -7,6 +7,8 @@ import {
   type AwayResult,
   type ChatStore,
   type ClaimResult,
+  type EditRequest,
+  type EditResult,
   type EntryKind,
   type ModerationRequest,
   type ModerationResult,
@@ -124,6 +126,7 @@ const SCRIPTS = {
   expire: script(scripts.EXPIRE),
   signal: script(scripts.SIGNAL),
   moderate: script(scripts.MODERATE),
+  edit: script(scripts.EDIT),
   token: script(scripts.TOKEN),
 };
 
@@ -135,6 +138,11 @@ interface Body {
   x: string;
   c?: string | null;
   p?: string | null;
+  /** Author (seat id), ref, refNick, edited (see StoredEntry). */
+  a?: string | null;
+  r?: number | null;
+  rn?: string | null;
+  e?: number | null;
 }
 
 /** Replies that mean Redis is not serving right now (loading its AOF, a Cluster failing over...), as opposed to a bug. */
@@ -568,7 +576,7 @@ export class RedisStore implements ChatStore {
         notice.text,
       ]),
     );
-    if (reply[0] === 'gone' || reply[0] === 'not-found') return { ok: false, reason: reply[0] };
+    if (reply[0] === 'gone' || reply[0] === 'not-found' || reply[0] === 'not-yours' || reply[0] === 'too-late') return { ok: false, reason: reply[0] };
     const entry = toEntry(room, Number(reply[1]), String(reply[2]));
     // A room the notice created is in the index of rooms to expire once empty.
     if ((await this.getRoom(room))?.emptiedAt != null) await this.#indexEmptied(room, request.ts);
@@ -579,6 +587,26 @@ export class RedisStore implements ChatStore {
         ? { op: 'set', seat: toSeat(String(reply[5])) }
         : { op: 'delete', id: String(reply[5]), reason: notice.text };
     return { ok: true, entry, seat: { version, change: seatChange } };
+  }
+
+  async editEntry(request: EditRequest): Promise<EditResult> {
+    const reply = asArray(
+      await this.#run('edit', request.room, [
+        newEpoch(),
+        String(this.#options.maxEntriesPerRoom),
+        String(request.seq),
+        request.text,
+        request.author,
+        String(request.since),
+        String(request.ts),
+        request.nick,
+        request.trip ?? '',
+        request.clientId ?? '',
+      ]),
+    );
+    const verdict = reply[0];
+    if (verdict === 'not-found' || verdict === 'not-yours' || verdict === 'too-late') return { ok: false, reason: verdict };
+    return { ok: true, entry: toEntry(request.room, Number(reply[1]), String(reply[2])), duplicate: verdict === 'dup' };
   }
 
   async takeToken(key: string, capacity: number, perHour: number, now: number): Promise<TokenResult> {
@@ -791,6 +819,9 @@ function bodyOf(e: NewEntry): string {
   const body: Body = { t: e.ts, k: e.kind, n: e.nick, x: e.text };
   if (e.clientId !== undefined && e.clientId !== null) body.c = e.clientId;
   if (e.trip !== undefined && e.trip !== null) body.p = e.trip;
+  if (e.author !== undefined && e.author !== null) body.a = e.author;
+  if (e.ref !== undefined && e.ref !== null) body.r = e.ref;
+  if (e.refNick !== undefined && e.refNick !== null) body.rn = e.refNick;
   return JSON.stringify(body);
 }
 
@@ -799,7 +830,20 @@ function toEntry(room: string, seq: number, raw: string): StoredEntry {
 }
 
 function bodyToEntry(room: string, seq: number, b: Body): StoredEntry {
-  return { room, seq, ts: b.t, kind: b.k, nick: b.n, text: b.x, clientId: b.c ?? null, trip: b.p ?? null };
+  return {
+    room,
+    seq,
+    ts: b.t,
+    kind: b.k,
+    nick: b.n,
+    text: b.x,
+    clientId: b.c ?? null,
+    trip: b.p ?? null,
+    author: b.a ?? null,
+    ref: b.r ?? null,
+    refNick: b.rn ?? null,
+    edited: b.e ?? null,
+  };
 }
 
 interface StoredSeat {

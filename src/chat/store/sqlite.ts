@@ -12,6 +12,9 @@ import {
   type ChatStore,
   type ClaimResult,
   DELETABLE_KINDS,
+  EDITABLE_KINDS,
+  type EditRequest,
+  type EditResult,
   type EntryKind,
   type ModerationRequest,
   type ModerationResult,
@@ -184,6 +187,20 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    description: 'authors, replies and edits of entries',
+    up(db) {
+      // Entries stored before have no author: nobody can edit or delete them as their own.
+      db.exec(`
+        ALTER TABLE messages ADD COLUMN author TEXT;
+        ALTER TABLE messages ADD COLUMN ref INTEGER;
+        ALTER TABLE messages ADD COLUMN ref_nick TEXT;
+        ALTER TABLE messages ADD COLUMN edited INTEGER;
+        CREATE INDEX messages_edits ON messages (room, ref) WHERE kind = 'edit';
+      `);
+    },
+  },
 ];
 
 function newEpoch(): string {
@@ -254,6 +271,10 @@ interface EntryRow {
   text: string;
   client_id: string | null;
   trip: string | null;
+  author: string | null;
+  ref: number | null;
+  ref_nick: string | null;
+  edited: number | null;
 }
 
 interface SeatRow {
@@ -289,6 +310,10 @@ const toEntry = (r: EntryRow): StoredEntry => ({
   text: r.text,
   clientId: r.client_id,
   trip: r.trip,
+  author: r.author,
+  ref: r.ref,
+  refNick: r.ref_nick,
+  edited: r.edited,
 });
 
 const toSeat = (r: SeatRow): SeatRecord => ({
@@ -337,6 +362,7 @@ export class SqliteStore implements ChatStore {
   readonly #releaseTx: (request: ReleaseRequest) => ReleaseResult | null;
   readonly #sweepTx: (now: number, graceMs: number) => SeatSweep;
   readonly #moderateTx: (request: ModerationRequest) => ModerationResult;
+  readonly #editTx: (request: EditRequest) => EditResult;
   readonly #tokenTx: (key: string, capacity: number, perHour: number, now: number) => TokenResult;
   #takes = 0;
   #closed = false;
@@ -386,8 +412,8 @@ export class SqliteStore implements ChatStore {
       bumpSeats: db.prepare<[string], { seat_version: number }>(
         'UPDATE rooms SET seat_version = seat_version + 1 WHERE name = ? RETURNING seat_version',
       ),
-      insert: db.prepare<[string, number, number, string, string, string, string | null, string | null]>(
-        'INSERT INTO messages (room, seq, ts, kind, nick, text, client_id, trip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      insert: db.prepare<[string, number, number, string, string, string, string | null, string | null, string | null, number | null, string | null]>(
+        'INSERT INTO messages (room, seq, ts, kind, nick, text, client_id, trip, author, ref, ref_nick) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       last: db.prepare<[string, number, number], EntryRow>(
         'SELECT * FROM (SELECT * FROM messages WHERE room = ? AND seq <= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC',
@@ -423,7 +449,11 @@ export class SqliteStore implements ChatStore {
       useInvite: db.prepare<[string, string]>('DELETE FROM invites WHERE room = ? AND hash = ?'),
       pruneInvites: db.prepare<[string, number]>('DELETE FROM invites WHERE room = ? AND until <= ?'),
       entry: db.prepare<[string, number], EntryRow>('SELECT * FROM messages WHERE room = ? AND seq = ?'),
-      tombstone: db.prepare<[string, number]>("UPDATE messages SET kind = 'deleted', nick = '', text = '', trip = NULL WHERE room = ? AND seq = ?"),
+      tombstone: db.prepare<[string, number]>(
+        "UPDATE messages SET kind = 'deleted', nick = '', text = '', trip = NULL, ref = NULL, ref_nick = NULL, edited = NULL WHERE room = ? AND seq = ?",
+      ),
+      supersedeEdits: db.prepare<[string, number]>("UPDATE messages SET text = '' WHERE room = ? AND kind = 'edit' AND ref = ? AND text <> ''"),
+      editText: db.prepare<[string, number, string, number]>('UPDATE messages SET text = ?, edited = ? WHERE room = ? AND seq = ?'),
       seatRole: db.prepare<[string, string, string]>('UPDATE seats SET role = ? WHERE room = ? AND id = ?'),
       seatMute: db.prepare<[number | null, string, string]>('UPDATE seats SET muted_until = ? WHERE room = ? AND id = ?'),
       bucket: db.prepare<[string], { tokens: number; at: number }>('SELECT tokens, at FROM buckets WHERE key = ?'),
@@ -463,7 +493,10 @@ export class SqliteStore implements ChatStore {
       const bumped = s.bumpSeq.get(input.ts, input.room);
       if (bumped === undefined) throw new Error(`room ${input.room} vanished during append`);
       const trip = input.trip ?? null;
-      s.insert.run(input.room, bumped.last_seq, input.ts, input.kind, input.nick, input.text, clientId, trip);
+      const author = input.author ?? null;
+      const ref = input.ref ?? null;
+      const refNick = input.refNick ?? null;
+      s.insert.run(input.room, bumped.last_seq, input.ts, input.kind, input.nick, input.text, clientId, trip, author, ref, refNick);
       if (!BARE_KINDS.has(input.kind)) s.keep.run(input.room);
       const entry: StoredEntry = {
         room: input.room,
@@ -474,6 +507,10 @@ export class SqliteStore implements ChatStore {
         text: input.text,
         clientId,
         trip,
+        author,
+        ref,
+        refNick,
+        edited: null,
       };
       this.#events.push({ type: 'entries', room: input.room, entries: [entry] });
       return { entry, duplicate: false };
@@ -622,6 +659,8 @@ export class SqliteStore implements ChatStore {
         case 'delete': {
           const target = s.entry.get(room, change.seq);
           if (target === undefined || !DELETABLE_KINDS.has(target.kind as EntryKind)) return { ok: false, reason: 'not-found' };
+          if (change.author !== undefined && target.author !== change.author) return { ok: false, reason: 'not-yours' };
+          if (change.since !== undefined && target.ts < change.since) return { ok: false, reason: 'too-late' };
           break;
         }
         default:
@@ -687,12 +726,36 @@ export class SqliteStore implements ChatStore {
           return { ok: true, entry: modEntry() };
         case 'delete':
           s.tombstone.run(room, change.seq);
+          s.supersedeEdits.run(room, change.seq);
           return { ok: true, entry: modEntry() };
         case 'invite':
           s.pruneInvites.run(room, ts);
           s.addInvite.run(room, change.hash, change.until);
           return { ok: true, entry: modEntry() };
       }
+    });
+    this.#editTx = db.transaction((request: EditRequest): EditResult => {
+      const { room, seq } = request;
+      const earlier = request.clientId === null ? undefined : s.byClientId.get(room, request.clientId);
+      if (earlier !== undefined) return { ok: true, entry: toEntry(earlier), duplicate: true };
+      const target = s.entry.get(room, seq);
+      if (target === undefined || !EDITABLE_KINDS.has(target.kind as EntryKind)) return { ok: false, reason: 'not-found' };
+      if (target.author !== request.author) return { ok: false, reason: 'not-yours' };
+      if (target.ts < request.since) return { ok: false, reason: 'too-late' };
+      s.supersedeEdits.run(room, seq);
+      s.editText.run(request.text, request.ts, room, seq);
+      const { entry } = appendOne({
+        room,
+        ts: request.ts,
+        kind: 'edit',
+        nick: request.nick,
+        text: request.text,
+        clientId: request.clientId,
+        trip: request.trip,
+        author: request.author,
+        ref: seq,
+      });
+      return { ok: true, entry, duplicate: false };
     });
     this.#tokenTx = db.transaction((key: string, capacity: number, perHour: number, now: number): TokenResult => {
       // Multiplying before dividing keeps whole numbers whole (30 minutes at 2 an hour is exactly one token).
@@ -815,6 +878,10 @@ export class SqliteStore implements ChatStore {
 
   async moderate(request: ModerationRequest): Promise<ModerationResult> {
     return this.#tx(() => this.#moderateTx(request));
+  }
+
+  async editEntry(request: EditRequest): Promise<EditResult> {
+    return this.#tx(() => this.#editTx(request));
   }
 
   async takeToken(key: string, capacity: number, perHour: number, now: number): Promise<TokenResult> {

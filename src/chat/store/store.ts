@@ -21,6 +21,10 @@
  *   password (a hash), single-use invites (hashes) and the topic; the role
  *   and mute of each seat live in the seat itself.
  * - Token buckets shared by every node (rooms created per address).
+ * - Edits: an author's message or action changed in place (its text, an
+ *   `edited` time), with an `edit` entry of its own that tells followers and
+ *   clients resuming after it (`editEntry`); deletions by their author are
+ *   the moderators' tombstones with the author and time checked (`moderate`).
  *
  * Every operation that changes a seat does it atomically with the notice it
  * causes (a "joined", "left" or rename entry): a seat is never freed without
@@ -42,11 +46,14 @@
 /**
  * What an entry is. `join`, `leave` and `rename` are the notices; for them
  * `nick` is the member concerned and `text` holds the detail (`rename`: the
- * previous nickname; `leave`: the reason; `join`: empty).
+ * previous nickname; `leave`: the reason; `join`: empty). `edit` says that
+ * its author changed the entry `ref` to `text` (the text is emptied when a
+ * later edit or a deletion supersedes it, so an old version of a text is
+ * never kept).
  */
-export type EntryKind = 'message' | 'action' | 'admin' | 'join' | 'leave' | 'rename' | 'mod' | 'deleted';
+export type EntryKind = 'message' | 'action' | 'admin' | 'join' | 'leave' | 'rename' | 'mod' | 'deleted' | 'edit';
 
-export const ENTRY_KINDS: readonly EntryKind[] = ['message', 'action', 'admin', 'join', 'leave', 'rename', 'mod', 'deleted'];
+export const ENTRY_KINDS: readonly EntryKind[] = ['message', 'action', 'admin', 'join', 'leave', 'rename', 'mod', 'deleted', 'edit'];
 
 /**
  * Entries that do not make a room worth keeping once it is empty: a room
@@ -55,11 +62,15 @@ export const ENTRY_KINDS: readonly EntryKind[] = ['message', 'action', 'admin', 
 export const BARE_KINDS: ReadonlySet<EntryKind> = new Set<EntryKind>(['join', 'leave', 'rename']);
 
 /**
- * Entries `/delete` may turn into tombstones. A tombstone keeps its seq, time
- * and client id (a resend is still a duplicate) and loses its kind, nickname,
- * tripcode and text: kind `deleted`, nick and text empty.
+ * Entries `/delete` may turn into tombstones. A tombstone keeps its seq, time,
+ * client id (a resend is still a duplicate) and author, and loses its kind,
+ * nickname, tripcode, text, reply and edit time: kind `deleted`, nick and
+ * text empty. The text of the entry's last `edit` is emptied too.
  */
 export const DELETABLE_KINDS: ReadonlySet<EntryKind> = new Set<EntryKind>(['message', 'action', 'admin']);
+
+/** Entries their author may edit (`editEntry`). */
+export const EDITABLE_KINDS: ReadonlySet<EntryKind> = new Set<EntryKind>(['message', 'action']);
 
 /** One stored history entry. */
 export interface StoredEntry {
@@ -75,6 +86,18 @@ export interface StoredEntry {
   clientId: string | null;
   /** The tripcode shown after the nickname, or null. */
   trip: string | null;
+  /**
+   * The seat (its id, `SeatRecord.id`) that posted a message or action, or
+   * made an edit: whose entry it is, for editing and deleting one's own.
+   * Never shown; null for the rest.
+   */
+  author: string | null;
+  /** The entry this one points at: the one a message or action replies to, the one an `edit` changed; else null. */
+  ref: number | null;
+  /** A reply: the nickname of the entry it answers, as it was then; else null. */
+  refNick: string | null;
+  /** A message or action edited by its author: when it last was (ms since the epoch); else null. */
+  edited: number | null;
 }
 
 /** An entry to append; the store assigns `seq`. */
@@ -86,6 +109,10 @@ export interface NewEntry {
   text: string;
   clientId?: string | null;
   trip?: string | null;
+  author?: string | null;
+  /** A reply: the seq it answers (checked by the caller), and that entry's nickname. */
+  ref?: number | null;
+  refNick?: string | null;
 }
 
 export interface AppendResult {
@@ -324,8 +351,13 @@ export type ModerationChange =
   | { op: 'lock'; locked: boolean }
   | { op: 'password'; hash: string | null }
   | { op: 'topic'; topic: string | null }
-  /** Turns a message, action or console line into a tombstone. */
-  | { op: 'delete'; seq: number }
+  /**
+   * Turns a message, action or console line into a tombstone. With
+   * `author`, only an entry of that seat (refused `not-yours`); with
+   * `since`, only one stored at or after that time (refused `too-late`):
+   * a member deleting its own.
+   */
+  | { op: 'delete'; seq: number; author?: string; since?: number }
   /** A single-use invite, by the hash of its code. */
   | { op: 'invite'; hash: string; until: number };
 
@@ -349,8 +381,41 @@ export type ModerationResult =
       /** The seat changed (role, mute) or freed (ban), with the room's seat version after it. */
       seat?: { version: number; change: SeatChange };
     }
-  /** `gone`: the seat named is not there (role); `not-found`: nothing to lift or delete. */
-  | { ok: false; reason: 'gone' | 'not-found' };
+  /**
+   * `gone`: the seat named is not there (role); `not-found`: nothing to lift
+   * or delete; `not-yours`, `too-late`: a delete's `author` or `since` do not match.
+   */
+  | { ok: false; reason: 'gone' | 'not-found' | 'not-yours' | 'too-late' };
+
+/** An author changing the text of its message or action. */
+export interface EditRequest {
+  room: string;
+  /** The entry to change: a message or action. */
+  seq: number;
+  /** Its new text (checked by the caller). */
+  text: string;
+  /** Only an entry of this seat (`StoredEntry.author`). */
+  author: string;
+  /** Only an entry stored at or after this time. */
+  since: number;
+  ts: number;
+  /** The `edit` entry's nickname and tripcode (the author's now). */
+  nick: string;
+  trip: string | null;
+  /** The `edit` entry's client id: a resend of the same request changes nothing and returns the first one. */
+  clientId: string | null;
+}
+
+export type EditResult =
+  | {
+      ok: true;
+      /** The `edit` entry (followers receive it). */
+      entry: StoredEntry;
+      /** The request's client id was stored already: `entry` is the earlier one and nothing changed. */
+      duplicate: boolean;
+    }
+  /** `not-found`: no message or action `seq` (deleted, trimmed, never was); `not-yours`; `too-late`: older than `since`. */
+  | { ok: false; reason: 'not-found' | 'not-yours' | 'too-late' };
 
 /** Whether a token was taken from a bucket, or how long until one is there. */
 export type TokenResult = { ok: true } | { ok: false; retryAfterMs: number };
@@ -454,6 +519,15 @@ export interface ChatStore {
    * (then it is kept: it has a moderation notice).
    */
   moderate(request: ModerationRequest): Promise<ModerationResult>;
+
+  /**
+   * Changes the text of a message or action of `request.author` stored since
+   * `request.since`, atomically with its `edit` entry (an announcement, and
+   * what a client resuming after it learns the change from): the entry's
+   * text is replaced in place, `edited` set to `ts`, and the text of the
+   * entry's previous `edit` emptied. A refused request changes nothing.
+   */
+  editEntry(request: EditRequest): Promise<EditResult>;
 
   /**
    * Takes one token from the bucket `key` (created full), shared by every

@@ -38,7 +38,7 @@ import { type Clock, systemClock, type Timer } from '../clock.js';
 import type { Hub } from '../hub.js';
 import type { Logger, Member, MemberConnection } from '../member.js';
 import { ChatCloseCode, PROTOCOL, parseClientMessage, type ServerEvent } from '../messages.js';
-import { DEFAULT_ROOM, isValidRoomName } from '../room-name.js';
+import { DEFAULT_ROOM, ROOM_NAME_RULE, roomName } from '../room-name.js';
 import { DEFAULT_JOIN_TIMEOUT_MS } from './websocket-common.js';
 
 /** The format key of this door's members: events are JSON text, as on the WebSocket door, without a frame. */
@@ -395,7 +395,7 @@ export function doorRoute(pathname: string): DoorRoute | null {
   if (match === null) return null;
   const room = match[1] === undefined ? DEFAULT_ROOM : match[1];
   const action = (match[3] ?? 'open') as DoorRoute['action'];
-  return { room: isValidRoomName(room) ? room : null, action, session: match[2] ?? null };
+  return { room: roomName(room), action, session: match[2] ?? null };
 }
 
 const METHODS: Record<DoorRoute['action'], string> = { open: 'POST', events: 'GET', send: 'POST', close: 'POST' };
@@ -476,7 +476,7 @@ export class HttpDoor {
     res.setHeader('Cache-Control', 'no-store');
     if (route.room === null) {
       drain(req);
-      sendJson(res, 404, { error: 'room names are 1-64 characters of A-Z, a-z, 0-9, "_" and "-"' });
+      sendJson(res, 404, { error: ROOM_NAME_RULE });
       return;
     }
     const origin = req.headers.origin;

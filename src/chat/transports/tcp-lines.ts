@@ -2,7 +2,19 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { type Clock, systemClock, type Timer } from '../clock.js';
 import type { Hub } from '../hub.js';
 import type { Logger, Member, MemberConnection } from '../member.js';
-import { ChatCloseCode, type EntryEvent, ErrorCode, inviteText, prefixLines, roleText, type ServerEvent, senderName } from '../messages.js';
+import {
+  ChatCloseCode,
+  type EntryEvent,
+  ErrorCode,
+  editedMark,
+  editLines,
+  inviteText,
+  prefixLines,
+  replyMark,
+  roleText,
+  type ServerEvent,
+  senderName,
+} from '../messages.js';
 import { addressKey } from '../address.js';
 import { DEFAULT_ROOM } from '../room-name.js';
 
@@ -75,15 +87,17 @@ const MAX_BACKLOG = 64;
 function entryLines(entry: EntryEvent): string[] {
   switch (entry.type) {
     case 'message':
-      return prefixLines(`[${senderName(entry.nick, entry.trip)}] `, entry.text);
+      return prefixLines(`[${senderName(entry.nick, entry.trip)}] ${replyMark(entry)}`, `${entry.text}${editedMark(entry)}`);
     case 'action':
-      return prefixLines(`* ${senderName(entry.nick, entry.trip)} `, entry.text);
+      return prefixLines(`* ${senderName(entry.nick, entry.trip)} ${replyMark(entry)}`, `${entry.text}${editedMark(entry)}`);
     case 'notice':
       return [entry.text];
     case 'admin':
       return prefixLines('*** [Administrator] ', entry.text);
     case 'deleted':
       return ['(a deleted message)'];
+    case 'edit':
+      return editLines(entry);
   }
 }
 
@@ -95,6 +109,7 @@ export function formatTcp(event: ServerEvent): string[] {
     case 'notice':
     case 'admin':
     case 'deleted':
+    case 'edit':
       return entryLines(event);
     case 'role':
       return [`*** ${roleText(event.role)}`];
@@ -120,6 +135,7 @@ export function formatTcp(event: ServerEvent): string[] {
       return [`Error: ${event.message}`];
     case 'ack':
     case 'members':
+    case 'typing':
       return [];
   }
 }

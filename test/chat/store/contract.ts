@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FOREVER } from '../../../src/chat/store/restrictions.js';
-import type { ChatStore, ModerationRequest, NewEntry, Restriction, RoomEvent, SeatClaim, SeatRecord } from '../../../src/chat/store/store.js';
+import type { ChatStore, EditRequest, ModerationRequest, NewEntry, Restriction, RoomEvent, SeatClaim, SeatRecord } from '../../../src/chat/store/store.js';
+
+/** The fields of an entry that is no reply, was never edited and has no author. */
+const NO_EXTRAS = { author: null, ref: null, refNick: null, edited: null } as const;
 
 /**
  * The behaviour every ChatStore implementation must have. Each store's test
@@ -61,7 +64,7 @@ export function storeContract(name: string, openStore: () => Promise<ChatStore> 
       withStore(async (store) => {
         const a1 = await store.append(message('a', 'one', { ts: 5, kind: 'action', nick: '김철수', clientId: 'c1' }));
         assert.deepEqual(a1, {
-          entry: { room: 'a', seq: 1, ts: 5, kind: 'action', nick: '김철수', text: 'one', clientId: 'c1', trip: null },
+          entry: { room: 'a', seq: 1, ts: 5, kind: 'action', nick: '김철수', text: 'one', clientId: 'c1', trip: null, ...NO_EXTRAS },
           duplicate: false,
         });
         assert.equal((await store.append(message('a', 'two'))).entry.seq, 2);
@@ -211,7 +214,7 @@ export function storeContract(name: string, openStore: () => Promise<ChatStore> 
         const holder = `${store.nodeId}/1`;
         const result = await store.claimSeat(claim('r', 'Alice', holder, { trip: 'T1' }));
         assert.ok(result.ok);
-        assert.deepEqual(result.entry, { room: 'r', seq: 1, ts: 1000, kind: 'join', nick: 'Alice', text: '', clientId: null, trip: 'T1' });
+        assert.deepEqual(result.entry, { room: 'r', seq: 1, ts: 1000, kind: 'join', nick: 'Alice', text: '', clientId: null, trip: 'T1', ...NO_EXTRAS });
         assert.deepEqual(result.seat, {
           id: 'id-Alice',
           nick: 'Alice',
@@ -705,7 +708,7 @@ export function storeContract(name: string, openStore: () => Promise<ChatStore> 
         assert.ok(result.ok);
         assert.equal(result.entry.seq, 3);
         const [tomb] = await store.entriesAfter('r', 1, 1);
-        assert.deepEqual(tomb, { room: 'r', seq: 2, ts: 1000, kind: 'deleted', nick: '', text: '', clientId: 'c1', trip: null });
+        assert.deepEqual(tomb, { room: 'r', seq: 2, ts: 1000, kind: 'deleted', nick: '', text: '', clientId: 'c1', trip: null, ...NO_EXTRAS });
         const resent = await store.append(message('r', 'oops, my password', { clientId: 'c1' }));
         assert.equal(resent.duplicate, true, 'a resend of a deleted message is not stored again');
         assert.equal(resent.entry.seq, 2);
@@ -714,6 +717,137 @@ export function storeContract(name: string, openStore: () => Promise<ChatStore> 
         assert.deepEqual(await store.moderate(mod('r', { op: 'delete', seq: 99 })), { ok: false, reason: 'not-found' });
         assert.deepEqual(await store.moderate(mod('nowhere', { op: 'delete', seq: 1 })), { ok: false, reason: 'not-found' });
         assert.equal(await store.getRoom('nowhere'), null, 'a refusal creates nothing');
+      }));
+
+    // ---- authors, replies, edits, deleting one's own ----
+
+    const edit = (seq: number, text: string, extra: Partial<EditRequest> = {}): EditRequest => ({
+      room: 'r',
+      seq,
+      text,
+      author: 'seat-a',
+      since: 0,
+      ts: 3000,
+      nick: 'alice',
+      trip: null,
+      clientId: null,
+      ...extra,
+    });
+
+    test('authors and replies are stored with the entry and come back whole', () =>
+      withStore(async (store) => {
+        await store.append(message('r', 'question', { author: 'seat-b', nick: 'bob' }));
+        const reply = await store.append(message('r', 'answer', { author: 'seat-a', ref: 1, refNick: 'bob', clientId: 'c9' }));
+        assert.deepEqual(reply.entry, {
+          room: 'r', seq: 2, ts: 1000, kind: 'message', nick: 'alice', text: 'answer', clientId: 'c9', trip: null,
+          author: 'seat-a', ref: 1, refNick: 'bob', edited: null,
+        });
+        assert.deepEqual(await store.entriesAfter('r', 1, 1), [reply.entry]);
+        const [batched] = await store.appendMany([message('r', 'batched', { author: 'seat-a', ref: 2, refNick: 'alice' })]);
+        assert.deepEqual([batched?.entry.author, batched?.entry.ref, batched?.entry.refNick], ['seat-a', 2, 'alice']);
+        assert.deepEqual((await store.append(message('r', 'plain'))).entry.author, null);
+      }));
+
+    test('editEntry: the text replaced in place with its time, an edit entry of its own that followers get', () =>
+      withStore(async (store) => {
+        const events: RoomEvent[] = [];
+        const unfollow = await store.follow('r', (event) => events.push(event));
+        await store.append(message('r', 'helo', { author: 'seat-a', clientId: 'm1', trip: 'T' }));
+        await store.append(message('r', 'other', { author: 'seat-b', nick: 'bob' }));
+        const result = await store.editEntry(edit(1, 'hello', { clientId: 'e1', trip: 'T' }));
+        assert.ok(result.ok);
+        assert.equal(result.duplicate, false);
+        assert.deepEqual(result.entry, {
+          room: 'r', seq: 3, ts: 3000, kind: 'edit', nick: 'alice', text: 'hello', clientId: 'e1', trip: 'T',
+          author: 'seat-a', ref: 1, refNick: null, edited: null,
+        });
+        const [edited] = await store.entriesAfter('r', 0, 1);
+        assert.deepEqual(edited, {
+          room: 'r', seq: 1, ts: 1000, kind: 'message', nick: 'alice', text: 'hello', clientId: 'm1', trip: 'T',
+          author: 'seat-a', ref: null, refNick: null, edited: 3000,
+        });
+        assert.equal((await store.getRoom('r'))?.lastSeq, 3);
+        while (!events.some((e) => e.type === 'entries' && e.entries.some((x) => x.kind === 'edit'))) await new Promise((resolve) => setTimeout(resolve, 5));
+        const announced = events.flatMap((e) => (e.type === 'entries' ? e.entries : [])).find((e) => e.kind === 'edit');
+        assert.deepEqual(announced, result.entry);
+        unfollow();
+        // The message's own client id still finds it: a resend is not stored again.
+        assert.equal((await store.append(message('r', 'helo', { clientId: 'm1' }))).duplicate, true);
+      }));
+
+    test('editEntry: only the author, only since the time given, only messages and actions; a refusal changes nothing', () =>
+      withStore(async (store) => {
+        await store.append(message('r', 'mine', { author: 'seat-a', ts: 1000 }));
+        await store.append(message('r', 'not mine', { author: 'seat-b', ts: 1000 }));
+        await store.append({ room: 'r', ts: 1000, kind: 'admin', nick: 'Administrator', text: 'console' });
+        await store.append({ room: 'r', ts: 1000, kind: 'join', nick: 'alice', text: '' });
+        await store.append(message('r', 'acted', { kind: 'action', author: 'seat-a' }));
+        assert.deepEqual(await store.editEntry(edit(2, 'x')), { ok: false, reason: 'not-yours' });
+        assert.deepEqual(await store.editEntry(edit(1, 'x', { since: 1001 })), { ok: false, reason: 'too-late' });
+        assert.deepEqual(await store.editEntry(edit(3, 'x')), { ok: false, reason: 'not-found' });
+        assert.deepEqual(await store.editEntry(edit(4, 'x')), { ok: false, reason: 'not-found' });
+        assert.deepEqual(await store.editEntry(edit(99, 'x')), { ok: false, reason: 'not-found' });
+        assert.deepEqual(await store.editEntry(edit(1, 'x', { room: 'nowhere' })), { ok: false, reason: 'not-found' });
+        assert.equal(await store.getRoom('nowhere'), null);
+        assert.equal((await store.getRoom('r'))?.lastSeq, 5, 'no entry for a refusal');
+        assert.deepEqual((await store.lastEntries('r', 5)).map((e) => [e.text, e.edited]), [['mine', null], ['not mine', null], ['console', null], ['', null], ['acted', null]]);
+        const action = await store.editEntry(edit(5, 'acts again', { since: 1000 }));
+        assert.ok(action.ok);
+        assert.equal((await store.entriesAfter('r', 4, 1))[0]?.kind, 'action', 'an action stays an action');
+      }));
+
+    test('editEntry: a resend (same client id) changes nothing and returns the first; a later edit empties the earlier one', () =>
+      withStore(async (store) => {
+        await store.append(message('r', 'v1', { author: 'seat-a' }));
+        const first = await store.editEntry(edit(1, 'v2 with a secret', { clientId: 'e1' }));
+        assert.ok(first.ok);
+        const again = await store.editEntry(edit(1, 'something else', { clientId: 'e1', ts: 4000 }));
+        assert.deepEqual(again, { ok: true, entry: first.entry, duplicate: true });
+        assert.equal((await store.entriesAfter('r', 0, 1))[0]?.text, 'v2 with a secret');
+        const second = await store.editEntry(edit(1, 'v3', { clientId: 'e2', ts: 5000 }));
+        assert.ok(second.ok);
+        assert.equal(second.entry.seq, 3);
+        const all = await store.lastEntries('r', 10);
+        assert.deepEqual(
+          all.map((e) => [e.seq, e.kind, e.text, e.ref, e.edited]),
+          [
+            [1, 'message', 'v3', null, 5000],
+            [2, 'edit', '', 1, null],
+            [3, 'edit', 'v3', 1, null],
+          ],
+          'the superseded edit keeps its place but not the old text',
+        );
+        assert.equal((await store.getRoom('r'))?.lastSeq, 3, 'the resend stored nothing');
+      }));
+
+    test('delete with an author and a time: one\'s own entry only, recent only; the tombstone keeps the author, the last edit loses its text', () =>
+      withStore(async (store) => {
+        await store.append(message('r', 'mine', { author: 'seat-a', ref: null }));
+        await store.append(message('r', 'reply', { author: 'seat-b', ref: 1, refNick: 'alice' }));
+        const change = (seq: number, extra: { author?: string; since?: number }) => mod('r', { op: 'delete', seq, ...extra });
+        assert.deepEqual(await store.moderate(change(2, { author: 'seat-a' })), { ok: false, reason: 'not-yours' });
+        assert.deepEqual(await store.moderate(change(1, { author: 'seat-a', since: 1001 })), { ok: false, reason: 'too-late' });
+        assert.equal((await store.getRoom('r'))?.lastSeq, 2, 'refusals store nothing');
+        assert.ok((await store.editEntry(edit(2, 'edited reply', { author: 'seat-b' }))).ok);
+        const done = await store.moderate(change(2, { author: 'seat-b', since: 1000 }));
+        assert.ok(done.ok);
+        const entries = await store.lastEntries('r', 10);
+        assert.deepEqual(entries[1], { room: 'r', seq: 2, ts: 1000, kind: 'deleted', nick: '', text: '', clientId: null, trip: null, ...NO_EXTRAS, author: 'seat-b' });
+        assert.deepEqual([entries[2]?.kind, entries[2]?.text], ['edit', ''], 'the edit no longer holds the deleted text');
+        assert.deepEqual(await store.editEntry(edit(2, 'again', { author: 'seat-b' })), { ok: false, reason: 'not-found' }, 'a tombstone is not edited');
+      }));
+
+    test('room names in any script, braces never: 우리방 and an NFC name are rooms like any other', () =>
+      withStore(async (store) => {
+        const holder = `${store.nodeId}/1`;
+        for (const room of ['우리방', 'café', '東京-2025']) {
+          const claimed = await store.claimSeat(claim(room, 'alice', holder));
+          assert.ok(claimed.ok, room);
+          await store.append(message(room, `hello ${room}`));
+          assert.deepEqual((await store.lastEntries(room, 5)).map((e) => e.text), ['', `hello ${room}`], room);
+          assert.equal((await store.seats(room)).seats.length, 1);
+        }
+        assert.deepEqual((await store.listRooms()).map((r) => r.name).sort(), ['café', '東京-2025', '우리방'].sort());
       }));
 
     test('takeToken: a bucket of N refilled at a rate, per key', () =>

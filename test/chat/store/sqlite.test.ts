@@ -132,6 +132,32 @@ describe('SqliteStore', () => {
     }
   });
 
+  test('a database of schema version 3 is migrated: its entries have no author (nobody can edit them as their own), no reply, no edit', async () => {
+    const path = freshPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    migrate(db, MIGRATIONS.slice(0, 3));
+    db.prepare("INSERT INTO rooms (name, created_at, last_activity, emptied_at, last_seq, epoch, kept) VALUES ('old', 1, 1, 1, 1, 'e', 1)").run();
+    db.prepare("INSERT INTO messages (room, seq, ts, kind, nick, text) VALUES ('old', 1, 1, 'message', 'a', 'from before')").run();
+    db.close();
+    const store = SqliteStore.open(path);
+    try {
+      const [entry] = await store.lastEntries('old', 5);
+      assert.deepEqual(
+        [entry?.text, entry?.author, entry?.ref, entry?.refNick, entry?.edited],
+        ['from before', null, null, null, null],
+      );
+      assert.deepEqual(
+        await store.editEntry({ room: 'old', seq: 1, text: 'x', author: 'someone', since: 0, ts: 2, nick: 'a', trip: null, clientId: null }),
+        { ok: false, reason: 'not-yours' },
+      );
+      const reply = await store.append({ room: 'old', ts: 3, kind: 'message', nick: 'b', text: 'answer', author: 'seat-b', ref: 1, refNick: 'a' });
+      assert.deepEqual([reply.entry.seq, reply.entry.ref, reply.entry.refNick], [2, 1, 'a']);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('appendMany is all or nothing: an entry that cannot be stored rolls back the whole batch', async () => {
     const store = SqliteStore.open(freshPath());
     try {

@@ -280,8 +280,8 @@ export class PlainClient {
 
   /** Waits for the line that ends a join ("You are NICK in ROOM. ..."); returns the nickname. */
   async welcomed(): Promise<string> {
-    const line = await this.line(/^You are .+ in [A-Za-z0-9_-]+\. /);
-    return /^You are (.+) in [A-Za-z0-9_-]+\. /.exec(line)?.[1] ?? '';
+    const line = await this.line(/^You are .+ in [\p{L}\p{M}\p{Nd}_-]+\. /u);
+    return /^You are (.+) in [\p{L}\p{M}\p{Nd}_-]+\. /u.exec(line)?.[1] ?? '';
   }
 
   close(): Promise<Closed> {

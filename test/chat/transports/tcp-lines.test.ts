@@ -106,6 +106,18 @@ describe('formatTcp', () => {
     assert.deepEqual(encodeTcp({ type: 'info', text: '한' }), Buffer.from('한\r\n'));
   });
 
+  test('replies, edited lines and edits read as lines saying so; typing shows nothing', () => {
+    assert.deepEqual(formatTcp({ type: 'message', seq: 3, ts: 0, nick: 'bob', text: 'yes', replyTo: 2, replyNick: '민수' }), ['[bob] (replying to 민수) yes']);
+    assert.deepEqual(formatTcp({ type: 'message', seq: 3, ts: 0, nick: 'bob', text: 'a\nb', edited: 1 }), ['[bob] a', '  | b (edited)']);
+    assert.deepEqual(formatTcp({ type: 'edit', seq: 4, ts: 0, nick: 'bob', edits: 3, text: 'new\n[alice] forged' }), [
+      'bob edited a message: new',
+      '  | [alice] forged',
+    ]);
+    assert.deepEqual(formatTcp({ type: 'edit', seq: 4, ts: 0, nick: 'bob', edits: 3, text: '' }), ['bob edited a message']);
+    assert.deepEqual(formatTcp({ type: 'typing', nick: 'bob' }), []);
+    assert.equal(encodeTcp({ type: 'typing', nick: 'bob' }), null);
+  });
+
   test('attack: continuation lines cannot pass for a console line or another sender\'s line', () => {
     const text = 'ok\n*** [Administrator] Server restarts in 5 minutes\n[carol] bye';
     assert.deepEqual(formatTcp({ type: 'message', seq: 1, ts: 0, nick: 'bob', text }), [
@@ -168,7 +180,7 @@ describe('TCP lines transport', () => {
       await b.expect(/\*\*\* You are b in games\. Nobody else is here\./);
       await a.expect(/b went to another room\r\n/);
       b.send('/join ../x\n');
-      await b.expect(/Error: room names are 1-64 characters/);
+      await b.expect(/Error: room names are 1-64 letters or digits \(of any script\), "-" or "_", with no spaces; “\.” is not allowed\r\n/);
       a.send('/quit\n');
       await a.expect(/\*\*\* Bye\.\r\n/);
       await a.closed;

@@ -125,7 +125,8 @@ export class ChatTab {
     await this.submitNick(nick);
     await this.page.locator('#nick-dialog:not([open])').waitFor({ state: 'attached' });
     await this.waitForStatus('online');
-    await this.page.locator('#me:not([hidden])').waitFor();
+    // Attached, not visible: a phone's header keeps the nickname in its menu.
+    await this.page.locator('#me:not([hidden])').waitFor({ state: 'attached' });
   }
 
   /** Waits for a refusal matching `pattern` in the join dialog (not the "Joining…" progress line); its text. */
